@@ -1,0 +1,103 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+/// One settings array for every Swift target (hummingbird's convention).
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "roar",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "roar", targets: ["roar"]),
+        .library(name: "RoarCore", targets: ["RoarCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        // BLAKE3 in C: the same sources are compiled into libroar_preload.so by scripts/build.
+        .target(
+            name: "CBLAKE3",
+            cSettings: [.define("_GNU_SOURCE")]
+        ),
+        .target(
+            name: "RoarHash",
+            dependencies: [
+                "CBLAKE3",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "RoarCore",
+            dependencies: ["RoarHash"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "RoarStore",
+            dependencies: [
+                "RoarCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "RoarConfig",
+            dependencies: [
+                "RoarCore",
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "RoarCapture",
+            dependencies: ["RoarCore", "RoarHash", "RoarConfig"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "RoarReconstitute",
+            dependencies: ["RoarCore", "RoarHash", "RoarStore"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "roar",
+            dependencies: [
+                "RoarCore", "RoarHash", "RoarStore", "RoarConfig", "RoarCapture", "RoarReconstitute",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RoarHashTests",
+            dependencies: ["RoarHash"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RoarCoreTests",
+            dependencies: ["RoarCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RoarStoreTests",
+            dependencies: ["RoarStore", "RoarCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RoarConfigTests",
+            dependencies: ["RoarConfig"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RoarReconstituteTests",
+            dependencies: ["RoarReconstitute", "RoarStore", "RoarCore"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,56 @@
+/*
+ * BLAKE3 for roar: one C implementation shared by the Swift side (RoarHash) and the preload
+ * library (compiled into libroar_preload.so by native/build.sh, where these symbols stay hidden).
+ */
+#ifndef ROAR_BLAKE3_H
+#define ROAR_BLAKE3_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ROAR_BLAKE3_OUT_LEN 32
+#define ROAR_BLAKE3_BLOCK_LEN 64
+#define ROAR_BLAKE3_CHUNK_LEN 1024
+#define ROAR_BLAKE3_MAX_DEPTH 54
+
+/* Incremental hasher. Plain data: copyable, no heap, safe to place in any memory. */
+typedef struct roar_blake3_hasher {
+    uint32_t chunk_cv[8];
+    uint64_t chunk_counter;
+    uint8_t block[ROAR_BLAKE3_BLOCK_LEN];
+    uint8_t block_len;
+    uint8_t blocks_compressed;
+    uint8_t cv_stack_len;
+    uint8_t cv_stack[(ROAR_BLAKE3_MAX_DEPTH + 1) * ROAR_BLAKE3_OUT_LEN];
+} roar_blake3_hasher;
+
+void roar_blake3_init(roar_blake3_hasher *hasher);
+void roar_blake3_update(roar_blake3_hasher *hasher, const void *input, size_t input_len);
+/* Does not modify the hasher: update may continue afterwards. */
+void roar_blake3_finalize(const roar_blake3_hasher *hasher, uint8_t out[ROAR_BLAKE3_OUT_LEN]);
+
+/* One-shot over a buffer. */
+void roar_blake3_hash(const void *input, size_t input_len, uint8_t out[ROAR_BLAKE3_OUT_LEN]);
+
+/*
+ * Hash a whole file from offset 0 to EOF using up to `threads` threads (0 = automatic, 1 = this
+ * thread only). Uses raw syscalls only (safe inside the preload library). Returns 0, or -errno.
+ */
+int roar_blake3_hash_fd(int fd, int threads, uint8_t out[ROAR_BLAKE3_OUT_LEN]);
+
+/* Lowercase hex of a digest into `hex` (65 bytes incl. NUL). */
+void roar_blake3_hex(const uint8_t digest[ROAR_BLAKE3_OUT_LEN], char hex[2 * ROAR_BLAKE3_OUT_LEN + 1]);
+
+/* The compression kernel in use: "portable", "sse41", "avx2" or "avx512". */
+const char *roar_blake3_kernel(void);
+/* Force a kernel (for tests and benchmarks); returns 0, or -1 if the CPU lacks it. */
+int roar_blake3_force_kernel(const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
