@@ -58,7 +58,7 @@ let package = Package(
         ),
         .target(
             name: "RoarCapture",
-            dependencies: ["RoarCore", "RoarHash", "RoarConfig"],
+            dependencies: ["RoarCore", "RoarStore", "RoarReconstitute"],
             swiftSettings: swiftSettings
         ),
         .target(

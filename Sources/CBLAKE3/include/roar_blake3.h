@@ -42,6 +42,14 @@ void roar_blake3_hash(const void *input, size_t input_len, uint8_t out[ROAR_BLAK
  */
 int roar_blake3_hash_fd(int fd, int threads, uint8_t out[ROAR_BLAKE3_OUT_LEN]);
 
+/*
+ * roar_blake3_hash_fd with options. ROAR_BLAKE3_FD_MMAP maps large files instead of reading them into a buffer:
+ * faster, but a file truncated by another process while mapped raises SIGBUS in the caller, so the preload
+ * library must not use it.
+ */
+#define ROAR_BLAKE3_FD_MMAP 1u
+int roar_blake3_hash_fd_ex(int fd, int threads, unsigned flags, uint8_t out[ROAR_BLAKE3_OUT_LEN]);
+
 /* Lowercase hex of a digest into `hex` (65 bytes incl. NUL). */
 void roar_blake3_hex(const uint8_t digest[ROAR_BLAKE3_OUT_LEN], char hex[2 * ROAR_BLAKE3_OUT_LEN + 1]);
 

@@ -1,0 +1,156 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+public import RoarCore
+public import RoarReconstitute
+public import RoarStore
+
+/// `roar run`: launches a command under the tracer, then reconstitutes what it did into the
+/// project's store. The command's exit status is the result; capture problems never change it.
+public struct TracedRun {
+    /// How the run is traced (from roar.toml and the environment).
+    public struct Settings: Sendable {
+        public var isRayEnabled = true
+        public var actorAttribution = "per_call"
+        public var flushMilliseconds = 1000
+        public var ignoreTemporary = true
+        public var extraIgnored: [String] = []
+        public var extraIncluded: [String] = []
+        /// Keep the raw spool after merging (for debugging the tracer).
+        public var keepsSpool = false
+
+        public init() {}
+    }
+
+    /// What happened: how the command ended and what was recorded.
+    public struct Result: Sendable {
+        public var termination: Termination
+        public var root: Job
+        public var outcome: Reconstituter.Outcome?
+        /// Set when the jobs could not be merged; the spool is kept at `spoolDirectory`.
+        public var mergeError: StoreError?
+        public var spoolDirectory: String
+    }
+
+    public var project: Project
+    public var arguments: [String]
+    public var settings: Settings
+    public var runtime: RuntimeFiles
+
+    public init(project: Project, arguments: [String], settings: Settings, runtime: RuntimeFiles) {
+        self.project = project
+        self.arguments = arguments
+        self.settings = settings
+        self.runtime = runtime
+    }
+
+    public func execute(store: RoarStore, environment: [String: String]) throws(CaptureError) -> Result {
+        let runID = StableID.random()
+        let spoolDirectory = project.spoolRoot + "/" + runID
+        try Self.makeDirectory(project.spoolRoot)
+        try Self.makeDirectory(spoolDirectory)
+
+        let filter = pathFilter(environment: environment)
+        let trace = TraceEnvironment(
+            runtime: runtime, projectDirectory: project.directory, spoolDirectory: spoolDirectory, runID: runID,
+            filter: filter, isRayEnabled: settings.isRayEnabled, actorAttribution: settings.actorAttribution,
+            flushMilliseconds: settings.flushMilliseconds)
+        let cwd = Project.currentDirectory()
+        var root = Job(
+            uid: runID, role: .run, command: ShellQuoting.join(arguments), cwd: cwd,
+            git: GitInspector.state(of: project.directory), startedAt: Self.now(), status: .running,
+            hostname: Self.hostname())
+
+        let termination = try CommandRunner.run(arguments, environment: trace.applied(to: environment))
+
+        root.durationSeconds = Self.now() - root.startedAt
+        root.exitCode = Int(termination.shellExitCode)
+        switch termination {
+        case .exited(0): root.status = .ok
+        case .exited: root.status = .failed
+        case .signaled:
+            root.status = .killed
+            root.error = "killed by \(termination.signalName ?? "a signal")"
+        }
+        var result = Result(termination: termination, root: root, outcome: nil, mergeError: nil, spoolDirectory: spoolDirectory)
+        do {
+            let reconstituter = Reconstituter(store: store, filter: filter)
+            result.outcome = try reconstituter.reconstitute(spoolDirectory: spoolDirectory, root: root, runID: runID)
+            if !settings.keepsSpool { Self.removeTree(spoolDirectory) }
+        } catch {
+            result.mergeError = error
+        }
+        return result
+    }
+
+    func pathFilter(environment: [String: String]) -> PathFilter {
+        var ignored = settings.extraIgnored
+        ignored += TraceEnvironment.interpreterPrefixes(path: environment["PATH"], projectDirectory: project.directory)
+        ignored.append(runtime.directory)
+        if let home = environment["HOME"], !home.isEmpty, home != "/" {
+            for cache in [".cache", ".local/lib", ".pyenv", ".conda", ".ray", ".config", ".ipython", ".keras", ".nv"] {
+                ignored.append(home + "/" + cache)
+            }
+        }
+        if let virtualEnvironment = environment["VIRTUAL_ENV"] { ignored.append(virtualEnvironment) }
+        return PathFilter(
+            projectDirectory: project.directory, ignoreTemporary: settings.ignoreTemporary, extraIgnored: ignored,
+            extraIncluded: settings.extraIncluded)
+    }
+
+    static func makeDirectory(_ path: String) throws(CaptureError) {
+        if mkdir(path, 0o700) != 0 && errno != EEXIST {
+            throw CaptureError(
+                .spoolUnavailable,
+                "cannot create \(path): \(String(cString: strerror(errno))); check that .roar/ is writable",
+                errorNumber: errno)
+        }
+    }
+
+    static func removeTree(_ path: String) {
+        guard let handle = opendir(path) else {
+            unlink(path)
+            return
+        }
+        while let entry = readdir(handle) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+            }
+            if name == "." || name == ".." { continue }
+            let child = path + "/" + name
+            var info = stat()
+            if lstat(child, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR {
+                removeTree(child)
+            } else {
+                unlink(child)
+            }
+        }
+        closedir(handle)
+        rmdir(path)
+    }
+
+    static func now() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_REALTIME, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+    }
+
+    static func hostname() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        gethostname(&buffer, buffer.count - 1)
+        return String(cString: buffer)
+    }
+}
+
+/// Quoting of argument lists the way a POSIX shell reads them back.
+public enum ShellQuoting {
+    public static func join(_ arguments: [String]) -> String {
+        arguments.map(quote).joined(separator: " ")
+    }
+
+    public static func quote(_ argument: String) -> String {
+        let safe = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:@%+,")
+        if !argument.isEmpty && argument.allSatisfy({ safe.contains($0) }) { return argument }
+        return "'" + argument.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
+    }
+}

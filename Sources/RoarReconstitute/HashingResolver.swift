@@ -1,0 +1,43 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+public import RoarCore
+import RoarHash
+public import RoarStore
+
+/// Hashes files that jobs read, on this host, through the store's hash cache: a file whose
+/// device, inode, size and mtime are unchanged is never hashed twice.
+public final class HashingResolver: ReadDigestResolver {
+    let store: RoarStore
+    /// Digests found in this run, so a file read by many tasks is looked up once.
+    var memo: [FileVersion: String] = [:]
+
+    public init(store: RoarStore) {
+        self.store = store
+    }
+
+    public func currentDigest(ofPath path: String, ifVersion expected: FileVersion?) -> (digest: String, version: FileVersion)? {
+        guard let version = Self.version(ofFileAt: path) else { return nil }
+        if let expected, expected != version { return nil }
+        if let digest = memo[version] { return (digest, version) }
+        if let cached = try? store.cachedDigest(for: version, algorithm: "blake3") {
+            memo[version] = cached
+            return (cached, version)
+        }
+        guard let digest = try? FileHasher.digest(ofFileAt: path, algorithm: .blake3) else { return nil }
+        // The file may have changed while it was hashed: only a stable version is cached.
+        guard Self.version(ofFileAt: path) == version else { return nil }
+        try? store.cacheDigest(digest.hex, for: version, algorithm: "blake3")
+        memo[version] = digest.hex
+        return (digest.hex, version)
+    }
+
+    /// What `stat` says of a regular file now; nil for anything else.
+    public static func version(ofFileAt path: String) -> FileVersion? {
+        var info = stat()
+        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return FileVersion(
+            device: UInt64(info.st_dev), inode: UInt64(info.st_ino), size: Int64(info.st_size),
+            modifiedNanoseconds: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec))
+    }
+}

@@ -1,0 +1,348 @@
+public import RoarCore
+
+/// Finds the content digest of a file a job read, on this host.
+public protocol ReadDigestResolver {
+    /// The BLAKE3 digest of the file at `path` as it is now, provided it is still the version
+    /// the job saw (`version`; nil accepts any version). nil when the file changed or is gone.
+    func currentDigest(ofPath path: String, ifVersion version: FileVersion?) -> (digest: String, version: FileVersion)?
+}
+
+/// Turns the spool records of one run into jobs: the command roar ran, and one job per Ray
+/// task or actor (per the tags of `docs/ray-events.md`), each with what it read and wrote.
+public struct JobAssembler {
+    public var root: Job
+    public var runID: String
+    public var filter: PathFilter
+    public var resolver: any ReadDigestResolver
+
+    public init(root: Job, runID: String, filter: PathFilter, resolver: any ReadDigestResolver) {
+        self.root = root
+        self.runID = runID
+        self.filter = filter
+        self.resolver = resolver
+    }
+
+    /// What reading a run's spools produced.
+    public struct Result: Sendable {
+        /// The root job first, then the tasks in step order.
+        public var jobs: [RecordedJob]
+        public var problems: [SpoolProblem]
+        /// Human-readable notes for the user (lost coverage, untraceable programs).
+        public var warnings: [String]
+        /// Records dropped as internal noise, by tag.
+        public var droppedRecordsByTag: [String: Int]
+    }
+
+    /// Records attributed to one job, in the order they happened.
+    struct Group {
+        var tag: String
+        var records: [(process: Int, record: SpoolRecord)] = []
+        var begins: [RayTaskEvent] = []
+        var ends: [RayTaskEvent] = []
+        var beginProcesses: [Int] = []
+        var beginNanoseconds: [Int64] = []
+        var firstNanoseconds: Int64 = .max
+        var lastNanoseconds: Int64 = .min
+    }
+
+    public func assemble(_ spools: [SpoolReader.Contents], problems readProblems: [SpoolProblem] = []) -> Result {
+        var problems = readProblems
+        var warnings: [String] = []
+        var dropped: [String: Int] = [:]
+        var groups: [String: Group] = ["": Group(tag: "")]
+        var processExited: [Bool] = []
+        var rootCoverage: [String: Int] = [:]
+        // Every digest a write in this run produced, by the file version it produced.
+        var writtenDigests: [FileVersion: String] = [:]
+
+        for (processIndex, spool) in spools.enumerated() {
+            problems += spool.problems
+            var exited = false
+            var lastCounters: [String: Int] = [:]
+            for record in spool.records {
+                switch record {
+                case .header: continue
+                case .exit:
+                    exited = true
+                    continue
+                case .coverage(_, let counters):
+                    lastCounters = counters
+                    continue
+                case .file(let access):
+                    if access.isWrite, let hash = access.hash, hash.algorithm == "blake3" {
+                        writtenDigests[access.version] = hash.digest
+                    }
+                default: break
+                }
+                guard let (tag, nanoseconds) = Self.tagAndTime(of: record) else { continue }
+                guard Self.isJobTag(tag) else {
+                    dropped[tag, default: 0] += 1
+                    continue
+                }
+                var group = groups[tag] ?? Group(tag: tag)
+                group.firstNanoseconds = min(group.firstNanoseconds, nanoseconds)
+                group.lastNanoseconds = max(group.lastNanoseconds, nanoseconds)
+                if case .event(_, _, let json) = record {
+                    do {
+                        if let event = try RayTaskEvent.decode(json: json) {
+                            if event.event == .taskBegin {
+                                group.begins.append(event)
+                                group.beginProcesses.append(processIndex)
+                                group.beginNanoseconds.append(nanoseconds)
+                            } else if event.event == .taskEnd {
+                                group.ends.append(event)
+                            }
+                        }
+                    } catch {
+                        problems.append(
+                            SpoolProblem(file: spool.file, line: 0, kind: .corrupt, detail: "undecodable event \(json.prefix(80))"))
+                    }
+                } else {
+                    group.records.append((processIndex, record))
+                }
+                groups[tag] = group
+            }
+            processExited.append(exited)
+            for (key, value) in lastCounters where Self.lossCounters.contains(key) && value > 0 {
+                rootCoverage[key, default: 0] += value
+            }
+        }
+        if !problems.isEmpty {
+            rootCoverage["spool_records_skipped"] = problems.count
+        }
+
+        var jobs: [RecordedJob] = []
+        var parentTaskIDs: [String: String] = [:]
+        var rootJob = RecordedJob(job: root)
+        rootJob.job.coverage.merge(rootCoverage, uniquingKeysWith: +)
+        for (tag, group) in groups.sorted(by: { $0.key < $1.key }) {
+            if tag.isEmpty {
+                collectIO(of: group, into: &rootJob, writtenDigests: writtenDigests)
+                continue
+            }
+            guard var (task, parentTaskID) = taskJob(for: group, processExited: processExited) else {
+                dropped[tag, default: 0] += group.records.count
+                continue
+            }
+            collectIO(of: group, into: &task, writtenDigests: writtenDigests)
+            if task.job.ray?.function == Self.unknownFunction && task.inputs.isEmpty && task.outputs.isEmpty {
+                // ray_task:unknown with no I/O: internal noise.
+                continue
+            }
+            parentTaskIDs[task.job.uid] = parentTaskID
+            jobs.append(task)
+        }
+        resolveParents(&jobs, parentTaskIDs: parentTaskIDs)
+        for (kind, count) in rootJob.job.coverage.sorted(by: { $0.key < $1.key }) {
+            warnings.append(Self.coverageWarning(kind: kind, count: count))
+        }
+        for job in jobs {
+            for (kind, count) in job.job.coverage.sorted(by: { $0.key < $1.key }) {
+                warnings.append(Self.coverageWarning(kind: kind, count: count) + " (in \(job.job.ray?.function ?? job.job.uid))")
+            }
+        }
+        let ordered = StepPlanner.assignSteps(root: rootJob, tasks: jobs)
+        return Result(jobs: ordered, problems: problems, warnings: warnings, droppedRecordsByTag: dropped)
+    }
+
+    // MARK: - Tags
+
+    static let unknownFunction = "(unknown)"
+    /// Coverage counters of the preload library that mean something was not recorded.
+    static let lossCounters: Set<String> = ["lost", "fd_overflow", "rehash_failed", "path_too_long", "untracked_fd"]
+
+    static func isJobTag(_ tag: String) -> Bool {
+        tag.isEmpty || tag.hasPrefix("ray:") || tag.hasPrefix("ray-actor:")
+    }
+
+    static func tagAndTime(of record: SpoolRecord) -> (String, Int64)? {
+        switch record {
+        case .file(let access): (access.tag, access.closedNanoseconds)
+        case .openForWrite(let tag, let ns, _, _), .delete(let tag, let ns, _), .truncate(let tag, let ns, _, _),
+            .rename(let tag, let ns, _, _), .link(let tag, let ns, _, _), .exec(let tag, let ns, _, _),
+            .spawn(let tag, let ns, _), .warning(let tag, let ns, _, _), .event(let tag, let ns, _):
+            (tag, ns)
+        case .header, .coverage, .exit: nil
+        }
+    }
+
+    /// A stable job uid for a tag of this run: merging the same run twice updates the same jobs.
+    public static func jobUID(runID: String, tag: String) -> String {
+        StableID.make(from: runID + "\u{1F}" + tag)
+    }
+
+    // MARK: - Jobs
+
+    /// The job of one task tag, and the Ray task id of the task that submitted it.
+    func taskJob(for group: Group, processExited: [Bool]) -> (RecordedJob, String?)? {
+        let tag = group.tag
+        let isPerActor = tag.hasPrefix("ray-actor:")
+        let begin = group.begins.first
+        var taskID = begin?.taskID
+        var attempt = begin?.attempt ?? 0
+        if !isPerActor, taskID == nil {
+            // ray:<task_id>:<attempt> without its task_begin (lost): keep what the tag says.
+            let parts = tag.split(separator: ":")
+            if parts.count >= 3 {
+                taskID = String(parts[1])
+                attempt = Int(parts[2]) ?? 0
+            }
+        }
+        let actorID = begin?.actorID ?? (isPerActor ? String(tag.dropFirst("ray-actor:".count)) : nil)
+        guard taskID != nil || actorID != nil else { return nil }
+
+        var status = Job.Status.ok
+        var error: String?
+        if let failed = group.ends.first(where: { $0.status == "failed" }) {
+            status = .failed
+            error = failed.error
+        } else if group.begins.count > group.ends.count || begin == nil {
+            let endedTasks = Set(group.ends.compactMap { $0.taskID })
+            let unfinished = zip(group.begins, group.beginProcesses).filter { !endedTasks.contains($0.0.taskID ?? "") }
+            let died = unfinished.contains { !processExited[$0.1] }
+            status = died || begin == nil ? .killed : .partial
+            if status == .killed { error = "worker process died before the task ended" }
+        }
+        let startedNanoseconds = group.beginNanoseconds.min() ?? group.firstNanoseconds
+        let function = begin?.function ?? Self.unknownFunction
+        let isActor = isPerActor || begin?.taskKind == "actor_call" || begin?.taskKind == "actor_init"
+        let identity = RayIdentity(
+            taskID: taskID ?? actorID ?? "", attempt: attempt, actorID: actorID, nodeID: begin?.nodeID,
+            workerID: begin?.workerID, jobID: begin?.jobID, function: function)
+        let job = Job(
+            uid: Self.jobUID(runID: runID, tag: tag), role: isActor ? .actor : .task,
+            command: isPerActor ? "actor \(function.split(separator: ".").dropLast().joined(separator: "."))" : function,
+            cwd: root.cwd, git: root.git, startedAt: Double(startedNanoseconds) / 1e9,
+            durationSeconds: Double(max(0, group.lastNanoseconds - startedNanoseconds)) / 1e9,
+            exitCode: nil, status: status, parentUID: root.uid, ray: identity, error: error,
+            hostname: root.hostname)
+        return (RecordedJob(job: job), begin?.parentTaskID)
+    }
+
+    /// Nested tasks: the parent is the job of the task that submitted them (latest attempt).
+    func resolveParents(_ jobs: inout [RecordedJob], parentTaskIDs: [String: String]) {
+        var byTaskID: [String: (uid: String, attempt: Int)] = [:]
+        for job in jobs {
+            guard let ray = job.job.ray else { continue }
+            if let existing = byTaskID[ray.taskID], existing.attempt > ray.attempt { continue }
+            byTaskID[ray.taskID] = (job.job.uid, ray.attempt)
+        }
+        for index in jobs.indices {
+            if let parent = parentTaskIDs[jobs[index].job.uid], let parentJob = byTaskID[parent],
+                parentJob.uid != jobs[index].job.uid
+            {
+                jobs[index].job.parentUID = parentJob.uid
+            }
+        }
+    }
+
+    // MARK: - Inputs and outputs
+
+    func collectIO(of group: Group, into recorded: inout RecordedJob, writtenDigests: [FileVersion: String]) {
+        var outputs: [String: Ref] = [:]
+        var outputOrder: [String] = []
+        var inputs: [String: Ref] = [:]
+        var inputOrder: [String] = []
+        var ownVersions: Set<FileVersion> = []
+        var deletes: [String] = []
+        // Writes still open when their process ended: the process was killed before close.
+        var openWrites: [Int: [String: Int64]] = [:]
+        var coverage = recorded.job.coverage
+
+        func setOutput(_ ref: Ref) {
+            if outputs[ref.path] == nil { outputOrder.append(ref.path) }
+            outputs[ref.path] = ref
+            deletes.removeAll { $0 == ref.path }
+        }
+
+        let ordered = group.records.sorted { (Self.tagAndTime(of: $0.record)?.1 ?? 0) < (Self.tagAndTime(of: $1.record)?.1 ?? 0) }
+        for (process, record) in ordered {
+            switch record {
+            case .file(let access):
+                if access.isWrite { openWrites[process]?[access.path] = nil }
+                guard filter.isRecorded(access.path) else { continue }
+                if access.isWrite {
+                    ownVersions.insert(access.version)
+                    var hashes: [String: String] = [:]
+                    if let hash = access.hash { hashes[hash.algorithm] = hash.digest }
+                    setOutput(
+                        Ref(path: access.path, hashes: hashes, size: access.version.size, capture: "native",
+                            version: access.version))
+                } else if access.isRead {
+                    if ownVersions.contains(access.version) { continue }
+                    let key = access.path + "\u{0}" + String(access.version.modifiedNanoseconds) + ":" + String(access.version.inode)
+                    if inputs[key] != nil { continue }
+                    var hashes: [String: String] = [:]
+                    if let digest = writtenDigests[access.version] {
+                        hashes["blake3"] = digest
+                    } else if let current = resolver.currentDigest(ofPath: access.path, ifVersion: access.version) {
+                        hashes["blake3"] = current.digest
+                    }
+                    inputs[key] = Ref(
+                        path: access.path, hashes: hashes, size: access.version.size, capture: "native",
+                        version: access.version)
+                    inputOrder.append(key)
+                }
+            case .openForWrite(_, let ns, _, let path):
+                openWrites[process, default: [:]][path] = ns
+            case .rename(_, _, let from, let to):
+                if var moved = outputs.removeValue(forKey: from) {
+                    outputOrder.removeAll { $0 == from }
+                    moved.path = to
+                    if filter.isRecorded(to) { setOutput(moved) }
+                } else if filter.isRecorded(to), let current = resolver.currentDigest(ofPath: to, ifVersion: nil) {
+                    setOutput(
+                        Ref(path: to, hashes: ["blake3": current.digest], size: current.version.size, capture: "native",
+                            version: current.version))
+                }
+            case .link(_, _, _, let to):
+                if filter.isRecorded(to), let current = resolver.currentDigest(ofPath: to, ifVersion: nil) {
+                    setOutput(
+                        Ref(path: to, hashes: ["blake3": current.digest], size: current.version.size, capture: "native",
+                            version: current.version))
+                }
+            case .delete(_, _, let path):
+                guard filter.isRecorded(path) else { continue }
+                if outputs.removeValue(forKey: path) != nil { outputOrder.removeAll { $0 == path } }
+                if !deletes.contains(path) { deletes.append(path) }
+            case .truncate(_, _, let path, _):
+                if filter.isRecorded(path), let current = resolver.currentDigest(ofPath: path, ifVersion: nil) {
+                    setOutput(
+                        Ref(path: path, hashes: ["blake3": current.digest], size: current.version.size, capture: "native",
+                            version: current.version))
+                }
+            case .warning(_, _, let kind, _):
+                coverage[kind, default: 0] += 1
+            case .exec, .spawn, .event, .header, .coverage, .exit:
+                continue
+            }
+        }
+        // Finalize files that were open for writing when their process died: hash what is there.
+        for (_, paths) in openWrites {
+            for path in paths.keys.sorted() where filter.isRecorded(path) && outputs[path] == nil {
+                guard let current = resolver.currentDigest(ofPath: path, ifVersion: nil) else { continue }
+                setOutput(
+                    Ref(path: path, hashes: ["blake3": current.digest], size: current.version.size,
+                        capture: "native-unclosed", version: current.version))
+                coverage["unclosed_write", default: 0] += 1
+            }
+        }
+        recorded.outputs = outputOrder.compactMap { outputs[$0] }
+        recorded.inputs = inputOrder.compactMap { inputs[$0] }
+        recorded.deletes = deletes
+        recorded.job.coverage = coverage
+    }
+
+    static func coverageWarning(kind: String, count: Int) -> String {
+        switch kind {
+        case "static-exec":
+            "\(count) statically linked program(s) ran: their file I/O cannot be traced"
+        case "unclosed_write":
+            "\(count) file(s) were still open for writing when their process died; hashed as found"
+        case "spool_records_skipped":
+            "\(count) damaged spool record(s) skipped"
+        default:
+            "\(count) event(s) not recorded: \(kind)"
+        }
+    }
+}

@@ -1,0 +1,40 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+public import RoarCore
+public import RoarStore
+
+/// After a traced command ends: reads its spools, assembles the jobs and merges them into the
+/// store in one transaction. Merging is idempotent (job uids are stable per run and tag).
+public struct Reconstituter {
+    public var store: RoarStore
+    public var filter: PathFilter
+
+    public init(store: RoarStore, filter: PathFilter) {
+        self.store = store
+        self.filter = filter
+    }
+
+    /// What was merged, with what went wrong along the way (nothing here is fatal).
+    public struct Outcome: Sendable {
+        public var jobs: [RecordedJob]
+        public var problems: [SpoolProblem]
+        public var warnings: [String]
+    }
+
+    /// Reads `spoolDirectory`, merges the root job and its tasks. Steps continue the project's
+    /// history: the root job gets the next free step, tasks follow it.
+    public func reconstitute(spoolDirectory: String, root: Job, runID: String) throws(StoreError) -> Outcome {
+        let (spools, readProblems) = SpoolCollector.read(directory: spoolDirectory)
+        let assembler = JobAssembler(root: root, runID: runID, filter: filter, resolver: HashingResolver(store: store))
+        let result = assembler.assemble(spools, problems: readProblems)
+        let base = try root.step ?? store.nextStep()
+        let jobs = result.jobs.map { recorded in
+            var shifted = recorded
+            shifted.job.step = base + (recorded.job.step ?? 0)
+            return shifted
+        }
+        try store.merge(jobs)
+        return Outcome(jobs: jobs, problems: result.problems, warnings: result.warnings)
+    }
+}

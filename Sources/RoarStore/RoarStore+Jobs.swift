@@ -1,0 +1,121 @@
+import Foundation
+import GRDB
+public import RoarCore
+
+extension RoarStore {
+    /// Every job with its reads, writes and deletes, in history order: by step (jobs without a
+    /// step last), then start time.
+    public func allJobs() throws(StoreError) -> [RecordedJob] {
+        try read("read the jobs of") { db in try JobLoader(db).load(where: "1") }
+    }
+
+    /// The jobs of step `@step`, in start order.
+    public func jobs(atStep step: Int) throws(StoreError) -> [RecordedJob] {
+        try read("read step \(step) of") { db in try JobLoader(db).load(where: "step = ?", [step]) }
+    }
+
+    /// The job with this uid, or `nil`.
+    public func job(uid: String) throws(StoreError) -> RecordedJob? {
+        try read("read job \(uid) of") { db in try JobLoader(db).load(where: "uid = ?", [uid]).first }
+    }
+
+    /// The jobs whose uid starts with `uidPrefix` (hex prefixes match case-insensitively), in
+    /// history order. More than one result means the prefix is ambiguous.
+    public func jobs(uidPrefix: String) throws(StoreError) -> [RecordedJob] {
+        let range = PrefixRange(uidPrefix)
+        return try read("look up job \(uidPrefix) in") { db in
+            try JobLoader(db).load(where: "uid >= ? AND uid < ?", [range.lower, range.upper])
+        }
+    }
+
+    /// The jobs that read or wrote exactly `path`, in history order.
+    public func jobs(touchingPath path: String) throws(StoreError) -> [RecordedJob] {
+        try read("look up path \(path) in") { db in
+            try JobLoader(db).load(
+                where: """
+                    id IN (SELECT job_id FROM job_inputs WHERE path = ?1
+                           UNION SELECT job_id FROM job_outputs WHERE path = ?1)
+                    """,
+                [path])
+        }
+    }
+
+    /// The jobs that wrote an artifact with a digest (of any algorithm) starting with `prefix`.
+    public func jobs(producingDigestPrefix prefix: String) throws(StoreError) -> [RecordedJob] {
+        try jobs(linkedTo: OutputDirection.tableName, digestPrefix: prefix)
+    }
+
+    /// The jobs that read an artifact with a digest (of any algorithm) starting with `prefix`.
+    public func jobs(consumingDigestPrefix prefix: String) throws(StoreError) -> [RecordedJob] {
+        try jobs(linkedTo: InputDirection.tableName, digestPrefix: prefix)
+    }
+
+    private func jobs(linkedTo table: String, digestPrefix prefix: String) throws(StoreError) -> [RecordedJob] {
+        let range = PrefixRange(prefix)
+        return try read("look up digest \(prefix) in") { db in
+            try JobLoader(db).load(
+                where: """
+                    id IN (SELECT r.job_id FROM \(table) r
+                           JOIN artifact_hashes h ON h.artifact_id = r.artifact_id
+                           WHERE h.digest >= ? AND h.digest < ?)
+                    """,
+                [range.lower, range.upper])
+        }
+    }
+}
+
+/// `value >= lower AND value < upper` selects the strings that start with a prefix, using the
+/// column's index (SQLite compares TEXT bytewise, and no UTF-8 continuation of the prefix sorts
+/// after U+10FFFF). Hex prefixes are lowercased: roar stores hex digests and uids in lowercase.
+struct PrefixRange {
+    var lower: String
+    var upper: String
+
+    init(_ prefix: String) {
+        let isHex = !prefix.isEmpty && prefix.allSatisfy(\.isHexDigit)
+        lower = isHex ? prefix.lowercased() : prefix
+        upper = lower + "\u{10FFFF}"
+    }
+}
+
+/// Reads jobs and their refs with three queries in all, whatever the number of jobs.
+struct JobLoader {
+    let db: Database
+    let decoder = JSONDecoder()
+
+    init(_ db: Database) {
+        self.db = db
+    }
+
+    /// The jobs matching the SQL condition `filter` on table `jobs`, in history order.
+    func load(where filter: String, _ arguments: StatementArguments = []) throws -> [RecordedJob] {
+        let rows = try JobRow.fetchAll(
+            db, sql: "SELECT * FROM jobs WHERE \(filter) ORDER BY step IS NULL, step, started_at, id",
+            arguments: arguments)
+        if rows.isEmpty { return [] }
+        var recorded: [RecordedJob] = []
+        recorded.reserveCapacity(rows.count)
+        var indexByID: [Int64: Int] = [:]
+        for row in rows {
+            indexByID[row.id!] = recorded.count
+            recorded.append(RecordedJob(job: try row.job(decoder: decoder)))
+        }
+        let jobIDs = "SELECT id FROM jobs WHERE \(filter)"
+        for row in try RefRow<InputDirection>.fetchAll(
+            db, sql: "SELECT * FROM job_inputs WHERE job_id IN (\(jobIDs)) ORDER BY id", arguments: arguments)
+        {
+            if let index = indexByID[row.jobID] { recorded[index].inputs.append(try row.ref(decoder: decoder)) }
+        }
+        for row in try RefRow<OutputDirection>.fetchAll(
+            db, sql: "SELECT * FROM job_outputs WHERE job_id IN (\(jobIDs)) ORDER BY id", arguments: arguments)
+        {
+            if let index = indexByID[row.jobID] { recorded[index].outputs.append(try row.ref(decoder: decoder)) }
+        }
+        for row in try DeleteRow.fetchAll(
+            db, sql: "SELECT * FROM job_deletes WHERE job_id IN (\(jobIDs)) ORDER BY id", arguments: arguments)
+        {
+            if let index = indexByID[row.jobID] { recorded[index].deletes.append(row.path) }
+        }
+        return recorded
+    }
+}

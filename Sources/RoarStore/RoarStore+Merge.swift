@@ -1,0 +1,225 @@
+import Foundation
+import GRDB
+public import RoarCore
+
+extension RoarStore {
+    /// Adds jobs to the store, or replaces them: a job whose uid is already stored gets the
+    /// merged row, and its reads, writes and deletes are replaced by the merged ones. Merging the
+    /// same jobs twice therefore changes nothing.
+    ///
+    /// All of it is one transaction. Within one job, refs with the same path and the same
+    /// content (or both unhashed) are kept once, the first one winning; so are repeated deletes.
+    ///
+    /// Each hashed ref is linked to an artifact: the one that already carries any of its
+    /// identifying digests (see ``artifacts(digestPrefix:)``), or a new one. Digests the artifact
+    /// lacks are added to it, so a ref with `blake3` and `etag` joins the file seen with `blake3`
+    /// and the S3 object seen with `etag` into one artifact. A digest that contradicts the
+    /// artifact's (a second `blake3` for the same `etag`) is kept on the ref only.
+    @discardableResult
+    public func merge(_ jobs: [RecordedJob]) throws(StoreError) -> MergeResult {
+        if jobs.isEmpty { return MergeResult() }
+        return try write("merge \(jobs.count) job\(jobs.count == 1 ? "" : "s") into") { db in
+            var merger = Merger(db: db)
+            return try merger.merge(jobs)
+        }
+    }
+}
+
+/// One merge transaction's state: memoised artifact lookups and artifacts that may have lost
+/// their last reference.
+private struct Merger {
+    struct HashKey: Hashable {
+        var algorithm: String
+        var digest: String
+    }
+
+    let db: Database
+    let encoder: JSONEncoder
+    var artifactByHash: [HashKey: Int64] = [:]
+    /// Artifacts known to have a size already, so a ref's size need not be written to them.
+    var sizedArtifacts: Set<Int64> = []
+    /// Artifacts referenced by rows this merge deleted; removed at the end if nothing else
+    /// refers to them.
+    var orphanCandidates: Set<Int64> = []
+
+    init(db: Database) {
+        self.db = db
+        encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    }
+
+    mutating func merge(_ jobs: [RecordedJob]) throws -> MergeResult {
+        let sessionID = try SessionRow.current(db).id!
+        var result = MergeResult()
+        let findJob = try db.cachedStatement(sql: "SELECT id FROM jobs WHERE uid = ?")
+        for recorded in jobs {
+            let existingID = try Int64.fetchOne(findJob, arguments: [recorded.job.uid])
+            var row = JobRow(
+                recorded.job, id: existingID, sessionID: sessionID, coverage: try json(recorded.job.coverage))
+            let jobID: Int64
+            if let existingID {
+                try row.update(db)
+                try removeRefs(ofJob: existingID)
+                jobID = existingID
+                result.replacedJobs += 1
+            } else {
+                try row.insert(db)
+                jobID = row.id!
+                result.insertedJobs += 1
+            }
+            for ref in recorded.inputs {
+                let row = RefRow<InputDirection>(
+                    ref, jobID: jobID, artifactID: try artifactID(for: ref), hashes: try json(ref.hashes))
+                try row.insert(db, onConflict: .ignore)
+            }
+            for ref in recorded.outputs {
+                let row = RefRow<OutputDirection>(
+                    ref, jobID: jobID, artifactID: try artifactID(for: ref), hashes: try json(ref.hashes))
+                try row.insert(db, onConflict: .ignore)
+            }
+            for path in recorded.deletes {
+                try DeleteRow(jobID: jobID, path: path).insert(db, onConflict: .ignore)
+            }
+        }
+        try removeOrphans()
+        return result
+    }
+
+    private func json<Value: Encodable>(_ value: Value) throws -> String {
+        String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    // MARK: Replacing a job
+
+    private mutating func removeRefs(ofJob jobID: Int64) throws {
+        let referenced = try Int64.fetchAll(
+            db.cachedStatement(
+                sql: """
+                    SELECT artifact_id FROM job_inputs WHERE job_id = ?1 AND artifact_id IS NOT NULL
+                    UNION SELECT artifact_id FROM job_outputs WHERE job_id = ?1 AND artifact_id IS NOT NULL
+                    """),
+            arguments: [jobID])
+        orphanCandidates.formUnion(referenced)
+        try db.cachedStatement(sql: "DELETE FROM job_inputs WHERE job_id = ?").execute(arguments: [jobID])
+        try db.cachedStatement(sql: "DELETE FROM job_outputs WHERE job_id = ?").execute(arguments: [jobID])
+        try db.cachedStatement(sql: "DELETE FROM job_deletes WHERE job_id = ?").execute(arguments: [jobID])
+    }
+
+    private func removeOrphans() throws {
+        let statement = try db.cachedStatement(
+            sql: """
+                DELETE FROM artifacts WHERE id = ?1
+                AND NOT EXISTS (SELECT 1 FROM job_inputs WHERE artifact_id = ?1)
+                AND NOT EXISTS (SELECT 1 FROM job_outputs WHERE artifact_id = ?1)
+                """)
+        for id in orphanCandidates.sorted() {
+            try statement.execute(arguments: [id])  // its hashes go with it (ON DELETE CASCADE)
+        }
+    }
+
+    // MARK: Artifacts
+
+    /// The artifact `ref`'s content resolves to, created or extended as needed; `nil` when the
+    /// ref has no identifying digest.
+    private mutating func artifactID(for ref: Ref) throws -> Int64? {
+        let identity: [HashKey] = Schema.identifyingAlgorithms.compactMap { algorithm in
+            ref.hashes[algorithm].map { HashKey(algorithm: algorithm, digest: $0) }
+        }
+        if identity.isEmpty { return nil }
+
+        // Which artifacts carry these digests, most trusted algorithm first.
+        var found: [Int64] = []
+        var missing: [HashKey] = []
+        for key in identity {
+            if let id = try lookUp(key) {
+                if !found.contains(id) { found.append(id) }
+            } else {
+                missing.append(key)
+            }
+        }
+
+        guard var artifactID = found.first else {
+            var artifact = ArtifactRow(id: nil, kind: ref.kind.rawValue, size: ref.size)
+            try artifact.insert(db)
+            let id = artifact.id!
+            if ref.size != nil { sizedArtifacts.insert(id) }
+            for key in identity { try addHash(key, to: id) }
+            return id
+        }
+
+        if found.count > 1 {
+            // The ref says these artifacts are one content: join those that do not contradict
+            // each other into the one matched by the most trusted algorithm.
+            for other in found.dropFirst() {
+                if try isCompatible(artifactID, other) {
+                    try join(other, into: artifactID)
+                }
+            }
+            artifactID = found[0]
+        }
+        if !missing.isEmpty {
+            let known = try hashes(of: artifactID)
+            for key in missing where known[key.algorithm] == nil {
+                try addHash(key, to: artifactID)
+            }
+        }
+        if let size = ref.size, !sizedArtifacts.contains(artifactID) {
+            try db.cachedStatement(sql: "UPDATE artifacts SET size = ? WHERE id = ? AND size IS NULL")
+                .execute(arguments: [size, artifactID])
+            sizedArtifacts.insert(artifactID)
+        }
+        return artifactID
+    }
+
+    private mutating func lookUp(_ key: HashKey) throws -> Int64? {
+        if let id = artifactByHash[key] { return id }
+        let id = try Int64.fetchOne(
+            db.cachedStatement(sql: "SELECT artifact_id FROM artifact_hashes WHERE algorithm = ? AND digest = ?"),
+            arguments: [key.algorithm, key.digest])
+        if let id { artifactByHash[key] = id }
+        return id
+    }
+
+    private mutating func addHash(_ key: HashKey, to artifactID: Int64) throws {
+        try ArtifactHashRow(artifactID: artifactID, algorithm: key.algorithm, digest: key.digest).insert(db)
+        artifactByHash[key] = artifactID
+    }
+
+    private func hashes(of artifactID: Int64) throws -> [String: String] {
+        let rows = try Row.fetchAll(
+            db.cachedStatement(sql: "SELECT algorithm, digest FROM artifact_hashes WHERE artifact_id = ?"),
+            arguments: [artifactID])
+        var hashes: [String: String] = [:]
+        for row in rows { hashes[row[0]] = row[1] as String }
+        return hashes
+    }
+
+    /// Two artifacts may be joined when no algorithm gives them different digests.
+    private func isCompatible(_ first: Int64, _ second: Int64) throws -> Bool {
+        let firstHashes = try hashes(of: first)
+        let secondHashes = try hashes(of: second)
+        return firstHashes.allSatisfy { algorithm, digest in secondHashes[algorithm].map { $0 == digest } ?? true }
+    }
+
+    /// Moves `victim`'s refs and digests to `survivor` and deletes `victim`.
+    private mutating func join(_ victim: Int64, into survivor: Int64) throws {
+        for table in [InputDirection.tableName, OutputDirection.tableName] {
+            // A job that has rows for the same path under both artifacts keeps one of them.
+            try db.execute(
+                sql: "UPDATE OR IGNORE \(table) SET artifact_id = ? WHERE artifact_id = ?",
+                arguments: [survivor, victim])
+            try db.execute(sql: "DELETE FROM \(table) WHERE artifact_id = ?", arguments: [victim])
+        }
+        try db.execute(
+            sql: "UPDATE artifact_hashes SET artifact_id = ? WHERE artifact_id = ?", arguments: [survivor, victim])
+        try db.execute(
+            sql: "UPDATE artifacts SET size = (SELECT size FROM artifacts WHERE id = ?2) WHERE id = ?1 AND size IS NULL",
+            arguments: [survivor, victim])
+        try db.execute(sql: "DELETE FROM artifacts WHERE id = ?", arguments: [victim])
+        for (key, id) in artifactByHash where id == victim {
+            artifactByHash[key] = survivor
+        }
+        sizedArtifacts.remove(survivor)
+        orphanCandidates.remove(victim)
+    }
+}

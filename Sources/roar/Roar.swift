@@ -1,0 +1,23 @@
+import ArgumentParser
+
+@main
+struct Roar: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "roar",
+        abstract: "Lineage for ML pipelines: what every step, down to each Ray task, read and wrote.",
+        discussion: """
+            Prefix a command with `roar run` and change nothing else. roar traces every file the \
+            command and its children (Ray workers included) read and write, hashes them, and \
+            records the steps in .roar/roar.db. Then ask:
+
+              roar status              what is recorded, and anything that was lost
+              roar log                 the steps, newest last
+              roar show @3             one step: its jobs, inputs and outputs
+              roar dag                 the whole graph (text, json, dot, mermaid)
+              roar lineage out.csv     where a file came from (or --downstream: what used it)
+            """,
+        subcommands: [
+            Init.self, Run.self, Status.self, Log.self, Show.self, Dag.self, Lineage.self, Config.self, Hash.self,
+        ]
+    )
+}

@@ -1,0 +1,94 @@
+import ArgumentParser
+import RoarCapture
+import RoarConfig
+import RoarCore
+import RoarStore
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a command and record what it (and every Ray task it starts) read and wrote.",
+        discussion: """
+            roar's exit status is the command's. The run is recorded also when the command fails \
+            or is killed; Ctrl-C goes to the command. Examples:
+
+              roar run python train.py --epochs 3
+              roar run -- make -j2
+              roar run python pipeline.py          # local Ray: one job per task
+
+            Without a project above the current folder, roar creates one here first.
+            """
+    )
+
+    @Flag(name: .customLong("keep-spool"), help: "Keep the raw trace in .roar/spool/ after recording (debugging).")
+    var keepsSpool = false
+
+    @Flag(name: .shortAndLong, help: "Say less: no summary after the command.")
+    var quiet = false
+
+    @Argument(parsing: .captureForPassthrough, help: "The command and its arguments.")
+    var command: [String] = []
+
+    func run() throws {
+        var arguments = command
+        if arguments.first == "--" { arguments.removeFirst() }
+        guard !arguments.isEmpty else { throw ValidationError("give the command to run, e.g. `roar run python train.py`") }
+
+        let cwd = Project.currentDirectory()
+        let project: Project
+        if let found = Project.find(from: cwd) {
+            project = found
+        } else {
+            project = Project(directory: cwd)
+            _ = try ProjectSetup.create(project)
+            printError("roar: created a project in \(cwd) (.roar/, roar.toml)")
+        }
+        let environment = Environment.current
+        let context = try ProjectContext.open()
+        let config = try context.config()
+        let runtime: RuntimeFiles
+        do {
+            runtime = try RuntimeFiles.locate(environment: environment)
+        } catch {
+            throw Failure(error.description)
+        }
+        var settings = TracedRun.Settings()
+        settings.isRayEnabled = config.ray.isEnabled
+        settings.actorAttribution = config.ray.actorAttribution.rawValue
+        settings.flushMilliseconds = config.run.flushMilliseconds
+        settings.ignoreTemporary = config.filters.ignoresTemporaryDirectories
+        settings.extraIgnored = config.filters.ignore
+        settings.extraIncluded = config.filters.include
+        settings.keepsSpool = keepsSpool || environment["ROAR_KEEP_SPOOL"] == "1"
+
+        let result: TracedRun.Result
+        do {
+            result = try TracedRun(project: project, arguments: arguments, settings: settings, runtime: runtime)
+                .execute(store: context.store, environment: environment)
+        } catch {
+            throw Failure(error.description)
+        }
+        report(result)
+        let code = result.termination.shellExitCode
+        if code != 0 { throw ExitCode(code) }
+    }
+
+    func report(_ result: TracedRun.Result) {
+        if let error = result.mergeError {
+            printError("roar: could not record this run: \(error.description)")
+            printError("roar: the trace is kept in \(result.spoolDirectory)")
+            return
+        }
+        guard let outcome = result.outcome else { return }
+        for problem in outcome.problems.prefix(5) { printError("roar: warning: \(problem)") }
+        if outcome.problems.count > 5 { printError("roar: warning: … and \(outcome.problems.count - 5) more damaged spool records") }
+        for warning in outcome.warnings { printError("roar: warning: \(warning)") }
+        guard !quiet, let root = outcome.jobs.first else { return }
+        let tasks = outcome.jobs.count - 1
+        let taskNote = tasks > 0 ? ", \(tasks) Ray task\(tasks == 1 ? "" : "s")" : ""
+        let inputs = Set(outcome.jobs.flatMap { $0.inputs.map(\.path) }).count
+        let outputs = Set(outcome.jobs.flatMap { $0.outputs.map(\.path) }).count
+        printError(
+            "roar: recorded @\(root.job.step ?? 0) (\(root.job.status.rawValue)\(taskNote)): "
+                + "\(inputs) input\(inputs == 1 ? "" : "s"), \(outputs) output\(outputs == 1 ? "" : "s")")
+    }
+}

@@ -1,0 +1,170 @@
+import ArgumentParser
+import RoarCore
+import RoarStore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Show: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Details of a step, a job, a file or a content digest.",
+        discussion: """
+            TARGET is one of:
+              @N              every job of step N (a command, or Ray tasks that ran in parallel)
+              <uid prefix>    one job (uids are shown by `roar log` and `roar dag`)
+              <digest prefix> the jobs that wrote or read content with that BLAKE3 digest
+              <path>          the jobs that wrote or read that file
+            """)
+
+    @Argument(help: "@N, a job uid or digest prefix, or a path.")
+    var target: String
+
+    func run() throws {
+        let context = try ProjectContext.open()
+        let lookup = TargetLookup(context: context)
+        let found = try lookup.resolve(target)
+        let printer = JobPrinter(project: context.project, terminal: .standardOutput, graph: try lookup.graph())
+        switch found {
+        case .jobs(let jobs):
+            for (index, job) in jobs.enumerated() {
+                if index > 0 { print("") }
+                printer.printDetails(of: job)
+            }
+        case .content(let description, let writers, let readers):
+            print(Terminal.standardOutput.bold(description))
+            printer.printJobList("written by", writers)
+            printer.printJobList("read by", readers)
+        }
+    }
+}
+
+/// Finds what a user meant by `@N`, a uid or digest prefix, or a path.
+struct TargetLookup {
+    var context: ProjectContext
+
+    enum Found {
+        case jobs([RecordedJob])
+        case content(description: String, writers: [RecordedJob], readers: [RecordedJob])
+    }
+
+    func graph() throws -> LineageGraph {
+        LineageGraph(jobs: try context.store.allJobs(), edges: try context.store.edges())
+    }
+
+    func resolve(_ target: String) throws -> Found {
+        if target.hasPrefix("@") {
+            guard let step = Int(target.dropFirst()) else { throw ValidationError("'\(target)' is not a step: use @ and a number, e.g. @3") }
+            let jobs = try context.store.jobs(atStep: step)
+            guard !jobs.isEmpty else { throw Failure("no step @\(step) (see `roar log`)") }
+            return .jobs(jobs)
+        }
+        let isHex = !target.isEmpty && target.allSatisfy { $0.isHexDigit } && target.count >= 4
+        if isHex {
+            let jobs = try context.store.jobs(uidPrefix: target.lowercased())
+            if !jobs.isEmpty { return .jobs(jobs) }
+            let writers = try context.store.jobs(producingDigestPrefix: target.lowercased())
+            let readers = try context.store.jobs(consumingDigestPrefix: target.lowercased())
+            if !writers.isEmpty || !readers.isEmpty {
+                return .content(description: "content \(target)…", writers: writers, readers: readers)
+            }
+        }
+        let path = absolutePath(target)
+        let jobs = try context.store.jobs(touchingPath: path)
+        if !jobs.isEmpty {
+            let writers = jobs.filter { $0.outputs.contains { $0.path == path } }
+            let readers = jobs.filter { $0.inputs.contains { $0.path == path } }
+            return .content(description: path, writers: writers, readers: readers)
+        }
+        throw Failure("nothing recorded matches '\(target)': give @N, a job uid or digest prefix, or a recorded path")
+    }
+
+    func absolutePath(_ path: String) -> String {
+        let joined = path.hasPrefix("/") ? path : Project.currentDirectory() + "/" + path
+        var parts: [Substring] = []
+        for part in joined.split(separator: "/") {
+            if part == "." || part.isEmpty { continue }
+            if part == ".." {
+                if !parts.isEmpty { parts.removeLast() }
+                continue
+            }
+            parts.append(part)
+        }
+        return "/" + parts.joined(separator: "/")
+    }
+}
+
+/// Prints jobs for people: paths relative to the project, digests shortened.
+struct JobPrinter {
+    var project: Project
+    var terminal: Terminal
+    var graph: LineageGraph
+
+    func displayPath(_ path: String) -> String {
+        let prefix = project.directory + "/"
+        return path.hasPrefix(prefix) ? String(path.dropFirst(prefix.count)) : path
+    }
+
+    func heading(of job: Job) -> String {
+        terminal.cyan("@\(job.step ?? 0)") + " " + terminal.bold(LineageGraph.title(of: job)) + "  "
+            + terminal.status(job.status.rawValue) + terminal.dim("  \(job.role.rawValue) \(job.uid)")
+    }
+
+    func printDetails(of recorded: RecordedJob) {
+        let job = recorded.job
+        print(heading(of: job))
+        var rows: [[String]] = []
+        if job.role == .run || job.command != job.ray?.function { rows.append(["command", job.command]) }
+        if let ray = job.ray {
+            var parts = ["task \(ray.taskID)", "attempt \(ray.attempt)"]
+            if let actor = ray.actorID { parts.append("actor \(actor)") }
+            if let node = ray.nodeID { parts.append("node \(node.prefix(12))") }
+            if let worker = ray.workerID { parts.append("worker \(worker.prefix(12))") }
+            if let jobID = ray.jobID { parts.append("ray job \(jobID)") }
+            rows.append(["ray", parts.joined(separator: ", ")])
+        }
+        if let parent = job.parentUID {
+            let title = graph.job(uid: parent).map { "@\($0.job.step ?? 0) " + LineageGraph.title(of: $0.job) } ?? "?"
+            rows.append(["parent", "\(title) (\(parent))"])
+        }
+        rows.append(["started", Timestamp.format(job.startedAt) + "  took " + formatDuration(job.durationSeconds)])
+        if let code = job.exitCode { rows.append(["exit code", String(code)]) }
+        if let error = job.error { rows.append(["error", terminal.red(error)]) }
+        if let cwd = job.cwd { rows.append(["cwd", cwd]) }
+        if let git = job.git {
+            rows.append(["git", String(git.commit.prefix(12)) + (git.branch.map { " on \($0)" } ?? "") + (git.isDirty ? " (dirty)" : "")])
+        }
+        if let host = job.hostname { rows.append(["host", host]) }
+        for (kind, count) in job.coverage.sorted(by: { $0.key < $1.key }) {
+            rows.append(["not seen", terminal.yellow("\(count) \(kind)")])
+        }
+        for line in Terminal.table(rows.map { ["  " + $0[0], $0[1]] }) { print(line) }
+        printRefs("inputs", recorded.inputs, linkedBy: { ref in
+            graph.edges.filter { $0.to == job.uid && $0.path == ref.path }.map(\.from)
+        }, direction: "from")
+        printRefs("outputs", recorded.outputs, linkedBy: { ref in
+            graph.edges.filter { $0.from == job.uid && $0.path == ref.path }.map(\.to)
+        }, direction: "to")
+        if !recorded.deletes.isEmpty {
+            print("  deleted")
+            for path in recorded.deletes { print("    " + displayPath(path)) }
+        }
+    }
+
+    func printRefs(_ title: String, _ refs: [Ref], linkedBy: (Ref) -> [String], direction: String) {
+        print("  \(title)" + (refs.isEmpty ? terminal.dim(" (none)") : ""))
+        let rows = refs.map { ref -> [String] in
+            let digest = ref.primaryHash.map { "\($0.algorithm):\($0.digest.prefix(12))" } ?? terminal.yellow("unhashed")
+            let linked = linkedBy(ref).compactMap { graph.job(uid: $0) }.map { "@\($0.job.step ?? 0)" }
+            let note = linked.isEmpty ? "" : terminal.dim("\(direction) " + linked.joined(separator: ","))
+            let where_ = ref.isClusterOnly ? terminal.dim(" (on the cluster only)") : ""
+            return ["    " + displayPath(ref.path) + where_, terminal.dim(digest), formatSize(ref.size), note]
+        }
+        for line in Terminal.table(rows) { print(line) }
+    }
+
+    func printJobList(_ title: String, _ jobs: [RecordedJob]) {
+        print("  \(title)" + (jobs.isEmpty ? terminal.dim(" (nothing recorded)") : ""))
+        for job in jobs { print("    " + heading(of: job.job)) }
+    }
+}
