@@ -37,7 +37,7 @@ let package = Package(
         ),
         .target(
             name: "RoarCore",
-            dependencies: ["RoarHash"],
+            dependencies: ["CBLAKE3"],
             swiftSettings: swiftSettings
         ),
         .target(

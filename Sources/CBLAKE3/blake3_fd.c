@@ -43,9 +43,28 @@
 #define ROAR_BLAKE3_THREAD_MIN_BYTES (2u * 1024u * 1024u)
 #endif
 
+#if defined(__linux__)
+#define RAW_PREAD(fd, buf, len, offset) syscall(SYS_pread64, fd, buf, len, (off_t)(offset))
+#define RAW_READ(fd, buf, len) syscall(SYS_read, fd, buf, len)
+#define RAW_FSTAT(fd, st) syscall(SYS_fstat, fd, st)
+#define RAW_MMAP(addr, len, prot, flags, fd, offset) ((void *)syscall(SYS_mmap, addr, len, prot, flags, fd, offset))
+#define RAW_MUNMAP(addr, len) syscall(SYS_munmap, addr, len)
+#define RAW_MADVISE(addr, len, advice) syscall(SYS_madvise, addr, len, advice)
+#else
+#define RAW_PREAD(fd, buf, len, offset) pread(fd, buf, len, (off_t)(offset))
+#define RAW_READ(fd, buf, len) read(fd, buf, len)
+#define RAW_FSTAT(fd, st) fstat(fd, st)
+#define RAW_MMAP(addr, len, prot, flags, fd, offset) mmap(addr, len, prot, flags, fd, offset)
+#define RAW_MUNMAP(addr, len) munmap(addr, len)
+#define RAW_MADVISE(addr, len, advice) madvise(addr, len, advice)
+#endif
+#ifndef MAP_POPULATE
+#define MAP_POPULATE 0
+#endif
+
 static long sys_pread(int fd, void *buf, size_t len, uint64_t offset) {
     for (;;) {
-        long n = syscall(SYS_pread64, fd, buf, len, (off_t)offset);
+        long n = RAW_PREAD(fd, buf, len, offset);
         if (n >= 0 || errno != EINTR) {
             return n < 0 ? -errno : n;
         }
@@ -54,7 +73,7 @@ static long sys_pread(int fd, void *buf, size_t len, uint64_t offset) {
 
 static long sys_read(int fd, void *buf, size_t len) {
     for (;;) {
-        long n = syscall(SYS_read, fd, buf, len);
+        long n = RAW_READ(fd, buf, len);
         if (n >= 0 || errno != EINTR) {
             return n < 0 ? -errno : n;
         }
@@ -62,11 +81,11 @@ static long sys_read(int fd, void *buf, size_t len) {
 }
 
 static void *sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t offset) {
-    return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, offset);
+    return RAW_MMAP(addr, len, prot, flags, fd, offset);
 }
 
 static void sys_munmap(void *addr, size_t len) {
-    syscall(SYS_munmap, addr, len);
+    RAW_MUNMAP(addr, len);
 }
 
 /* Fill `buf` from `offset`; 0 when all `len` bytes came, -ESTALE if the file ended early, or -errno. */
@@ -112,6 +131,10 @@ static int hash_stream(int fd, int seekable, uint8_t out[OUT_LEN]) {
 }
 
 static int online_cpus(void) {
+#if !defined(__linux__)
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+#else
     uint64_t mask[16];
     memset(mask, 0, sizeof mask);
     long n = syscall(SYS_sched_getaffinity, 0, sizeof mask, mask);
@@ -123,6 +146,7 @@ static int online_cpus(void) {
         count += __builtin_popcountll(mask[i]);
     }
     return count > 0 ? count : 1;
+#endif
 }
 
 struct file_job {
@@ -134,6 +158,14 @@ struct file_job {
     _Atomic size_t next_piece;
     _Atomic int error;
     uint8_t *cvs; /* pieces * OUT_LEN */
+    _Atomic uint64_t bytes_done;
+    roar_blake3_progress_fn progress;
+    void *context;
+};
+
+struct worker_arg {
+    struct file_job *job;
+    int is_caller;
 };
 
 /* Chaining value of [offset, offset + len) read through `buf` (a subtree: offset aligned to its size). */
@@ -160,7 +192,8 @@ static int range_cv(struct file_job *job, uint8_t *buf, uint64_t offset, uint64_
 }
 
 static void *file_worker(void *arg) {
-    struct file_job *job = (struct file_job *)arg;
+    struct file_job *job = ((struct worker_arg *)arg)->job;
+    int is_caller = ((struct worker_arg *)arg)->is_caller;
     uint8_t *buf = NULL;
     if (job->map == NULL) {
         void *p = sys_mmap(NULL, READ_BUFFER_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -192,6 +225,10 @@ static void *file_worker(void *arg) {
                 break;
             }
         }
+        uint64_t done = atomic_fetch_add_explicit(&job->bytes_done, len, memory_order_relaxed) + len;
+        if (is_caller && job->progress != NULL) {
+            job->progress(job->context, done, job->size);
+        }
     }
     if (buf != NULL) {
         sys_munmap(buf, READ_BUFFER_BYTES);
@@ -199,11 +236,14 @@ static void *file_worker(void *arg) {
     return NULL;
 }
 
-static int hash_large(int fd, uint64_t size, int threads, unsigned flags, uint8_t out[OUT_LEN]) {
+static int hash_large(int fd, uint64_t size, int threads, unsigned flags, roar_blake3_progress_fn progress,
+                      void *context, uint8_t out[OUT_LEN]) {
     struct file_job job;
     memset(&job, 0, sizeof job);
     job.fd = fd;
     job.size = size;
+    job.progress = progress;
+    job.context = context;
     if (threads <= 0) {
         threads = size >= ROAR_BLAKE3_THREAD_MIN_BYTES ? online_cpus() : 1;
     }
@@ -234,21 +274,22 @@ static int hash_large(int fd, uint64_t size, int threads, unsigned flags, uint8_
         if (p != MAP_FAILED) {
             map = p;
             job.map = (const uint8_t *)p;
-            syscall(SYS_madvise, p, (size_t)size, MADV_SEQUENTIAL);
+            RAW_MADVISE(p, (size_t)size, MADV_SEQUENTIAL);
         }
     }
     uint8_t cvs[MAX_PIECES * OUT_LEN];
     job.cvs = cvs;
 
     pthread_t tids[MAX_THREADS];
+    struct worker_arg helper = {&job, 0}, caller = {&job, 1};
     int started = 0;
     for (int t = 1; t < threads; t++) {
-        if (pthread_create(&tids[started], NULL, file_worker, &job) != 0) {
+        if (pthread_create(&tids[started], NULL, file_worker, &helper) != 0) {
             break;
         }
         started++;
     }
-    file_worker(&job);
+    file_worker(&caller);
     for (int t = 0; t < started; t++) {
         pthread_join(tids[t], NULL);
     }
@@ -275,11 +316,12 @@ static int hash_large(int fd, uint64_t size, int threads, unsigned flags, uint8_
     return 0;
 }
 
-int roar_blake3_hash_fd_ex(int fd, int threads, unsigned flags, uint8_t out[ROAR_BLAKE3_OUT_LEN]) {
+int roar_blake3_hash_fd_progress(int fd, int threads, unsigned flags, roar_blake3_progress_fn progress,
+                                 void *context, uint8_t out[ROAR_BLAKE3_OUT_LEN]) {
     int saved_errno = errno;
     int rc;
     struct stat st;
-    if (syscall(SYS_fstat, fd, &st) != 0) {
+    if (RAW_FSTAT(fd, &st) != 0) {
         rc = -errno;
     } else if (!S_ISREG(st.st_mode)) {
         rc = hash_stream(fd, 0, out);
@@ -296,7 +338,7 @@ int roar_blake3_hash_fd_ex(int fd, int threads, unsigned flags, uint8_t out[ROAR
         }
     } else {
         uint64_t size = (uint64_t)st.st_size;
-        rc = hash_large(fd, size, threads, flags, out);
+        rc = hash_large(fd, size, threads, flags, progress, context, out);
         if (rc == 0) {
             /* A file that grew while hashed: the extra bytes count, as they would for a stream. */
             uint8_t probe;
@@ -312,6 +354,10 @@ int roar_blake3_hash_fd_ex(int fd, int threads, unsigned flags, uint8_t out[ROAR
     return rc;
 }
 
+int roar_blake3_hash_fd_ex(int fd, int threads, unsigned flags, uint8_t out[ROAR_BLAKE3_OUT_LEN]) {
+    return roar_blake3_hash_fd_progress(fd, threads, flags, NULL, NULL, out);
+}
+
 int roar_blake3_hash_fd(int fd, int threads, uint8_t out[ROAR_BLAKE3_OUT_LEN]) {
-    return roar_blake3_hash_fd_ex(fd, threads, 0, out);
+    return roar_blake3_hash_fd_progress(fd, threads, 0, NULL, NULL, out);
 }

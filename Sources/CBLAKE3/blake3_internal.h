@@ -68,7 +68,7 @@ ROAR_B3_HIDDEN void roar_b3_subtree_cv(const uint8_t *input, size_t len, uint64_
                                        uint8_t out[32]);
 ROAR_B3_HIDDEN void roar_b3_parent_cv(const uint8_t left_right[64], int is_root, uint8_t out[32]);
 
-#if (defined(__x86_64__) || defined(__i386__)) && defined(ROAR_B3_SIMD_READY)
+#if defined(__x86_64__) || defined(__i386__)
 #define ROAR_B3_X86 1
 /* SIMD kernels: each hashes exactly 4, 8 or 16 inputs (count is ignored beyond that width). */
 ROAR_B3_HIDDEN void roar_b3_many4_sse41(const uint8_t *input, size_t stride, size_t count, size_t blocks,

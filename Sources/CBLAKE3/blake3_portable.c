@@ -28,17 +28,25 @@ void roar_b3_compress_portable(uint32_t cv[8], const uint8_t block[64], uint8_t 
         roar_b3_iv[0], roar_b3_iv[1], roar_b3_iv[2], roar_b3_iv[3],
         (uint32_t)counter, (uint32_t)(counter >> 32), (uint32_t)block_len, (uint32_t)flags,
     };
-    for (int r = 0; r < 7; r++) {
-        const uint8_t *s = roar_b3_schedule[r];
-        ROAR_B3_G(0, 4, 8, 12, m[s[0]], m[s[1]]);
-        ROAR_B3_G(1, 5, 9, 13, m[s[2]], m[s[3]]);
-        ROAR_B3_G(2, 6, 10, 14, m[s[4]], m[s[5]]);
-        ROAR_B3_G(3, 7, 11, 15, m[s[6]], m[s[7]]);
-        ROAR_B3_G(0, 5, 10, 15, m[s[8]], m[s[9]]);
-        ROAR_B3_G(1, 6, 11, 12, m[s[10]], m[s[11]]);
-        ROAR_B3_G(2, 7, 8, 13, m[s[12]], m[s[13]]);
-        ROAR_B3_G(3, 4, 9, 14, m[s[14]], m[s[15]]);
-    }
+#define ROAR_B3_ROUND(r)                                                                   \
+    do {                                                                                   \
+        ROAR_B3_G(0, 4, 8, 12, m[roar_b3_schedule[r][0]], m[roar_b3_schedule[r][1]]);    \
+        ROAR_B3_G(1, 5, 9, 13, m[roar_b3_schedule[r][2]], m[roar_b3_schedule[r][3]]);    \
+        ROAR_B3_G(2, 6, 10, 14, m[roar_b3_schedule[r][4]], m[roar_b3_schedule[r][5]]);   \
+        ROAR_B3_G(3, 7, 11, 15, m[roar_b3_schedule[r][6]], m[roar_b3_schedule[r][7]]);   \
+        ROAR_B3_G(0, 5, 10, 15, m[roar_b3_schedule[r][8]], m[roar_b3_schedule[r][9]]);   \
+        ROAR_B3_G(1, 6, 11, 12, m[roar_b3_schedule[r][10]], m[roar_b3_schedule[r][11]]); \
+        ROAR_B3_G(2, 7, 8, 13, m[roar_b3_schedule[r][12]], m[roar_b3_schedule[r][13]]);  \
+        ROAR_B3_G(3, 4, 9, 14, m[roar_b3_schedule[r][14]], m[roar_b3_schedule[r][15]]);  \
+    } while (0)
+    ROAR_B3_ROUND(0);
+    ROAR_B3_ROUND(1);
+    ROAR_B3_ROUND(2);
+    ROAR_B3_ROUND(3);
+    ROAR_B3_ROUND(4);
+    ROAR_B3_ROUND(5);
+    ROAR_B3_ROUND(6);
+#undef ROAR_B3_ROUND
     for (int i = 0; i < 8; i++) {
         cv[i] = v[i] ^ v[i + 8];
     }

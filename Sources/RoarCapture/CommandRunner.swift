@@ -87,7 +87,7 @@ public enum CommandRunner {
     }
 
     /// Runs a helper command (such as `git`) and returns what it printed, or nil if it failed.
-    public static func output(of arguments: [String], workingDirectory: String) -> String? {
+    public static func output(of arguments: [String]) -> String? {
         var pipeEnds: [Int32] = [0, 0]
         guard pipe(&pipeEnds) == 0 else { return nil }
         var actions = posix_spawn_file_actions_t()
@@ -96,7 +96,6 @@ public enum CommandRunner {
         posix_spawn_file_actions_adddup2(&actions, pipeEnds[1], 1)
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_addclose(&actions, pipeEnds[0])
-        posix_spawn_file_actions_addchdir_np(&actions, workingDirectory)
         var pid: pid_t = 0
         let argv = arguments.map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }

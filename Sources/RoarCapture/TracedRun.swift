@@ -61,6 +61,11 @@ public struct TracedRun {
             git: GitInspector.state(of: project.directory), startedAt: Self.now(), status: .running,
             hostname: Self.hostname())
 
+        if let program = ExecutableInspector.resolve(arguments[0], path: environment["PATH"]),
+            ExecutableInspector.isStaticELF(program)
+        {
+            root.coverage["static-exec", default: 0] += 1
+        }
         let termination = try CommandRunner.run(arguments, environment: trace.applied(to: environment))
 
         root.durationSeconds = Self.now() - root.startedAt

@@ -240,7 +240,8 @@ extension ConfigKey {
             value = .integer(number)
         case .choice, .url:
             guard let string = TOMLText.unquoted(text) else {
-                return .failure(ConfigProblem("\(subject): \(text) is not a valid TOML string; quote it or leave the quotes out"))
+                return .failure(
+                    ConfigProblem("\(subject): \(text) is not a valid TOML string; quote it or leave the quotes out"))
             }
             value = (kind == .url && string.isEmpty) ? .unset : .string(string)
         case .pathList:

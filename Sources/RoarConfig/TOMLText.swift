@@ -96,6 +96,17 @@ enum Suggestion {
         return best?.candidate
     }
 
+    /// Whether one name holds the other (`atribution` and `actor_attribution` are one typo
+    /// apart once the prefix is dropped), for names long enough to mean something.
+    static func isPart(_ typed: String, of candidate: String) -> Bool {
+        guard typed.count >= 4 else { return false }
+        let typed = typed.lowercased()
+        let candidate = candidate.lowercased()
+        if candidate.contains(typed) || typed.contains(candidate) { return true }
+        // The end of the candidate, as long as what was typed, within one edit.
+        return editDistance(typed, String(candidate.suffix(typed.count))) <= 1
+    }
+
     /// Levenshtein distance, counting a swap of two neighbours as one edit.
     static func editDistance(_ a: String, _ b: String) -> Int {
         let a = Array(a)
@@ -127,8 +138,10 @@ extension ConfigError {
         let section = String(name.prefix { $0 != "." })
         let field = String(name.drop { $0 != "." }.dropFirst())
         var message = "unknown key '\(name)'"
+        let sectionKeys = RoarConfig.keys.filter { $0.section == section }
         if let match = Suggestion.closest(to: name, among: allNames)
             ?? RoarConfig.keys.first(where: { !field.isEmpty && $0.field == field })?.name
+            ?? sectionKeys.first(where: { Suggestion.isPart(field, of: $0.field) })?.name
         {
             message += " (did you mean '\(match)'?)"
         } else if ConfigKey.sections.contains(section) {

@@ -1,10 +1,13 @@
-import RoarHash
+import CBLAKE3
 
 /// Identifiers for jobs and runs: 16 lowercase hex digits.
 public enum StableID {
     /// Derived from text: the same text always gives the same id (BLAKE3, first 8 bytes).
     public static func make(from text: String) -> String {
-        String(BLAKE3Hasher.hash(bytes: Array(text.utf8)).hex.prefix(16))
+        var digest = [UInt8](repeating: 0, count: Int(ROAR_BLAKE3_OUT_LEN))
+        let bytes = Array(text.utf8)
+        bytes.withUnsafeBytes { roar_blake3_hash($0.baseAddress, $0.count, &digest) }
+        return digest.prefix(8).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
     }
 
     /// A fresh random id.

@@ -28,7 +28,12 @@ public struct Reconstituter {
         let (spools, readProblems) = SpoolCollector.read(directory: spoolDirectory)
         let assembler = JobAssembler(root: root, runID: runID, filter: filter, resolver: HashingResolver(store: store))
         let result = assembler.assemble(spools, problems: readProblems)
-        let base = try root.step ?? store.nextStep()
+        let base: Int
+        if let step = root.step {
+            base = step
+        } else {
+            base = try store.nextStep()
+        }
         let jobs = result.jobs.map { recorded in
             var shifted = recorded
             shifted.job.step = base + (recorded.job.step ?? 0)

@@ -90,7 +90,7 @@ struct JobLoader {
     /// The jobs matching the SQL condition `filter` on table `jobs`, in history order.
     func load(where filter: String, _ arguments: StatementArguments = []) throws -> [RecordedJob] {
         let rows = try JobRow.fetchAll(
-            db, sql: "SELECT * FROM jobs WHERE \(filter) ORDER BY step IS NULL, step, started_at, id",
+            db, sql: "SELECT \(JobRow.selection) FROM jobs WHERE \(filter) ORDER BY step IS NULL, step, started_at, id",
             arguments: arguments)
         if rows.isEmpty { return [] }
         var recorded: [RecordedJob] = []
@@ -102,17 +102,19 @@ struct JobLoader {
         }
         let jobIDs = "SELECT id FROM jobs WHERE \(filter)"
         for row in try RefRow<InputDirection>.fetchAll(
-            db, sql: "SELECT * FROM job_inputs WHERE job_id IN (\(jobIDs)) ORDER BY id", arguments: arguments)
+            db, sql: "SELECT \(RefRow<InputDirection>.columns) FROM job_inputs WHERE job_id IN (\(jobIDs)) ORDER BY id",
+            arguments: arguments)
         {
             if let index = indexByID[row.jobID] { recorded[index].inputs.append(try row.ref(decoder: decoder)) }
         }
         for row in try RefRow<OutputDirection>.fetchAll(
-            db, sql: "SELECT * FROM job_outputs WHERE job_id IN (\(jobIDs)) ORDER BY id", arguments: arguments)
+            db, sql: "SELECT \(RefRow<OutputDirection>.columns) FROM job_outputs WHERE job_id IN (\(jobIDs)) ORDER BY id",
+            arguments: arguments)
         {
             if let index = indexByID[row.jobID] { recorded[index].outputs.append(try row.ref(decoder: decoder)) }
         }
         for row in try DeleteRow.fetchAll(
-            db, sql: "SELECT * FROM job_deletes WHERE job_id IN (\(jobIDs)) ORDER BY id", arguments: arguments)
+            db, sql: "SELECT job_id, path FROM job_deletes WHERE job_id IN (\(jobIDs)) ORDER BY id", arguments: arguments)
         {
             if let index = indexByID[row.jobID] { recorded[index].deletes.append(row.path) }
         }

@@ -34,7 +34,6 @@ private struct Merger {
     }
 
     let db: Database
-    let encoder: JSONEncoder
     var artifactByHash: [HashKey: Int64] = [:]
     /// Artifacts known to have a size already, so a ref's size need not be written to them.
     var sizedArtifacts: Set<Int64> = []
@@ -44,8 +43,6 @@ private struct Merger {
 
     init(db: Database) {
         self.db = db
-        encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     }
 
     mutating func merge(_ jobs: [RecordedJob]) throws -> MergeResult {
@@ -54,39 +51,32 @@ private struct Merger {
         let findJob = try db.cachedStatement(sql: "SELECT id FROM jobs WHERE uid = ?")
         for recorded in jobs {
             let existingID = try Int64.fetchOne(findJob, arguments: [recorded.job.uid])
-            var row = JobRow(
-                recorded.job, id: existingID, sessionID: sessionID, coverage: try json(recorded.job.coverage))
-            let jobID: Int64
+            let row = JobRow(
+                recorded.job, id: existingID, sessionID: sessionID, coverage: JSONText.encode(recorded.job.coverage))
+            let jobID = try row.save(db)
             if let existingID {
-                try row.update(db)
                 try removeRefs(ofJob: existingID)
-                jobID = existingID
                 result.replacedJobs += 1
             } else {
-                try row.insert(db)
-                jobID = row.id!
                 result.insertedJobs += 1
             }
             for ref in recorded.inputs {
                 let row = RefRow<InputDirection>(
-                    ref, jobID: jobID, artifactID: try artifactID(for: ref), hashes: try json(ref.hashes))
-                try row.insert(db, onConflict: .ignore)
+                    ref, jobID: jobID, artifactID: try artifactID(for: ref), hashes: JSONText.encode(ref.hashes))
+                try row.insert(db)
             }
             for ref in recorded.outputs {
                 let row = RefRow<OutputDirection>(
-                    ref, jobID: jobID, artifactID: try artifactID(for: ref), hashes: try json(ref.hashes))
-                try row.insert(db, onConflict: .ignore)
+                    ref, jobID: jobID, artifactID: try artifactID(for: ref), hashes: JSONText.encode(ref.hashes))
+                try row.insert(db)
             }
             for path in recorded.deletes {
-                try DeleteRow(jobID: jobID, path: path).insert(db, onConflict: .ignore)
+                try db.cachedStatement(sql: "INSERT OR IGNORE INTO job_deletes (job_id, path) VALUES (?, ?)")
+                    .execute(arguments: [jobID, path])
             }
         }
         try removeOrphans()
         return result
-    }
-
-    private func json<Value: Encodable>(_ value: Value) throws -> String {
-        String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
     // MARK: Replacing a job
@@ -138,37 +128,57 @@ private struct Merger {
             }
         }
 
-        guard var artifactID = found.first else {
-            var artifact = ArtifactRow(id: nil, kind: ref.kind.rawValue, size: ref.size)
-            try artifact.insert(db)
-            let id = artifact.id!
+        // Common case: every digest is already on one artifact.
+        if found.count == 1 && missing.isEmpty {
+            try recordSize(ref.size, of: found[0])
+            return found[0]
+        }
+
+        // Artifacts whose digests contradict the ref's (the same `etag` but another `blake3`)
+        // are not this content, whatever the shared digest says.
+        let refHashes = Dictionary(uniqueKeysWithValues: identity.map { ($0.algorithm, $0.digest) })
+        var compatible: [(id: Int64, hashes: [String: String])] = []
+        for id in found {
+            let hashes = try hashes(of: id)
+            if Self.agree(hashes, refHashes) { compatible.append((id, hashes)) }
+        }
+
+        guard let survivor = compatible.first else {
+            // A new content. Digests that belong to another artifact stay on the ref only.
+            try db.cachedStatement(sql: "INSERT INTO artifacts (kind, size) VALUES (?, ?)")
+                .execute(arguments: [ref.kind.rawValue, ref.size])
+            let id = db.lastInsertedRowID
             if ref.size != nil { sizedArtifacts.insert(id) }
-            for key in identity { try addHash(key, to: id) }
+            for key in missing { try addHash(key, to: id) }
             return id
         }
 
-        if found.count > 1 {
-            // The ref says these artifacts are one content: join those that do not contradict
-            // each other into the one matched by the most trusted algorithm.
-            for other in found.dropFirst() {
-                if try isCompatible(artifactID, other) {
-                    try join(other, into: artifactID)
-                }
-            }
-            artifactID = found[0]
+        // The ref says the compatible artifacts are one content: join those that agree with
+        // each other into the one matched by the most trusted algorithm.
+        var known = survivor.hashes
+        for other in compatible.dropFirst() where Self.agree(known, other.hashes) {
+            try join(other.id, into: survivor.id)
+            known.merge(other.hashes) { first, _ in first }
         }
-        if !missing.isEmpty {
-            let known = try hashes(of: artifactID)
-            for key in missing where known[key.algorithm] == nil {
-                try addHash(key, to: artifactID)
-            }
+        for key in missing where known[key.algorithm] == nil {
+            try addHash(key, to: survivor.id)
+            known[key.algorithm] = key.digest
         }
-        if let size = ref.size, !sizedArtifacts.contains(artifactID) {
-            try db.cachedStatement(sql: "UPDATE artifacts SET size = ? WHERE id = ? AND size IS NULL")
-                .execute(arguments: [size, artifactID])
-            sizedArtifacts.insert(artifactID)
-        }
-        return artifactID
+        try recordSize(ref.size, of: survivor.id)
+        return survivor.id
+    }
+
+    /// No algorithm gives the two hash sets different digests.
+    private static func agree(_ first: [String: String], _ second: [String: String]) -> Bool {
+        first.allSatisfy { algorithm, digest in second[algorithm].map { $0 == digest } ?? true }
+    }
+
+    /// Gives the artifact a size if it has none yet.
+    private mutating func recordSize(_ size: Int64?, of artifactID: Int64) throws {
+        guard let size, !sizedArtifacts.contains(artifactID) else { return }
+        try db.cachedStatement(sql: "UPDATE artifacts SET size = ? WHERE id = ? AND size IS NULL")
+            .execute(arguments: [size, artifactID])
+        sizedArtifacts.insert(artifactID)
     }
 
     private mutating func lookUp(_ key: HashKey) throws -> Int64? {
@@ -181,7 +191,8 @@ private struct Merger {
     }
 
     private mutating func addHash(_ key: HashKey, to artifactID: Int64) throws {
-        try ArtifactHashRow(artifactID: artifactID, algorithm: key.algorithm, digest: key.digest).insert(db)
+        try db.cachedStatement(sql: "INSERT INTO artifact_hashes (artifact_id, algorithm, digest) VALUES (?, ?, ?)")
+            .execute(arguments: [artifactID, key.algorithm, key.digest])
         artifactByHash[key] = artifactID
     }
 
@@ -192,13 +203,6 @@ private struct Merger {
         var hashes: [String: String] = [:]
         for row in rows { hashes[row[0]] = row[1] as String }
         return hashes
-    }
-
-    /// Two artifacts may be joined when no algorithm gives them different digests.
-    private func isCompatible(_ first: Int64, _ second: Int64) throws -> Bool {
-        let firstHashes = try hashes(of: first)
-        let secondHashes = try hashes(of: second)
-        return firstHashes.allSatisfy { algorithm, digest in secondHashes[algorithm].map { $0 == digest } ?? true }
     }
 
     /// Moves `victim`'s refs and digests to `survivor` and deletes `victim`.

@@ -1,5 +1,5 @@
 import GRDB
-public import RoarCore
+import RoarCore
 
 extension RoarStore {
     /// Counts for `roar status`, read from one snapshot.

@@ -1,6 +1,6 @@
 import Foundation
 import GRDB
-public import RoarCore
+import RoarCore
 
 /// The project's lineage database, `.roar/roar.db`: jobs, what they read and wrote, the artifacts
 /// (contents) behind those refs, and a cache of file digests.

@@ -2,6 +2,7 @@ import ArgumentParser
 import RoarCapture
 import RoarConfig
 import RoarCore
+import RoarReconstitute
 import RoarStore
 
 struct Run: ParsableCommand {

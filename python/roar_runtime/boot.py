@@ -94,9 +94,10 @@ class _RayImportHook:
 
 def _on_ray_imported(module: types.ModuleType) -> None:
     try:
-        from . import driver
+        from . import driver, worker
 
         driver.install(module)
+        worker.install_connect_hook(module)
     except Exception as exc:
         from . import spool
 

@@ -234,16 +234,17 @@ def _init(*args: Any, **kwargs: Any) -> Any:
         return _original_init(*args, **kwargs)
 
     touched: List[str] = []
+    mode = "merge"
     try:
         address = args[0] if args else kwargs.get("address")
-        user_env = kwargs.get("runtime_env")
-        job_config = kwargs.get("job_config")
-        if user_env is None and job_config is not None and getattr(job_config, "runtime_env", None):
-            user_env = job_config.runtime_env
-        if user_env is not None and not isinstance(user_env, dict):
-            user_env = dict(user_env)
-        merged, touched = merge_runtime_env(user_env, address, _injected_job_runtime_env())
-        kwargs["runtime_env"] = merged
+        if _inherits_environment(address, kwargs.get("_temp_dir")):
+            mode = "inherit"
+    except Exception as exc:
+        spool.count("runtime_env_mode_failed")
+        _debug(f"cannot tell whether ray.init starts a local instance: {exc!r}")
+    try:
+        if mode == "merge":
+            _merge_into(args, kwargs, touched)
     except Exception as exc:
         spool.count("runtime_env_merge_failed")
         _debug(f"runtime_env merge failed: {exc!r}")
@@ -255,11 +256,42 @@ def _init(*args: Any, **kwargs: Any) -> Any:
     finally:
         spool.set_tag(previous)
 
-    _after_init(context, touched)
+    _after_init(context, touched, mode)
     return context
 
 
-def _after_init(context: Any, touched: List[str]) -> None:
+def _inherits_environment(address: Any, temp_dir: Optional[str]) -> bool:
+    """Whether this ``ray.init`` starts a new local Ray instance as children of this process:
+    then GCS, raylet and every worker inherit ``roar run``'s environment (``LD_PRELOAD``,
+    ``PYTHONPATH``, ``ROAR_*``) and workers install roar themselves when they connect, so
+    no ``runtime_env`` is needed — a job ``runtime_env`` would keep Ray from using the
+    workers it prestarts and costs seconds per run. ``ROAR_RAY_RUNTIME_ENV=always`` merges
+    the ``runtime_env`` regardless."""
+    if os.environ.get("ROAR_RAY_RUNTIME_ENV", "auto").strip().lower() == "always":
+        return False
+    if address is not None and str(address).startswith("ray://"):
+        return False
+    if os.environ.get(_RAY_JOB_CONFIG_ENV):
+        return False  # a driver run by ``ray job submit``: its workers are the cluster's
+    from ray._private import services
+
+    return services.canonicalize_bootstrap_address(address, temp_dir) is None
+
+
+def _merge_into(args: Tuple[Any, ...], kwargs: Dict[str, Any], touched: List[str]) -> None:
+    address = args[0] if args else kwargs.get("address")
+    user_env = kwargs.get("runtime_env")
+    job_config = kwargs.get("job_config")
+    if user_env is None and job_config is not None and getattr(job_config, "runtime_env", None):
+        user_env = job_config.runtime_env
+    if user_env is not None and not isinstance(user_env, dict):
+        user_env = dict(user_env)
+    merged, keys = merge_runtime_env(user_env, address, _injected_job_runtime_env())
+    kwargs["runtime_env"] = merged
+    touched.extend(keys)
+
+
+def _after_init(context: Any, touched: List[str], mode: str) -> None:
     global _atexit_registered
     try:
         import ray
@@ -284,6 +316,7 @@ def _after_init(context: Any, touched: List[str]) -> None:
                     "event": "config",
                     "v": 1,
                     "actor_attribution": config.actor_attribution(),
+                    "runtime_env": mode,
                     "runtime_env_keys": sorted(set(touched)),
                     "backend": spool.backend_name(),
                 },

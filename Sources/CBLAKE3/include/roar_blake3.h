@@ -50,6 +50,14 @@ int roar_blake3_hash_fd(int fd, int threads, uint8_t out[ROAR_BLAKE3_OUT_LEN]);
 #define ROAR_BLAKE3_FD_MMAP 1u
 int roar_blake3_hash_fd_ex(int fd, int threads, unsigned flags, uint8_t out[ROAR_BLAKE3_OUT_LEN]);
 
+/*
+ * roar_blake3_hash_fd_ex that reports progress for large files: `progress(context, bytes_done, bytes_total)` is
+ * called on the calling thread, a few hundred times at most, never for files hashed in one piece.
+ */
+typedef void (*roar_blake3_progress_fn)(void *context, uint64_t bytes_done, uint64_t bytes_total);
+int roar_blake3_hash_fd_progress(int fd, int threads, unsigned flags, roar_blake3_progress_fn progress,
+                                 void *context, uint8_t out[ROAR_BLAKE3_OUT_LEN]);
+
 /* Lowercase hex of a digest into `hex` (65 bytes incl. NUL). */
 void roar_blake3_hex(const uint8_t digest[ROAR_BLAKE3_OUT_LEN], char hex[2 * ROAR_BLAKE3_OUT_LEN + 1]);
 

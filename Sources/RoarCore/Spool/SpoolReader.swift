@@ -192,6 +192,13 @@ public struct SpoolProblem: Hashable, Sendable, CustomStringConvertible {
     public var kind: Kind
     public var detail: String
 
+    public init(file: String, line: Int, kind: Kind, detail: String) {
+        self.file = file
+        self.line = line
+        self.kind = kind
+        self.detail = detail
+    }
+
     public var description: String { "\(file):\(line): \(kind.rawValue) spool record skipped: \(detail)" }
 }
 

@@ -1,0 +1,102 @@
+import CBLAKE3
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Hashes whole files. BLAKE3 uses the SIMD kernels and, for large files, several threads; SHA-256 streams
+/// through swift-crypto.
+public enum FileHasher {
+    /// Progress of one large file: bytes hashed so far and the file's size.
+    public typealias Progress = (_ bytesDone: UInt64, _ bytesTotal: UInt64) -> Void
+
+    /// The digest of the file at `path` (`-` reads standard input).
+    ///
+    /// - Parameters:
+    ///   - threads: BLAKE3 threads; 0 picks automatically (all CPUs above a few MiB, else one), 1 stays on this
+    ///     thread. SHA-256 is sequential and ignores it.
+    ///   - progress: called on this thread now and then while a large file is hashed.
+    public static func digest(
+        ofFileAt path: String, algorithm: HashAlgorithm = .blake3, threads: Int = 0, progress: Progress? = nil
+    ) throws(HashError) -> Digest {
+        let fd: Int32
+        if path == "-" {
+            fd = STDIN_FILENO
+        } else {
+            fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw HashError(code: .cannotOpen, path: path, underlyingErrno: errno) }
+        }
+        defer { if fd != STDIN_FILENO { close(fd) } }
+        return try digest(ofFileDescriptor: fd, path: path, algorithm: algorithm, threads: threads, progress: progress)
+    }
+
+    /// The digest of everything readable from `fd` from offset 0 (or from the current position for pipes).
+    /// `path` only names the file in errors.
+    public static func digest(
+        ofFileDescriptor fd: Int32, path: String, algorithm: HashAlgorithm = .blake3, threads: Int = 0,
+        progress: Progress? = nil
+    ) throws(HashError) -> Digest {
+        switch algorithm {
+        case .blake3:
+            return try blake3(fd: fd, path: path, threads: threads, progress: progress)
+        case .sha256:
+            return try stream(fd: fd, path: path, hasher: SHA256Hasher(), progress: progress)
+        }
+    }
+
+    private final class ProgressBox {
+        let progress: Progress
+        init(_ progress: @escaping Progress) { self.progress = progress }
+    }
+
+    private static func blake3(fd: Int32, path: String, threads: Int, progress: Progress?) throws(HashError)
+        -> Digest
+    {
+        var bytes = [UInt8](repeating: 0, count: Int(ROAR_BLAKE3_OUT_LEN))
+        let result: Int32 = bytes.withUnsafeMutableBufferPointer { out in
+            guard let progress else {
+                return roar_blake3_hash_fd(fd, Int32(clamping: threads), out.baseAddress!)
+            }
+            let box = Unmanaged.passRetained(ProgressBox(progress))
+            defer { box.release() }
+            return roar_blake3_hash_fd_progress(
+                fd, Int32(clamping: threads), 0,
+                { context, done, total in
+                    Unmanaged<ProgressBox>.fromOpaque(context!).takeUnretainedValue().progress(done, total)
+                },
+                box.toOpaque(), out.baseAddress!)
+        }
+        guard result == 0 else {
+            let code: HashError.Code = result == -EISDIR ? .cannotOpen : .cannotRead
+            throw HashError(code: code, path: path, underlyingErrno: -result)
+        }
+        return Digest(algorithm: .blake3, bytes: bytes)
+    }
+
+    private static func stream(fd: Int32, path: String, hasher: some StreamingHasher, progress: Progress?)
+        throws(HashError) -> Digest
+    {
+        var hasher = hasher
+        var info = stat()
+        let total: UInt64 = fstat(fd, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG ? UInt64(info.st_size) : 0
+        let capacity = 1 << 20
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 64)
+        defer { buffer.deallocate() }
+        var done: UInt64 = 0
+        while true {
+            let count = read(fd, buffer.baseAddress, capacity)
+            if count < 0 {
+                if errno == EINTR { continue }
+                let code: HashError.Code = errno == EISDIR ? .cannotOpen : .cannotRead
+                throw HashError(code: code, path: path, underlyingErrno: errno)
+            }
+            if count == 0 { break }
+            hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+            done += UInt64(count)
+            if let progress, total > UInt64(capacity) { progress(done, total) }
+        }
+        return hasher.finalize()
+    }
+}

@@ -1,0 +1,47 @@
+import Foundation
+import RoarCore
+import Testing
+
+@testable import RoarStore
+
+@Suite("Performance")
+struct PerformanceTests {
+    /// A chain of `count` tasks: each reads the previous one's output and writes its own.
+    static func chain(count: Int) -> [RecordedJob] {
+        (0..<count).map { index in
+            let uid = String(format: "%016x", 0x7000_0000_0000_0000 + index)
+            var job = fullJob(uid: uid, step: 1 + index / 100)
+            job.startedAt += Double(index)
+            let previous = fileRef(
+                "/project/data/part-\(index - 1).parquet", blake3: digest("part-\(index - 1)"), inode: UInt64(index),
+                mtime: Int64(index))
+            let output = fileRef(
+                "/project/data/part-\(index).parquet", blake3: digest("part-\(index)"), inode: UInt64(index + 1),
+                mtime: Int64(index + 1))
+            return RecordedJob(job: job, inputs: [previous], outputs: [output])
+        }
+    }
+
+    @Test("merging 10,000 jobs with 2 refs each in one transaction takes well under a few seconds")
+    func mergeTenThousandJobs() throws {
+        try withStore { store, _ in
+            let jobs = Self.chain(count: 10_000)
+            let clock = ContinuousClock()
+
+            let merge = try clock.measure { try store.merge(jobs) }
+            let remerge = try clock.measure { try store.merge(jobs) }
+            var loaded: [RecordedJob] = []
+            let load = try clock.measure { loaded = try store.allJobs() }
+            var edges: [LineageEdge] = []
+            let lineage = try clock.measure { edges = try store.edges() }
+
+            print(
+                "RoarStore performance: merge 10000 jobs/20000 refs \(merge), merge again \(remerge), "
+                    + "allJobs \(load), edges \(lineage)")
+            #expect(loaded == jobs)
+            #expect(edges.count == 9_999)
+            #expect(merge < .seconds(10))
+            #expect(remerge < .seconds(10))
+        }
+    }
+}

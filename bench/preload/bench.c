@@ -1,0 +1,99 @@
+/*
+ * Microbenchmark of the preload library's per-call cost. Run once untraced and once with LD_PRELOAD (by
+ * bench/preload/run); prints one line per case: "<case> <ns per op>".
+ *
+ *   open_read_close  open + read(4 KiB) + close of a small recorded file (an F record per iteration)
+ *   open_close_ign   open + close of a file under ROAR_IGNORE
+ *   write_1b_q<k>    1-byte write()s to one file, quarter k of the run (flat cost: all quarters equal)
+ *   write_64k        64 KiB write()s to one file (streamed into BLAKE3), including the final close
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+static void die(const char *what) {
+    perror(what);
+    exit(1);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 3) {
+        fprintf(stderr, "usage: bench WORKDIR IGNOREDDIR\n");
+        return 2;
+    }
+    const char *dir = argv[1], *ign = argv[2];
+    char small[4096], ignored[4096], out1[4096], out64[4096];
+    snprintf(small, sizeof small, "%s/small.dat", dir);
+    snprintf(ignored, sizeof ignored, "%s/ignored.dat", ign);
+    snprintf(out1, sizeof out1, "%s/out1.dat", dir);
+    snprintf(out64, sizeof out64, "%s/out64.dat", dir);
+    static char buf[65536];
+    memset(buf, 'x', sizeof buf);
+    int fd = open(small, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || write(fd, buf, 4096) != 4096) die("small");
+    close(fd);
+    fd = open(ignored, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) die("ignored");
+    close(fd);
+
+    const int n_open = 100000;
+    for (int warm = 0; warm < 2; warm++) {
+        double t0 = now();
+        for (int i = 0; i < n_open; i++) {
+            int f = open(small, O_RDONLY);
+            if (f < 0 || read(f, buf, 4096) != 4096) die("read");
+            close(f);
+        }
+        double t1 = now();
+        if (warm) printf("open_read_close %.1f\n", (t1 - t0) / n_open);
+    }
+    for (int warm = 0; warm < 2; warm++) {
+        double t0 = now();
+        for (int i = 0; i < n_open; i++) {
+            int f = open(ignored, O_RDONLY);
+            if (f < 0) die("open ignored");
+            close(f);
+        }
+        double t1 = now();
+        if (warm) printf("open_close_ign %.1f\n", (t1 - t0) / n_open);
+    }
+
+    const int n_1b = 400000;
+    fd = open(out1, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) die("out1");
+    for (int q = 0; q < 4; q++) {
+        double t0 = now();
+        for (int i = 0; i < n_1b / 4; i++) {
+            if (write(fd, buf, 1) != 1) die("write 1");
+        }
+        double t1 = now();
+        printf("write_1b_q%d %.1f\n", q + 1, (t1 - t0) / (n_1b / 4));
+    }
+    close(fd);
+
+    const int n_64 = 2048; /* 128 MiB */
+    for (int warm = 0; warm < 2; warm++) {
+        double t0 = now();
+        fd = open(out64, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0) die("out64");
+        for (int i = 0; i < n_64; i++) {
+            if (write(fd, buf, sizeof buf) != (ssize_t)sizeof buf) die("write 64k");
+        }
+        close(fd);
+        double t1 = now();
+        if (warm) printf("write_64k %.1f\n", (t1 - t0) / n_64);
+    }
+    unlink(out64);
+    unlink(out1);
+    return 0;
+}

@@ -1,0 +1,55 @@
+"""Bench workloads (bench/ray/run). Prints one JSON line: {"workload", "batch_s", "tasks"}.
+
+  noop  200 tasks that do nothing
+  io    100 tasks, each reads its own small input file and writes 1 MiB
+The batch is timed after a warm-up batch, so worker start-up is not in it."""
+
+import json
+import os
+import sys
+import time
+
+import ray
+
+WORKLOAD = sys.argv[1]
+
+
+@ray.remote
+def noop():
+    return None
+
+
+@ray.remote
+def io_task(i):
+    with open(f"in/in-{i}.txt", "rb") as f:
+        seed = f.read()
+    block = (seed * (1024 // len(seed) + 1))[:1024]
+    with open(f"out/out-{i}.bin", "wb") as f:
+        for _ in range(1024):
+            f.write(block)
+    return i
+
+
+def main():
+    if WORKLOAD == "io":
+        os.makedirs("in", exist_ok=True)
+        os.makedirs("out", exist_ok=True)
+        for i in range(100):
+            with open(f"in/in-{i}.txt", "w") as f:
+                f.write(f"input {i}\n")
+    ray.init(num_cpus=2, include_dashboard=False)
+    ray.get([noop.remote() for _ in range(20)])  # warm-up: both workers up
+    start = time.perf_counter()
+    if WORKLOAD == "noop":
+        ray.get([noop.remote() for _ in range(200)])
+        n = 200
+    else:
+        ray.get([io_task.remote(i) for i in range(100)])
+        n = 100
+    batch = time.perf_counter() - start
+    ray.shutdown()
+    print(json.dumps({"workload": WORKLOAD, "batch_s": batch, "tasks": n}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,314 @@
+/*
+ * Process-wide state of the preload library: initialisation from the environment, real-symbol resolution,
+ * raw syscalls, coverage counters, attribution tags and the exported roar_* API.
+ */
+#include "internal.h"
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+struct roar_global roar_g;
+volatile int roar_initialised;
+ROAR_TLS int roar_t_guard;
+ROAR_TLS int roar_t_tag_set;
+ROAR_TLS char roar_t_tag[ROAR_TAG_MAX];
+
+uint64_t roar_counters[RC_COUNT];
+const char *const roar_counter_names[RC_COUNT] = {
+    [RC_EVENTS] = "events",
+    [RC_LOST] = "lost",
+    [RC_UNTRACKED_FD] = "untracked_fd",
+    [RC_ADOPTED] = "adopted",
+    [RC_FD_OVERFLOW] = "fd_overflow",
+    [RC_NON_REGULAR] = "non_regular",
+    [RC_IGNORED] = "ignored",
+    [RC_REHASH] = "rehash",
+    [RC_REHASH_FAILED] = "rehash_failed",
+    [RC_STDIO] = "stdio",
+    [RC_REENTERED] = "reentered",
+    [RC_PATH_TOO_LONG] = "path_too_long",
+    [RC_TAG_TRUNCATED] = "tag_truncated",
+    [RC_STATIC_EXEC] = "static_exec",
+    [RC_HANDOFF] = "handoff",
+};
+
+extern char **environ;
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Raw syscalls
+ */
+long roar_sys_open(const char *path, int flags, int mode) {
+    long r = syscall(SYS_openat, AT_FDCWD, path, flags, mode);
+    return r < 0 ? -errno : r;
+}
+
+long roar_sys_close(int fd) {
+    return syscall(SYS_close, fd);
+}
+
+long roar_sys_write_all(int fd, const void *buf, size_t len) {
+    const char *p = buf;
+    while (len > 0) {
+        long n = syscall(SYS_write, fd, p, len);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -errno;
+        }
+        if (n == 0) {
+            return -EIO;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+long roar_sys_readlink(const char *path, char *buf, size_t len) {
+    long r = syscall(SYS_readlinkat, AT_FDCWD, path, buf, len);
+    return r < 0 ? -errno : r;
+}
+
+long roar_sys_fstat(int fd, struct stat *st) {
+    long r = syscall(SYS_fstat, fd, st);
+    return r < 0 ? -errno : 0;
+}
+
+long roar_sys_fcntl(int fd, int cmd, long arg) {
+    long r = syscall(SYS_fcntl, fd, cmd, arg);
+    return r < 0 ? -errno : r;
+}
+
+long roar_sys_lseek(int fd, long off, int whence) {
+    long r = syscall(SYS_lseek, fd, off, whence);
+    return r < 0 ? -errno : r;
+}
+
+uint64_t roar_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Real symbols
+ */
+void *roar_real(const char *name, void **slot) {
+    void *p = dlsym(RTLD_NEXT, name);
+    if (p == NULL) {
+        /* Not in any later object: a libc without this symbol version. Nothing sensible to call. */
+        static const char msg[] = "libroar_preload: cannot resolve a libc symbol\n";
+        syscall(SYS_write, 2, msg, sizeof msg - 1);
+        abort();
+    }
+    __atomic_store_n(slot, p, __ATOMIC_RELEASE);
+    return p;
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Tags
+ */
+static void tag_copy(char *dst, const char *src) {
+    size_t n = src ? strlen(src) : 0;
+    if (n >= ROAR_TAG_MAX) {
+        n = ROAR_TAG_MAX - 1;
+        roar_count(RC_TAG_TRUNCATED);
+    }
+    memcpy(dst, src ? src : "", n);
+    dst[n] = 0;
+}
+
+ROAR_EXPORT void roar_set_tag(const char *tag) {
+    int saved = errno;
+    tag_copy(roar_t_tag, tag);
+    roar_t_tag_set = 1;
+    errno = saved;
+}
+
+ROAR_EXPORT const char *roar_get_tag(void) {
+    if (ROAR_UNLIKELY(!roar_initialised)) {
+        roar_init_once();
+    }
+    return roar_current_tag();
+}
+
+ROAR_EXPORT void roar_emit(const char *json) {
+    int saved = errno;
+    if (roar_active() && json != NULL) {
+        roar_t_guard++;
+        struct roar_line l;
+        roar_line_init(&l, 'E');
+        roar_line_str(&l, roar_current_tag());
+        roar_line_u64(&l, roar_now_ns());
+        roar_line_str(&l, json);
+        roar_line_commit(&l);
+        roar_t_guard--;
+    }
+    errno = saved;
+}
+
+ROAR_EXPORT void roar_flush(void) {
+    int saved = errno;
+    if (roar_active()) {
+        roar_t_guard++;
+        roar_spool_flush();
+        roar_t_guard--;
+    }
+    errno = saved;
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Initialisation
+ */
+static void atfork_prepare(void) {
+    if (!roar_g.enabled) {
+        return;
+    }
+    roar_t_guard++;
+    roar_fd_atfork_prepare();    /* table lock, then every description */
+    roar_spool_atfork_prepare(); /* flushes, then holds the spool lock */
+}
+
+static void atfork_parent(void) {
+    if (!roar_g.enabled) {
+        return;
+    }
+    roar_spool_atfork_parent();
+    roar_fd_atfork_parent();
+    roar_t_guard--;
+}
+
+static void atfork_child(void) {
+    if (!roar_g.enabled) {
+        return;
+    }
+    roar_g.pid = (pid_t)syscall(SYS_getpid);
+    roar_spool_atfork_child();
+    roar_fd_atfork_child();
+    roar_t_guard--;
+}
+
+static char *dup_env_value(const char *name) {
+    const char *v = getenv(name);
+    return (v && *v) ? strdup(v) : NULL;
+}
+
+static void collect_roar_env(void) {
+    size_t n = 0;
+    for (char **e = environ; e && *e; e++) {
+        if (strncmp(*e, "ROAR_", 5) == 0) {
+            n++;
+        }
+    }
+    char **out = calloc(n + 1, sizeof *out);
+    if (out == NULL) {
+        return;
+    }
+    size_t k = 0;
+    for (char **e = environ; e && *e && k < n; e++) {
+        if (strncmp(*e, "ROAR_", 5) != 0 || strncmp(*e, "ROAR_TAG=", 9) == 0 || strncmp(*e, "ROAR_FDS=", 9) == 0) {
+            continue;
+        }
+        out[k] = strdup(*e);
+        if (out[k]) {
+            k++;
+        }
+    }
+    out[k] = NULL;
+    roar_g.roar_env = out;
+}
+
+void roar_init_once(void) {
+    static int in_progress;
+    if (roar_initialised || __atomic_exchange_n(&in_progress, 1, __ATOMIC_ACQ_REL)) {
+        return; /* done, or re-entered from within initialisation (hooks pass through meanwhile) */
+    }
+    int saved = errno;
+    roar_t_guard++;
+
+    roar_g.pid = (pid_t)syscall(SYS_getpid);
+    const char *spool = getenv("ROAR_SPOOL");
+    if (spool != NULL && *spool != 0) {
+        char norm[ROAR_PATH_MAX];
+        long n = roar_resolve_path(AT_FDCWD, spool, norm);
+        if (n > 0) {
+            roar_g.spool_dir = strndup(norm, (size_t)n);
+            roar_g.spool_dir_len = (size_t)n;
+        }
+    }
+    tag_copy(roar_g.process_tag, getenv("ROAR_TAG"));
+
+    roar_g.preload_path = dup_env_value("ROAR_PRELOAD");
+    if (roar_g.preload_path == NULL) {
+        Dl_info info;
+        if (dladdr((void *)roar_init_once, &info) && info.dli_fname && info.dli_fname[0]) {
+            roar_g.preload_path = strdup(info.dli_fname);
+        }
+    }
+    const char *ms = getenv("ROAR_FLUSH_MS");
+    long flush_ms = (ms && *ms) ? strtol(ms, NULL, 10) : 1000;
+    if (flush_ms < 0) {
+        flush_ms = 1000;
+    }
+    roar_g.flush_interval_ns = (uint64_t)flush_ms * 1000000u;
+
+    /* Pseudo-filesystems are never lineage. */
+    static const char *const builtin[] = {"/proc", "/sys", "/dev"};
+    for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++) {
+        roar_g.ignore[roar_g.n_ignore].path = builtin[i];
+        roar_g.ignore[roar_g.n_ignore].len = strlen(builtin[i]);
+        roar_g.n_ignore++;
+    }
+    roar_prefixes_parse(getenv("ROAR_IGNORE"), roar_g.ignore, &roar_g.n_ignore);
+    roar_prefixes_parse(getenv("ROAR_INCLUDE"), roar_g.include, &roar_g.n_include);
+
+    collect_roar_env();
+
+    const char *fds = getenv("ROAR_FDS");
+    if (roar_g.spool_dir != NULL) {
+        pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+        if (fds != NULL) {
+            roar_fd_adopt_handoff(fds);
+        }
+        roar_fd_adopt_std();
+        roar_g.enabled = 1;
+    }
+    if (fds != NULL) {
+        unsetenv("ROAR_FDS"); /* meant for this image only; never leaks to children we do not see */
+    }
+
+    roar_t_guard--;
+    __atomic_store_n(&roar_initialised, 1, __ATOMIC_RELEASE);
+    errno = saved;
+}
+
+__attribute__((constructor)) static void roar_constructor(void) {
+    roar_init_once();
+}
+
+/* Exit: flush stdio buffers that hold bytes for tracked files, finalise open descriptions, write Z. Runs from the
+ * destructor (normal exit, after atexit handlers) and from the _exit hooks. */
+void roar_process_exit(void) {
+    int saved = errno;
+    if (!roar_g.enabled || roar_g.exiting) {
+        return;
+    }
+    roar_t_guard++;
+    roar_fd_finalise_all();
+    roar_emit_exit();
+    roar_spool_flush();
+    roar_g.exiting = 1;
+    roar_t_guard--;
+    errno = saved;
+}
+
+__attribute__((destructor)) static void roar_destructor(void) {
+    roar_process_exit();
+}

@@ -1,0 +1,982 @@
+/*
+ * Open file descriptions: the fd table, reference counting across dup/close/mmap, streaming hashes, the
+ * F record at the last close, lazy adoption of fds we did not see opened, and the exec handoff (ROAR_FDS).
+ *
+ * Locking: `roar_table_mu` protects the table, the live list and the mapping list; `refs` only grows under it
+ * (a lookup pins a description by taking a reference) and may drop anywhere (atomically); whoever drops the last
+ * reference finalises. `d->mu` serialises writes to one description (the streamed hash must see the bytes in
+ * file order). Lock order: table, then description. Nobody takes the table lock while holding a description.
+ */
+#include "internal.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdio_ext.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+struct roar_desc *roar_fd_table[ROAR_FD_MAX];
+pthread_mutex_t roar_table_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct roar_desc *live_head;
+static int max_fd_seen = -1; /* highest fd ever installed: bounds the walks */
+static int overflow_warned;
+
+#define MAX_MAPS 256
+struct roar_map {
+    uintptr_t start, end;
+    struct roar_desc *d;
+};
+static struct roar_map maps[MAX_MAPS];
+int roar_n_maps;
+
+extern void _IO_list_lock(void);
+extern void _IO_list_unlock(void);
+extern FILE *_IO_list_all; /* glibc: struct _IO_FILE_plus *, whose first member is the FILE */
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Descriptions
+ */
+static struct roar_desc *desc_new(const char *path, size_t path_len, uint32_t mode, const char *tag) {
+    size_t tl = strlen(tag);
+    struct roar_desc *d = malloc(sizeof *d + path_len + 1 + tl + 1);
+    if (d == NULL) {
+        return NULL;
+    }
+    memset(d, 0, sizeof *d);
+    pthread_mutex_init(&d->mu, NULL);
+    d->refs = 1;
+    d->mode = mode;
+    d->state = DS_STREAM_OK;
+    d->path_len = path_len;
+    memcpy(d->path, path, path_len);
+    d->path[path_len] = 0;
+    d->tag = d->path + path_len + 1;
+    memcpy(d->tag, tag, tl + 1);
+    return d;
+}
+
+static void live_link_locked(struct roar_desc *d) {
+    d->prev = NULL;
+    d->next = live_head;
+    if (live_head) {
+        live_head->prev = d;
+    }
+    live_head = d;
+}
+
+static void live_unlink_locked(struct roar_desc *d) {
+    if (d->prev) {
+        d->prev->next = d->next;
+    } else if (live_head == d) {
+        live_head = d->next;
+    }
+    if (d->next) {
+        d->next->prev = d->prev;
+    }
+    d->next = d->prev = NULL;
+}
+
+static void mode_letters(uint32_t mode, char *out) {
+    static const char letters[] = "rwactms";
+    int k = 0;
+    for (int i = 0; i < 7; i++) {
+        if (mode & (1u << i)) {
+            out[k++] = letters[i];
+        }
+    }
+    out[k] = 0;
+}
+
+static uint64_t mtime_ns(const struct stat *st) {
+    return (uint64_t)st->st_mtim.tv_sec * 1000000000u + (uint64_t)st->st_mtim.tv_nsec;
+}
+
+static void proc_fd_path(int fd, char *out) {
+    memcpy(out, "/proc/self/fd/", 14);
+    char digits[16];
+    int n = 0;
+    unsigned v = (unsigned)fd;
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    int k = 14;
+    while (n > 0) {
+        out[k++] = digits[--n];
+    }
+    out[k] = 0;
+}
+
+static void emit_open(const struct roar_desc *d) {
+    char letters[8];
+    mode_letters(d->mode, letters);
+    struct roar_line l;
+    roar_line_init(&l, 'O');
+    roar_line_str(&l, d->tag);
+    roar_line_u64(&l, d->open_ns);
+    roar_line_str(&l, letters);
+    roar_line_field(&l, d->path, d->path_len);
+    roar_line_commit(&l);
+}
+
+/* Writes the F record of a description nobody references any more. `fd` is an fd still open on it, or -1. */
+static void finalise(struct roar_desc *d, int fd) {
+    uint32_t state = __atomic_load_n(&d->state, __ATOMIC_ACQUIRE);
+    uint32_t mode = __atomic_load_n(&d->mode, __ATOMIC_ACQUIRE);
+    if (state & (DS_DIR | DS_FINAL)) {
+        return;
+    }
+    uint64_t br = __atomic_load_n(&d->bytes_read, __ATOMIC_RELAXED);
+    uint64_t bw = __atomic_load_n(&d->bytes_written, __ATOMIC_RELAXED);
+    int inherited = (state & DS_INHERITED) != 0;
+    if (inherited && br == 0 && bw == 0 && !(state & (DS_STDIO | DS_CONTENT))) {
+        return; /* the parent writes the record of what it opened */
+    }
+    if (inherited) {
+        mode &= ~(uint32_t)(DM_C | DM_T);
+    }
+    if ((state & DS_ADOPTED) && !(mode & DM_W) && br == 0) {
+        return;
+    }
+    uint64_t close_ns = roar_now_ns();
+    const char *tag = inherited ? roar_current_tag() : d->tag;
+    int writable = (mode & DM_W) != 0;
+
+    uint64_t dev = d->dev, ino = d->ino, mtime = d->mtime0;
+    int64_t size = d->size0;
+    char hash[8 + 2 * ROAR_BLAKE3_OUT_LEN + 1] = "-";
+    if (writable) {
+        /* The version this open produced: stat and hash it now. */
+        int own = -1;
+        struct stat st;
+        int have = 0;
+        if (fd >= 0) {
+            char proc[40];
+            proc_fd_path(fd, proc);
+            own = (int)roar_sys_open(proc, O_RDONLY | O_CLOEXEC, 0);
+            have = roar_sys_fstat(fd, &st) == 0;
+        }
+        if (own < 0) {
+            own = (int)roar_sys_open(d->path, O_RDONLY | O_CLOEXEC, 0);
+            if (!have && own >= 0) {
+                have = roar_sys_fstat(own, &st) == 0;
+            }
+        }
+        if (have) {
+            dev = st.st_dev;
+            ino = st.st_ino;
+            size = st.st_size;
+            mtime = mtime_ns(&st);
+        }
+        int changed = have && (size != d->size0 || mtime != d->mtime0);
+        if ((state & DS_ADOPTED) && bw == 0 && br == 0 && !changed && !(mode & DM_M) &&
+            !(state & (DS_STDIO | DS_CONTENT))) {
+            if (own >= 0) {
+                roar_sys_close(own);
+            }
+            return; /* an inherited stdout this image never used */
+        }
+        int wrote = bw > 0 || (mode & (DM_C | DM_T | DM_M)) || changed || (state & (DS_STDIO | DS_CONTENT));
+        if (wrote) {
+            uint8_t digest[ROAR_BLAKE3_OUT_LEN];
+            int ok = 0;
+            int streamed = (state & DS_STREAM_OK) && !(state & (DS_STDIO | DS_CONTENT | DS_SHARED)) &&
+                           !(mode & DM_M) && !inherited && have && (int64_t)d->stream_len == size;
+            if (streamed) {
+                if (d->hasher) {
+                    roar_blake3_finalize(d->hasher, digest);
+                } else {
+                    roar_blake3_hash("", 0, digest);
+                }
+                ok = 1;
+            } else {
+                mode |= DM_S;
+                roar_count(RC_REHASH);
+                int hfd = own >= 0 ? own : ((mode & DM_R) ? fd : -1);
+                if (hfd >= 0 && roar_blake3_hash_fd(hfd, 0, digest) == 0) {
+                    ok = 1;
+                } else {
+                    roar_count(RC_REHASH_FAILED);
+                    roar_emit_warning("rehash-failed", d->path);
+                }
+            }
+            if (ok) {
+                memcpy(hash, "blake3:", 7);
+                roar_blake3_hex(digest, hash + 7);
+            }
+        }
+        if (own >= 0) {
+            roar_sys_close(own);
+        }
+    }
+
+    char letters[8];
+    mode_letters(mode, letters);
+    struct roar_line l;
+    roar_line_init(&l, 'F');
+    roar_line_str(&l, tag);
+    roar_line_u64(&l, d->open_ns);
+    roar_line_u64(&l, close_ns);
+    roar_line_str(&l, letters);
+    roar_line_u64(&l, br);
+    roar_line_u64(&l, bw);
+    roar_line_u64(&l, dev);
+    roar_line_u64(&l, ino);
+    roar_line_i64(&l, size);
+    roar_line_u64(&l, mtime);
+    roar_line_str(&l, hash);
+    roar_line_field(&l, d->path, d->path_len);
+    roar_line_commit(&l);
+}
+
+static void release(struct roar_desc *d, int fd) {
+    pthread_mutex_lock(&roar_table_mu);
+    live_unlink_locked(d);
+    pthread_mutex_unlock(&roar_table_mu);
+    roar_t_guard++;
+    finalise(d, fd);
+    roar_t_guard--;
+    free(d->hasher);
+    pthread_mutex_destroy(&d->mu);
+    free(d);
+}
+
+static void unref(struct roar_desc *d, int fd) {
+    if (__atomic_sub_fetch(&d->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+        release(d, fd);
+    }
+}
+
+/* Puts `d` (a description or a sentinel) at fd; returns what was there (the caller unrefs a description). */
+static struct roar_desc *install_locked(int fd, struct roar_desc *d) {
+    struct roar_desc *old = roar_fd_table[fd];
+    __atomic_store_n(&roar_fd_table[fd], d, __ATOMIC_RELEASE);
+    if (fd > max_fd_seen) {
+        max_fd_seen = fd;
+    }
+    if (roar_is_desc(d)) {
+        live_link_locked(d);
+    }
+    return old;
+}
+
+static int fd_in_range(int fd) {
+    if (fd < 0) {
+        return 0;
+    }
+    if (fd >= ROAR_FD_MAX) {
+        roar_count(RC_FD_OVERFLOW);
+        if (!__atomic_exchange_n(&overflow_warned, 1, __ATOMIC_RELAXED)) {
+            roar_emit_warning("fd-overflow", "descriptors above the tracked range are not recorded");
+        }
+        return 0;
+    }
+    return 1;
+}
+
+void roar_fd_mark(int fd, struct roar_desc *sentinel) {
+    if (!fd_in_range(fd)) {
+        return;
+    }
+    pthread_mutex_lock(&roar_table_mu);
+    struct roar_desc *old = install_locked(fd, sentinel);
+    pthread_mutex_unlock(&roar_table_mu);
+    if (roar_is_desc(old)) {
+        unref(old, -1);
+    }
+}
+
+static void install(int fd, struct roar_desc *d) {
+    pthread_mutex_lock(&roar_table_mu);
+    struct roar_desc *old = install_locked(fd, d);
+    pthread_mutex_unlock(&roar_table_mu);
+    if (roar_is_desc(old)) {
+        unref(old, -1); /* closed behind our back: its fd is gone */
+    }
+}
+
+static uint32_t mode_from_flags(int flags) {
+    uint32_t m = 0;
+    switch (flags & O_ACCMODE) {
+    case O_RDONLY:
+        m = DM_R;
+        break;
+    case O_WRONLY:
+        m = DM_W;
+        break;
+    default:
+        m = DM_R | DM_W;
+        break;
+    }
+    if (flags & O_APPEND) {
+        m |= DM_A;
+    }
+    if (flags & O_CREAT) {
+        m |= DM_C;
+    }
+    if (flags & O_TRUNC) {
+        m |= DM_T;
+    }
+    return m;
+}
+
+static void set_stat(struct roar_desc *d, const struct stat *st) {
+    d->dev = st->st_dev;
+    d->ino = st->st_ino;
+    d->size0 = st->st_size;
+    d->mtime0 = mtime_ns(st);
+    if ((d->mode & DM_A) && st->st_size > 0) {
+        d->state &= ~(uint32_t)DS_STREAM_OK; /* appending to existing content: hash the file at close */
+    }
+}
+
+void roar_fd_opened(int fd, const char *path, size_t path_len, int flags, int ignored) {
+    if (!fd_in_range(fd)) {
+        return;
+    }
+    if (ignored) {
+        roar_count(RC_IGNORED);
+        roar_fd_mark(fd, ROAR_D_IGNORED);
+        return;
+    }
+    struct stat st;
+    if (roar_sys_fstat(fd, &st) != 0) {
+        roar_fd_mark(fd, ROAR_D_NONREG);
+        return;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        roar_count(RC_NON_REGULAR);
+        if (S_ISDIR(st.st_mode) && path != NULL) {
+            struct roar_desc *d = desc_new(path, path_len, 0, "");
+            if (d) {
+                d->state = DS_DIR;
+                install(fd, d);
+                return;
+            }
+        }
+        roar_fd_mark(fd, ROAR_D_NONREG);
+        return;
+    }
+    if ((flags & O_PATH) || path == NULL) {
+        roar_fd_mark(fd, ROAR_D_IGNORED);
+        return;
+    }
+    struct roar_desc *d = desc_new(path, path_len, mode_from_flags(flags), roar_current_tag());
+    if (d == NULL) {
+        roar_count(RC_UNTRACKED_FD);
+        roar_fd_mark(fd, ROAR_D_IGNORED);
+        return;
+    }
+    d->open_ns = roar_now_ns();
+    set_stat(d, &st);
+    install(fd, d);
+    if (d->mode & DM_W) {
+        emit_open(d);
+    }
+}
+
+/* An fd we never saw opened (opened before exec by an untraced parent, by libc internally, or by a raw
+ * syscall): identify its file and track it from now on. */
+static void adopt(int fd) {
+    struct stat st;
+    if (roar_sys_fstat(fd, &st) != 0) {
+        return; /* not open: the real call fails with EBADF */
+    }
+    if (!S_ISREG(st.st_mode)) {
+        roar_fd_mark(fd, ROAR_D_NONREG);
+        return;
+    }
+    char proc[40];
+    char link[ROAR_PATH_MAX];
+    proc_fd_path(fd, proc);
+    long n = roar_sys_readlink(proc, link, sizeof link - 1);
+    static const char deleted[] = " (deleted)";
+    if (n <= 0 || link[0] != '/' ||
+        ((size_t)n >= sizeof deleted - 1 && memcmp(link + n - (sizeof deleted - 1), deleted, sizeof deleted - 1) == 0)) {
+        roar_count(RC_UNTRACKED_FD);
+        roar_fd_mark(fd, ROAR_D_IGNORED);
+        return;
+    }
+    link[n] = 0;
+    if (roar_path_ignored(link, (size_t)n)) {
+        roar_count(RC_IGNORED);
+        roar_fd_mark(fd, ROAR_D_IGNORED);
+        return;
+    }
+    long fl = roar_sys_fcntl(fd, F_GETFL, 0);
+    struct roar_desc *d = desc_new(link, (size_t)n, mode_from_flags((int)(fl < 0 ? 0 : fl) & ~(O_CREAT | O_TRUNC)),
+                                   roar_current_tag());
+    if (d == NULL) {
+        roar_fd_mark(fd, ROAR_D_IGNORED);
+        return;
+    }
+    d->open_ns = roar_now_ns();
+    d->state |= DS_ADOPTED;
+    set_stat(d, &st);
+    if ((d->mode & DM_W) && roar_sys_lseek(fd, 0, SEEK_CUR) != 0) {
+        d->state &= ~(uint32_t)DS_STREAM_OK;
+    }
+    pthread_mutex_lock(&roar_table_mu);
+    int won = roar_fd_table[fd] == NULL;
+    if (won) {
+        install_locked(fd, d);
+    }
+    pthread_mutex_unlock(&roar_table_mu);
+    if (!won) {
+        pthread_mutex_destroy(&d->mu);
+        free(d);
+        return;
+    }
+    roar_count(RC_ADOPTED);
+    if (d->mode & DM_W) {
+        emit_open(d);
+    }
+}
+
+void roar_fd_adopt_std(void) {
+    for (int fd = 0; fd <= 2; fd++) {
+        if (roar_fd_peek(fd) == NULL) {
+            adopt(fd);
+        }
+    }
+}
+
+void roar_fd_adopt_if_unknown(int fd) {
+    if (fd >= 0 && fd < ROAR_FD_MAX && roar_fd_peek(fd) == NULL) {
+        adopt(fd);
+    }
+}
+
+/* Pins the description at fd (takes a reference) or returns NULL. */
+static struct roar_desc *pin(int fd) {
+    if (fd < 0 || fd >= ROAR_FD_MAX) {
+        return NULL;
+    }
+    struct roar_desc *d = roar_fd_peek(fd);
+    if (d == NULL) {
+        adopt(fd);
+        d = roar_fd_peek(fd);
+    }
+    if (!roar_is_desc(d)) {
+        return NULL;
+    }
+    pthread_mutex_lock(&roar_table_mu);
+    d = roar_fd_table[fd];
+    if (roar_is_desc(d) && !(d->state & DS_DIR)) {
+        __atomic_add_fetch(&d->refs, 1, __ATOMIC_RELAXED);
+    } else {
+        d = NULL;
+    }
+    pthread_mutex_unlock(&roar_table_mu);
+    return d;
+}
+
+struct roar_desc *roar_fd_lock_for_write(int fd) {
+    struct roar_desc *d = pin(fd);
+    if (d == NULL) {
+        return NULL;
+    }
+    if (!(d->mode & DM_W)) {
+        /* a write on a read-only description fails; nothing to record */
+        unref(d, -1);
+        return NULL;
+    }
+    pthread_mutex_lock(&d->mu);
+    return d;
+}
+
+void roar_fd_unlock_write(struct roar_desc *d) {
+    pthread_mutex_unlock(&d->mu);
+    unref(d, -1);
+}
+
+void roar_fd_stream(struct roar_desc *d, const void *buf, size_t n) {
+    __atomic_add_fetch(&d->bytes_written, n, __ATOMIC_RELAXED);
+    if (!(__atomic_load_n(&d->state, __ATOMIC_ACQUIRE) & DS_STREAM_OK)) {
+        return;
+    }
+    if (d->hasher == NULL) {
+        d->hasher = malloc(sizeof *d->hasher);
+        if (d->hasher == NULL) {
+            __atomic_and_fetch(&d->state, ~(uint32_t)DS_STREAM_OK, __ATOMIC_RELEASE);
+            return;
+        }
+        roar_blake3_init(d->hasher);
+    }
+    roar_blake3_update(d->hasher, buf, n);
+    __atomic_store_n(&d->stream_len, d->stream_len + n, __ATOMIC_RELAXED);
+}
+
+void roar_fd_count_read(int fd, uint64_t n, int moves_offset) {
+    struct roar_desc *d = pin(fd);
+    if (d == NULL) {
+        return;
+    }
+    __atomic_add_fetch(&d->bytes_read, n, __ATOMIC_RELAXED);
+    if (moves_offset && n > 0 && (d->mode & DM_W) && !(d->mode & DM_A)) {
+        /* reading moves the offset the next write() lands at */
+        __atomic_and_fetch(&d->state, ~(uint32_t)DS_STREAM_OK, __ATOMIC_RELEASE);
+    }
+    unref(d, -1);
+}
+
+void roar_fd_count_write_unstreamed(int fd, uint64_t n, uint32_t extra_state) {
+    struct roar_desc *d = pin(fd);
+    if (d == NULL) {
+        return;
+    }
+    if (d->mode & DM_W) {
+        __atomic_add_fetch(&d->bytes_written, n, __ATOMIC_RELAXED);
+        uint32_t old = __atomic_fetch_or(&d->state, extra_state, __ATOMIC_RELEASE);
+        if ((extra_state & DS_STDIO) && !(old & DS_STDIO)) {
+            roar_count(RC_STDIO);
+        }
+    }
+    unref(d, -1);
+}
+
+void roar_fd_seeked(int fd, int64_t result) {
+    if (fd < 0 || fd >= ROAR_FD_MAX || !roar_is_desc(roar_fd_peek(fd))) {
+        return;
+    }
+    struct roar_desc *d = pin(fd);
+    if (d == NULL) {
+        return;
+    }
+    if ((d->mode & DM_W) && !(d->mode & DM_A) &&
+        (uint64_t)result != __atomic_load_n(&d->stream_len, __ATOMIC_RELAXED)) {
+        __atomic_and_fetch(&d->state, ~(uint32_t)DS_STREAM_OK, __ATOMIC_RELEASE);
+    }
+    unref(d, -1);
+}
+
+void roar_fd_truncated(int fd, int64_t length) {
+    struct roar_desc *d = pin(fd);
+    if (d == NULL) {
+        return;
+    }
+    if (d->mode & DM_W) {
+        uint32_t st = __atomic_load_n(&d->state, __ATOMIC_ACQUIRE);
+        if (!((st & DS_STREAM_OK) && (uint64_t)length == __atomic_load_n(&d->stream_len, __ATOMIC_RELAXED))) {
+            __atomic_fetch_or(&d->state, DS_CONTENT, __ATOMIC_RELEASE);
+        }
+    }
+    unref(d, -1);
+}
+
+void roar_fd_closing(int fd) {
+    if (fd < 0 || fd >= ROAR_FD_MAX || roar_fd_peek(fd) == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&roar_table_mu);
+    struct roar_desc *d = roar_fd_table[fd];
+    __atomic_store_n(&roar_fd_table[fd], NULL, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&roar_table_mu);
+    if (roar_is_desc(d)) {
+        unref(d, fd);
+    }
+}
+
+void roar_fd_dup(int oldfd, int newfd) {
+    if (newfd < 0 || oldfd < 0 || oldfd >= ROAR_FD_MAX || !fd_in_range(newfd)) {
+        return;
+    }
+    pthread_mutex_lock(&roar_table_mu);
+    struct roar_desc *d = roar_fd_table[oldfd];
+    struct roar_desc *old = roar_fd_table[newfd];
+    __atomic_store_n(&roar_fd_table[newfd], d, __ATOMIC_RELEASE);
+    if (newfd > max_fd_seen) {
+        max_fd_seen = newfd;
+    }
+    if (roar_is_desc(d)) {
+        __atomic_add_fetch(&d->refs, 1, __ATOMIC_RELAXED);
+    }
+    pthread_mutex_unlock(&roar_table_mu);
+    if (roar_is_desc(old)) {
+        unref(old, -1);
+    }
+}
+
+long roar_fd_dir_path(int fd, char *out, size_t cap) {
+    if (fd < 0 || fd >= ROAR_FD_MAX || !roar_is_desc(roar_fd_peek(fd))) {
+        return -1;
+    }
+    long r = -1;
+    pthread_mutex_lock(&roar_table_mu);
+    struct roar_desc *d = roar_fd_table[fd];
+    if (roar_is_desc(d) && (d->state & DS_DIR) && d->path_len + 1 <= cap) {
+        memcpy(out, d->path, d->path_len + 1);
+        r = (long)d->path_len;
+    }
+    pthread_mutex_unlock(&roar_table_mu);
+    return r;
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Writable shared mappings keep their description alive until munmap (or exit).
+ */
+void roar_fd_mapped(void *addr, size_t len, int fd) {
+    struct roar_desc *d = pin(fd);
+    if (d == NULL) {
+        return;
+    }
+    if (d->mode & DM_W) {
+        __atomic_fetch_or(&d->mode, DM_M, __ATOMIC_RELEASE);
+        __atomic_and_fetch(&d->state, ~(uint32_t)DS_STREAM_OK, __ATOMIC_RELEASE);
+        pthread_mutex_lock(&roar_table_mu);
+        if (roar_n_maps < MAX_MAPS) {
+            maps[roar_n_maps].start = (uintptr_t)addr;
+            maps[roar_n_maps].end = (uintptr_t)addr + len;
+            maps[roar_n_maps].d = d; /* keeps the pin as the mapping's reference */
+            __atomic_store_n(&roar_n_maps, roar_n_maps + 1, __ATOMIC_RELEASE);
+            d = NULL;
+        }
+        pthread_mutex_unlock(&roar_table_mu);
+    }
+    if (d) {
+        unref(d, -1);
+    }
+}
+
+void roar_fd_unmapped(void *addr, size_t len) {
+    uintptr_t s = (uintptr_t)addr, e = (uintptr_t)addr + len;
+    struct roar_desc *drop[16];
+    int ndrop = 0;
+    pthread_mutex_lock(&roar_table_mu);
+    for (int i = 0; i < roar_n_maps && ndrop < 16;) {
+        struct roar_map *m = &maps[i];
+        if (e <= m->start || s >= m->end) {
+            i++;
+            continue;
+        }
+        if (s <= m->start && e >= m->end) {
+            drop[ndrop++] = m->d;
+            maps[i] = maps[roar_n_maps - 1];
+            __atomic_store_n(&roar_n_maps, roar_n_maps - 1, __ATOMIC_RELEASE);
+            continue;
+        }
+        if (s <= m->start) {
+            m->start = e; /* head unmapped */
+        } else if (e >= m->end) {
+            m->end = s; /* tail unmapped */
+        }                /* a hole: keep the whole range until it goes or the process exits */
+        i++;
+    }
+    pthread_mutex_unlock(&roar_table_mu);
+    for (int i = 0; i < ndrop; i++) {
+        unref(drop[i], -1);
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * fork
+ */
+void roar_fd_atfork_prepare(void) {
+    pthread_mutex_lock(&roar_table_mu);
+    for (struct roar_desc *d = live_head; d; d = d->next) {
+        pthread_mutex_lock(&d->mu);
+    }
+}
+
+void roar_fd_atfork_parent(void) {
+    for (struct roar_desc *d = live_head; d; d = d->next) {
+        pthread_mutex_unlock(&d->mu);
+    }
+    pthread_mutex_unlock(&roar_table_mu);
+}
+
+void roar_fd_atfork_child(void) {
+    pthread_mutex_init(&roar_table_mu, NULL);
+    roar_cwd_atfork_child();
+    /* Pins held by threads that do not exist here would never be dropped: recount references. */
+    for (struct roar_desc *d = live_head; d; d = d->next) {
+        pthread_mutex_init(&d->mu, NULL);
+        d->refs = 0;
+        d->state |= DS_INHERITED;
+        d->bytes_read = 0;
+        d->bytes_written = 0;
+    }
+    for (int i = 0; i < roar_n_maps; i++) {
+        maps[i].d->refs++;
+    }
+    for (int fd = 0; fd <= max_fd_seen; fd++) {
+        if (roar_is_desc(roar_fd_table[fd])) {
+            roar_fd_table[fd]->refs++;
+        }
+    }
+    /* Descriptions only pinned (no fd, no mapping) are gone in this process. */
+    struct roar_desc *d = live_head;
+    while (d) {
+        struct roar_desc *next = d->next;
+        if (d->refs == 0) {
+            live_unlink_locked(d);
+            free(d->hasher);
+            free(d);
+        }
+        d = next;
+    }
+}
+
+int roar_fd_max_seen(void) {
+    return __atomic_load_n(&max_fd_seen, __ATOMIC_RELAXED);
+}
+
+void roar_fd_mark_shared_with_child(void) {
+    pthread_mutex_lock(&roar_table_mu);
+    for (int fd = 0; fd <= max_fd_seen; fd++) {
+        struct roar_desc *d = roar_fd_table[fd];
+        if (roar_is_desc(d) && (d->mode & DM_W)) {
+            long fl = roar_sys_fcntl(fd, F_GETFD, 0);
+            if (fl >= 0 && !(fl & FD_CLOEXEC)) {
+                __atomic_fetch_or(&d->state, DS_SHARED, __ATOMIC_RELEASE);
+            }
+        }
+    }
+    pthread_mutex_unlock(&roar_table_mu);
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * exec handoff: ROAR_FDS=<fd>US<id>US<mode>US<state>US<open_ns>US<dev>US<ino>US<size0>US<mtime0>US<read>US
+ * <written>US<tag>US<path>RS...  (US = 0x1F, RS = 0x1E; tag and path escaped as spool fields)
+ */
+#define US '\x1f'
+#define RS '\x1e'
+#define HANDOFF_FIELDS 13
+
+char *roar_fd_handoff(int finalise_cloexec, int as_inherited) {
+    if (finalise_cloexec) {
+        for (int fd = 0; fd <= max_fd_seen; fd++) {
+            if (roar_is_desc(roar_fd_peek(fd))) {
+                long fl = roar_sys_fcntl(fd, F_GETFD, 0);
+                if (fl >= 0 && (fl & FD_CLOEXEC)) {
+                    roar_fd_closing(fd); /* the kernel closes it at exec */
+                }
+            }
+        }
+    }
+    struct roar_line l;
+    roar_line_init(&l, 'R');
+    l.len = 0;
+    roar_line_raw(&l, "ROAR_FDS=", 9);
+    size_t empty_len = l.len;
+    const struct roar_desc *ids[64];
+    int nids = 0;
+    pthread_mutex_lock(&roar_table_mu);
+    for (int fd = 0; fd <= max_fd_seen; fd++) {
+        struct roar_desc *d = roar_fd_table[fd];
+        if (!roar_is_desc(d) || (d->state & DS_DIR)) {
+            continue;
+        }
+        long fl = roar_sys_fcntl(fd, F_GETFD, 0);
+        if (fl < 0 || (fl & FD_CLOEXEC)) {
+            continue;
+        }
+        int id = 0;
+        while (id < nids && ids[id] != d) {
+            id++;
+        }
+        if (id == nids) {
+            if (nids == 64) {
+                continue;
+            }
+            ids[nids++] = d;
+        }
+        uint32_t state = d->state & (DS_INHERITED | DS_STDIO | DS_CONTENT | DS_SHARED);
+        if (as_inherited) {
+            state |= DS_INHERITED;
+        }
+        uint64_t nums[11] = {(uint64_t)fd, (uint64_t)id, d->mode, state, d->open_ns, d->dev, d->ino,
+                             (uint64_t)d->size0, d->mtime0, as_inherited ? 0 : d->bytes_read,
+                             as_inherited ? 0 : d->bytes_written};
+        for (int i = 0; i < 11; i++) {
+            roar_line_u64(&l, nums[i]);
+        }
+        roar_line_str(&l, d->tag);
+        roar_line_field(&l, d->path, d->path_len);
+        roar_line_raw(&l, "\x1e", 1);
+        roar_count(RC_HANDOFF);
+    }
+    pthread_mutex_unlock(&roar_table_mu);
+    if (l.len == empty_len) {
+        roar_line_free(&l);
+        return NULL;
+    }
+    /* Fields were written TAB-separated (TAB never occurs escaped): turn the separators into US. The first
+     * separator of each record follows "ROAR_FDS=" or RS and is dropped. */
+    char *out = malloc(l.len + 1);
+    if (out == NULL) {
+        roar_line_free(&l);
+        return NULL;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < l.len; i++) {
+        char c = l.p[i];
+        if (c == '\t') {
+            if (k == empty_len || out[k - 1] == RS) {
+                continue;
+            }
+            c = US;
+        }
+        out[k++] = c;
+    }
+    out[k] = 0;
+    roar_line_free(&l);
+    return out;
+}
+
+static int unhex(char c) {
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    return -1;
+}
+
+static size_t unescape(const char *s, size_t n, char *out, size_t cap) {
+    size_t k = 0;
+    for (size_t i = 0; i < n && k + 1 < cap; i++) {
+        if (s[i] == '%' && i + 2 < n && unhex(s[i + 1]) >= 0 && unhex(s[i + 2]) >= 0) {
+            out[k++] = (char)(unhex(s[i + 1]) * 16 + unhex(s[i + 2]));
+            i += 2;
+        } else {
+            out[k++] = s[i];
+        }
+    }
+    out[k] = 0;
+    return k;
+}
+
+void roar_fd_adopt_handoff(const char *spec) {
+    struct roar_desc *byid[64] = {0};
+    const char *rec = spec;
+    while (*rec) {
+        const char *end = strchr(rec, RS);
+        if (end == NULL) {
+            end = rec + strlen(rec);
+        }
+        const char *f[HANDOFF_FIELDS];
+        size_t fl[HANDOFF_FIELDS];
+        int nf = 0;
+        const char *p = rec;
+        while (nf < HANDOFF_FIELDS && p <= end) {
+            const char *q = memchr(p, US, (size_t)(end - p));
+            if (q == NULL || nf == HANDOFF_FIELDS - 1) {
+                q = end;
+            }
+            f[nf] = p;
+            fl[nf] = (size_t)(q - p);
+            nf++;
+            p = q + 1;
+        }
+        rec = *end ? end + 1 : end;
+        if (nf != HANDOFF_FIELDS) {
+            continue;
+        }
+        uint64_t nums[11];
+        for (int i = 0; i < 11; i++) {
+            nums[i] = strtoull(f[i], NULL, 10);
+        }
+        int fd = (int)nums[0];
+        unsigned id = (unsigned)nums[1];
+        if (fd < 0 || fd >= ROAR_FD_MAX || id >= 64) {
+            continue;
+        }
+        struct stat st;
+        if (roar_sys_fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_dev != nums[5] ||
+            (uint64_t)st.st_ino != nums[6]) {
+            continue; /* not the same file any more */
+        }
+        struct roar_desc *d = byid[id];
+        if (d != NULL) {
+            pthread_mutex_lock(&roar_table_mu);
+            __atomic_add_fetch(&d->refs, 1, __ATOMIC_RELAXED);
+            struct roar_desc *old = roar_fd_table[fd];
+            roar_fd_table[fd] = d;
+            if (fd > max_fd_seen) {
+                max_fd_seen = fd;
+            }
+            pthread_mutex_unlock(&roar_table_mu);
+            if (roar_is_desc(old)) {
+                unref(old, -1);
+            }
+            continue;
+        }
+        char tag[ROAR_TAG_MAX];
+        char path[ROAR_PATH_MAX];
+        unescape(f[11], fl[11], tag, sizeof tag);
+        size_t plen = unescape(f[12], fl[12], path, sizeof path);
+        d = desc_new(path, plen, (uint32_t)nums[2], tag);
+        if (d == NULL) {
+            continue;
+        }
+        d->state = (uint32_t)nums[3];
+        d->open_ns = nums[4];
+        d->dev = nums[5];
+        d->ino = nums[6];
+        d->size0 = (int64_t)nums[7];
+        d->mtime0 = nums[8];
+        d->bytes_read = nums[9];
+        d->bytes_written = nums[10];
+        if (d->bytes_written == 0 && !(d->state & DS_INHERITED) && roar_sys_lseek(fd, 0, SEEK_CUR) == 0 &&
+            !((d->mode & DM_A) && st.st_size > 0)) {
+            d->state |= DS_STREAM_OK;
+        }
+        byid[id] = d;
+        install(fd, d);
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * exit
+ */
+static void flush_tracked_stdio(void) {
+    _IO_list_lock();
+    for (FILE *f = _IO_list_all; f != NULL; f = f->_chain) {
+        int fd = f->_fileno;
+        if (fd < 0 || fd >= ROAR_FD_MAX) {
+            continue;
+        }
+        if (__fpending(f) == 0) {
+            continue;
+        }
+        struct roar_desc *d = roar_fd_peek(fd);
+        if (d == NULL) {
+            adopt(fd);
+            d = roar_fd_peek(fd);
+        }
+        if (roar_is_desc(d) && (d->mode & DM_W)) {
+            __atomic_fetch_or(&d->state, DS_STDIO, __ATOMIC_RELEASE);
+            roar_count(RC_STDIO);
+            fflush_unlocked(f);
+        }
+    }
+    _IO_list_unlock();
+}
+
+void roar_fd_finalise_all(void) {
+    flush_tracked_stdio();
+    for (int fd = 0; fd <= max_fd_seen; fd++) {
+        roar_fd_closing(fd);
+    }
+    for (;;) {
+        struct roar_desc *d = NULL;
+        pthread_mutex_lock(&roar_table_mu);
+        if (roar_n_maps > 0) {
+            d = maps[roar_n_maps - 1].d;
+            roar_n_maps--;
+        }
+        pthread_mutex_unlock(&roar_table_mu);
+        if (d == NULL) {
+            break;
+        }
+        unref(d, -1);
+    }
+}

@@ -1,0 +1,274 @@
+/*
+ * libroar_preload.so — internal declarations shared by the translation units of the preload library.
+ *
+ * Everything declared here is internal: the library is built with -fvisibility=hidden, so only the symbols
+ * marked ROAR_EXPORT (the roar_* API and the interposed libc names) are visible to the traced program.
+ * See docs/spool-format.md for the records this library writes and native/preload/README.md for the design.
+ */
+#ifndef ROAR_PRELOAD_INTERNAL_H
+#define ROAR_PRELOAD_INTERNAL_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <errno.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "roar_blake3.h"
+
+#define ROAR_EXPORT __attribute__((visibility("default")))
+#define ROAR_HIDDEN __attribute__((visibility("hidden")))
+#define ROAR_LIKELY(x) __builtin_expect(!!(x), 1)
+#define ROAR_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define ROAR_TLS __thread __attribute__((tls_model("initial-exec")))
+
+/* Size limits. */
+#define ROAR_FD_MAX 65536       /* fds at or above this are counted as fd_overflow, not tracked */
+#define ROAR_PATH_MAX 4096      /* longest normalised path we record (bytes, before escaping) */
+#define ROAR_TAG_MAX 256        /* longest tag, including the NUL */
+#define ROAR_MAX_PREFIXES 64    /* ROAR_IGNORE / ROAR_INCLUDE entries */
+#define ROAR_ARGV_MAX 65536     /* bytes of argv written into one X record */
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Global state (core.c)
+ */
+struct roar_prefix {
+    const char *path; /* normalised, no trailing slash ("/" is kept as "") */
+    size_t len;
+};
+
+struct roar_global {
+    int enabled;            /* ROAR_SPOOL is set: hooks record */
+    volatile int exiting;   /* exit finalisation ran: hooks pass through */
+    pid_t pid;
+    uint64_t flush_interval_ns;
+    char *spool_dir;        /* normalised */
+    size_t spool_dir_len;
+    char *preload_path;     /* ROAR_PRELOAD, else this library's own path */
+    char process_tag[ROAR_TAG_MAX];
+    char **roar_env;        /* initial "ROAR_*=..." entries (not ROAR_TAG / ROAR_FDS), NULL-terminated */
+    struct roar_prefix ignore[ROAR_MAX_PREFIXES];
+    int n_ignore;
+    struct roar_prefix include[ROAR_MAX_PREFIXES];
+    int n_include;
+};
+extern struct roar_global roar_g ROAR_HIDDEN;
+
+/* Per-thread state. */
+extern ROAR_TLS int roar_t_guard ROAR_HIDDEN;       /* >0 while inside our own bookkeeping */
+extern ROAR_TLS int roar_t_tag_set ROAR_HIDDEN;     /* 0: the thread uses roar_g.process_tag */
+extern ROAR_TLS char roar_t_tag[ROAR_TAG_MAX] ROAR_HIDDEN;
+
+void roar_init_once(void) ROAR_HIDDEN;
+extern volatile int roar_initialised ROAR_HIDDEN;
+
+/* True when a hook should record: library enabled, not re-entered, not exiting. */
+static inline int roar_active(void) {
+    if (ROAR_UNLIKELY(!roar_initialised)) {
+        roar_init_once();
+    }
+    return roar_g.enabled && roar_t_guard == 0 && !roar_g.exiting;
+}
+
+static inline const char *roar_current_tag(void) {
+    return roar_t_tag_set ? roar_t_tag : roar_g.process_tag;
+}
+
+uint64_t roar_now_ns(void) ROAR_HIDDEN;
+
+/* Real libc functions, resolved once with dlsym(RTLD_NEXT). */
+void *roar_real(const char *name, void **slot) ROAR_HIDDEN;
+#define REAL_DECL(ret, name, args) static ret(*real_##name) args
+#define REAL(name) \
+    ((__typeof__(real_##name))(__atomic_load_n((void **)&real_##name, __ATOMIC_ACQUIRE) \
+                                   ? (void *)real_##name \
+                                   : roar_real(#name, (void **)&real_##name)))
+
+/* Raw syscalls (never traced, never touch stdio). */
+long roar_sys_open(const char *path, int flags, int mode) ROAR_HIDDEN;
+long roar_sys_close(int fd) ROAR_HIDDEN;
+long roar_sys_write_all(int fd, const void *buf, size_t len) ROAR_HIDDEN;
+long roar_sys_readlink(const char *path, char *buf, size_t len) ROAR_HIDDEN;
+long roar_sys_fstat(int fd, struct stat *st) ROAR_HIDDEN;
+long roar_sys_fcntl(int fd, int cmd, long arg) ROAR_HIDDEN;
+long roar_sys_lseek(int fd, long off, int whence) ROAR_HIDDEN;
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Coverage counters (core.c). Cumulative per process; written in every C record.
+ */
+enum roar_counter {
+    RC_EVENTS,        /* records written */
+    RC_LOST,          /* records that could not be written (spool unavailable) */
+    RC_UNTRACKED_FD,  /* I/O on an fd whose file could not be identified */
+    RC_ADOPTED,       /* fds first seen at I/O (opened before exec by an untraced parent, or unseen) */
+    RC_FD_OVERFLOW,   /* fds >= ROAR_FD_MAX */
+    RC_NON_REGULAR,   /* opens of non-regular files (pipes, sockets, devices, dirs) */
+    RC_IGNORED,       /* opens under ROAR_IGNORE / the spool */
+    RC_REHASH,        /* hashes recomputed from the file at close */
+    RC_REHASH_FAILED, /* ... that failed */
+    RC_STDIO,         /* descriptions written through stdio (hash recomputed) */
+    RC_REENTERED,     /* hooks passed through because of the re-entry guard */
+    RC_PATH_TOO_LONG, /* paths longer than ROAR_PATH_MAX */
+    RC_TAG_TRUNCATED, /* tags longer than ROAR_TAG_MAX */
+    RC_STATIC_EXEC,   /* execs of static ELF binaries (their I/O is invisible) */
+    RC_HANDOFF,       /* fds handed over to the new image at exec */
+    RC_COUNT
+};
+extern uint64_t roar_counters[RC_COUNT] ROAR_HIDDEN;
+extern const char *const roar_counter_names[RC_COUNT] ROAR_HIDDEN;
+static inline void roar_count(enum roar_counter c) {
+    __atomic_fetch_add(&roar_counters[c], 1, __ATOMIC_RELAXED);
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Spool (spool.c): record lines, buffer, flush.
+ */
+struct roar_line {
+    char *p;
+    size_t len;
+    size_t cap;
+    int heap;
+    char inline_buf[2048];
+};
+void roar_line_init(struct roar_line *l, char type) ROAR_HIDDEN;
+void roar_line_free(struct roar_line *l) ROAR_HIDDEN;
+void roar_line_raw(struct roar_line *l, const char *s, size_t n) ROAR_HIDDEN;
+void roar_line_field(struct roar_line *l, const char *s, size_t n) ROAR_HIDDEN; /* TAB + escaped */
+void roar_line_str(struct roar_line *l, const char *s) ROAR_HIDDEN;               /* TAB + escaped */
+void roar_line_u64(struct roar_line *l, uint64_t v) ROAR_HIDDEN;                  /* TAB + decimal */
+void roar_line_i64(struct roar_line *l, int64_t v) ROAR_HIDDEN;
+/* Appends '\n' and the line to the buffer; flushes per the policy. Frees the line. */
+void roar_line_commit(struct roar_line *l) ROAR_HIDDEN;
+
+void roar_spool_flush(void) ROAR_HIDDEN;             /* write the buffer (+ a C record) now */
+void roar_spool_atfork_prepare(void) ROAR_HIDDEN;    /* flush and lock */
+void roar_spool_atfork_parent(void) ROAR_HIDDEN;
+void roar_spool_atfork_child(void) ROAR_HIDDEN;
+
+/* Convenience emitters. */
+void roar_emit_warning(const char *kind, const char *detail) ROAR_HIDDEN;
+void roar_emit_path_event(char type, const char *path) ROAR_HIDDEN;                   /* D */
+void roar_emit_two_paths(char type, const char *old_path, const char *new_path) ROAR_HIDDEN; /* M, L */
+void roar_emit_truncate(const char *path, int64_t length) ROAR_HIDDEN;               /* T */
+void roar_emit_pid(pid_t child) ROAR_HIDDEN;                                          /* P */
+void roar_emit_exit(void) ROAR_HIDDEN;                                                /* Z */
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Paths (path.c)
+ */
+/* Resolve `path` relative to dirfd (AT_FDCWD or a directory fd) into an absolute, lexically normalised path in
+ * `out` (ROAR_PATH_MAX bytes). Returns its length, or -1 (too long / unresolvable). */
+long roar_resolve_path(int dirfd, const char *path, char *out) ROAR_HIDDEN;
+/* Appends the components of `in` to the normalised absolute path out[0..out_len) ("" for the root), resolving
+ * "." and ".." lexically; returns the new length (a lone "/" for the root), or -1 when it does not fit. */
+long roar_normalise(const char *in, size_t in_len, char *out, size_t out_len, size_t cap) ROAR_HIDDEN;
+int roar_path_ignored(const char *path, size_t len) ROAR_HIDDEN;
+void roar_cwd_invalidate(void) ROAR_HIDDEN;
+void roar_cwd_atfork_child(void) ROAR_HIDDEN;
+void roar_process_exit(void) ROAR_HIDDEN;
+int roar_fd_max_seen(void) ROAR_HIDDEN;
+long roar_cwd_copy(char *out, size_t cap) ROAR_HIDDEN;
+void roar_prefixes_parse(const char *spec, struct roar_prefix *out, int *n) ROAR_HIDDEN;
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Open file descriptions (fd.c)
+ */
+enum {
+    /* mode letters, in F order */
+    DM_R = 1u << 0,
+    DM_W = 1u << 1,
+    DM_A = 1u << 2,
+    DM_C = 1u << 3,
+    DM_T = 1u << 4,
+    DM_M = 1u << 5,
+    DM_S = 1u << 6,
+};
+enum {
+    DS_STREAM_OK = 1u << 0,  /* bytes hashed so far are the file's content from offset 0 */
+    DS_STDIO = 1u << 1,      /* written through stdio: bytes not seen at the fd level */
+    DS_INHERITED = 1u << 2,  /* shared with the parent (fork): record only our own I/O */
+    DS_SHARED = 1u << 3,     /* a child shares it (fork/spawn): recompute the hash at close */
+    DS_DIR = 1u << 4,        /* a directory: kept for openat(dirfd, ...) only, never recorded */
+    DS_CONTENT = 1u << 5,    /* content changed in a way not streamed (ftruncate, copy_file_range, ...) */
+    DS_FINAL = 1u << 6,      /* F already written (exec of a close-on-exec fd) */
+    DS_ADOPTED = 1u << 7,    /* not opened by this image (inherited stdio): recorded only if used or changed */
+};
+
+struct roar_desc {
+    struct roar_desc *next, *prev; /* live list, under the table lock */
+    pthread_mutex_t mu;             /* serialises writes (and hashing) on this description */
+    int refs;                       /* fds + writable shared mappings, under the table lock */
+    uint32_t mode;                  /* DM_* */
+    uint32_t state;                 /* DS_*, atomic updates */
+    uint64_t open_ns;
+    uint64_t bytes_read;            /* atomic */
+    uint64_t bytes_written;         /* atomic */
+    uint64_t stream_len;            /* under mu */
+    uint64_t dev, ino;
+    int64_t size0;                  /* fstat at open */
+    uint64_t mtime0;
+    roar_blake3_hasher *hasher;     /* under mu; allocated on the first streamed write */
+    char *tag;                      /* tag of the opening thread (points into the allocation) */
+    size_t path_len;
+    char path[];                    /* path, NUL, tag, NUL */
+};
+
+#define ROAR_D_NONREG ((struct roar_desc *)1)  /* pipe, socket, device: pass through */
+#define ROAR_D_IGNORED ((struct roar_desc *)2) /* ignored path: pass through */
+static inline int roar_is_desc(const struct roar_desc *d) {
+    return (uintptr_t)d > 2;
+}
+
+extern struct roar_desc *roar_fd_table[ROAR_FD_MAX] ROAR_HIDDEN;
+extern pthread_mutex_t roar_table_mu ROAR_HIDDEN;
+
+static inline struct roar_desc *roar_fd_peek(int fd) {
+    return __atomic_load_n(&roar_fd_table[fd], __ATOMIC_ACQUIRE);
+}
+
+/* Open bookkeeping: after a successful open of `path` (normalised, or NULL when ignored) as fd. */
+void roar_fd_opened(int fd, const char *path, size_t path_len, int flags, int ignored) ROAR_HIDDEN;
+/* Sets a sentinel for fd. */
+void roar_fd_mark(int fd, struct roar_desc *sentinel) ROAR_HIDDEN;
+/* The description of fd for I/O: adopts an unknown fd (fstat + /proc/self/fd). NULL when not tracked. With
+ * `lock_mu`, returns with d->mu locked (for writes); otherwise the caller must only do atomic updates while
+ * holding the table lock (see roar_fd_count_read). */
+struct roar_desc *roar_fd_lock_for_write(int fd) ROAR_HIDDEN;
+void roar_fd_unlock_write(struct roar_desc *d) ROAR_HIDDEN;
+void roar_fd_count_read(int fd, uint64_t n, int moves_offset) ROAR_HIDDEN;
+void roar_fd_count_write_unstreamed(int fd, uint64_t n, uint32_t extra_state) ROAR_HIDDEN;
+void roar_fd_stream(struct roar_desc *d, const void *buf, size_t n) ROAR_HIDDEN; /* under d->mu */
+void roar_fd_adopt_if_unknown(int fd) ROAR_HIDDEN;
+/* At start: the standard fds a parent opened on regular files (`cmd > out`). */
+void roar_fd_adopt_std(void) ROAR_HIDDEN;
+/* Before an fd goes away (close, dup2 onto it, fclose). Finalises the description when it was the last
+ * reference. Call before the real close: the fd must still be open. */
+void roar_fd_closing(int fd) ROAR_HIDDEN;
+void roar_fd_dup(int oldfd, int newfd) ROAR_HIDDEN;
+void roar_fd_seeked(int fd, int64_t result) ROAR_HIDDEN;
+void roar_fd_truncated(int fd, int64_t length) ROAR_HIDDEN;
+void roar_fd_mapped(void *addr, size_t len, int fd) ROAR_HIDDEN;
+void roar_fd_unmapped(void *addr, size_t len) ROAR_HIDDEN;
+extern int roar_n_maps ROAR_HIDDEN;
+/* Directory path of a tracked directory fd, copied into out; length or -1. */
+long roar_fd_dir_path(int fd, char *out, size_t cap) ROAR_HIDDEN;
+
+/* Process events. */
+void roar_fd_atfork_prepare(void) ROAR_HIDDEN;
+void roar_fd_atfork_parent(void) ROAR_HIDDEN;
+void roar_fd_atfork_child(void) ROAR_HIDDEN;
+void roar_fd_mark_shared_with_child(void) ROAR_HIDDEN;
+/* Before exec: finalise close-on-exec descriptions (when the exec is expected to succeed) and encode the
+ * descriptions the new image inherits. Returns a malloc'd "ROAR_FDS=..." string or NULL. */
+char *roar_fd_handoff(int finalise_cloexec, int as_inherited) ROAR_HIDDEN;
+/* In the new image (constructor): adopt the descriptions described by ROAR_FDS. */
+void roar_fd_adopt_handoff(const char *spec) ROAR_HIDDEN;
+/* At exit: finalise every live description. */
+void roar_fd_finalise_all(void) ROAR_HIDDEN;
+
+#endif

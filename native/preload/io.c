@@ -1,0 +1,1032 @@
+/*
+ * File I/O hooks: open/close/read/write in all their libc spellings, stdio streams, dup, seek, truncate, mmap,
+ * in-kernel copies and namespace changes (rename, link, unlink). Each hook calls the real function and records
+ * what it did; errno is the real call's on return.
+ */
+#include "internal.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#undef fwrite_unlocked
+#undef fread_unlocked
+#undef fputs_unlocked
+
+#ifndef __O_TMPFILE
+#define __O_TMPFILE 020000000
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef AT_REMOVEDIR
+#define AT_REMOVEDIR 0x200
+#endif
+
+static inline int needs_mode(int flags) {
+    return (flags & O_CREAT) || (flags & __O_TMPFILE) == __O_TMPFILE;
+}
+
+/* fds on which I/O is not recorded at all (pipes, sockets, ignored paths): the cheap early exit. */
+static inline int passthrough_fd(int fd) {
+    if ((unsigned)fd >= ROAR_FD_MAX) {
+        return 1;
+    }
+    struct roar_desc *d = roar_fd_peek(fd);
+    return d == ROAR_D_NONREG || d == ROAR_D_IGNORED;
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * open
+ */
+static void after_open(int dirfd, const char *path, int fd, int flags) {
+    int e = errno;
+    roar_t_guard++;
+    if ((flags & __O_TMPFILE) == __O_TMPFILE) {
+        roar_fd_opened(fd, NULL, 0, flags, 1); /* unnamed until linked: not recorded */
+    } else {
+        char norm[ROAR_PATH_MAX];
+        long n = roar_resolve_path(dirfd, path, norm);
+        if (n < 0) {
+            roar_count(RC_UNTRACKED_FD);
+            roar_fd_opened(fd, NULL, 0, flags, 1);
+        } else {
+            roar_fd_opened(fd, norm, (size_t)n, flags, roar_path_ignored(norm, (size_t)n));
+        }
+    }
+    roar_t_guard--;
+    errno = e;
+}
+
+#define OPEN_MODE(flags, mode)             \
+    mode_t mode = 0;                       \
+    if (needs_mode(flags)) {               \
+        va_list ap;                        \
+        va_start(ap, flags);               \
+        mode = (mode_t)va_arg(ap, int);    \
+        va_end(ap);                        \
+    }
+
+REAL_DECL(int, open, (const char *, int, ...));
+REAL_DECL(int, open64, (const char *, int, ...));
+REAL_DECL(int, openat, (int, const char *, int, ...));
+REAL_DECL(int, openat64, (int, const char *, int, ...));
+REAL_DECL(int, __open_2, (const char *, int));
+REAL_DECL(int, __open64_2, (const char *, int));
+REAL_DECL(int, __openat_2, (int, const char *, int));
+REAL_DECL(int, __openat64_2, (int, const char *, int));
+REAL_DECL(int, creat, (const char *, mode_t));
+REAL_DECL(int, creat64, (const char *, mode_t));
+
+ROAR_EXPORT int open(const char *path, int flags, ...) {
+    OPEN_MODE(flags, mode);
+    int fd = REAL(open)(path, flags, mode);
+    if (fd >= 0 && roar_active()) {
+        after_open(AT_FDCWD, path, fd, flags);
+    }
+    return fd;
+}
+
+ROAR_EXPORT int open64(const char *path, int flags, ...) {
+    OPEN_MODE(flags, mode);
+    int fd = REAL(open64)(path, flags, mode);
+    if (fd >= 0 && roar_active()) {
+        after_open(AT_FDCWD, path, fd, flags);
+    }
+    return fd;
+}
+
+ROAR_EXPORT int openat(int dirfd, const char *path, int flags, ...) {
+    OPEN_MODE(flags, mode);
+    int fd = REAL(openat)(dirfd, path, flags, mode);
+    if (fd >= 0 && roar_active()) {
+        after_open(dirfd, path, fd, flags);
+    }
+    return fd;
+}
+
+ROAR_EXPORT int openat64(int dirfd, const char *path, int flags, ...) {
+    OPEN_MODE(flags, mode);
+    int fd = REAL(openat64)(dirfd, path, flags, mode);
+    if (fd >= 0 && roar_active()) {
+        after_open(dirfd, path, fd, flags);
+    }
+    return fd;
+}
+
+ROAR_EXPORT int __open_2(const char *path, int flags) {
+    int fd = REAL(__open_2)(path, flags);
+    if (fd >= 0 && roar_active()) {
+        after_open(AT_FDCWD, path, fd, flags);
+    }
+    return fd;
+}
+
+ROAR_EXPORT int __open64_2(const char *path, int flags) {
+    int fd = REAL(__open64_2)(path, flags);
+    if (fd >= 0 && roar_active()) {
+        after_open(AT_FDCWD, path, fd, flags);
+    }
+    return fd;
+}
+
+ROAR_EXPORT int __openat_2(int dirfd, const char *path, int flags) {
+    int fd = REAL(__openat_2)(dirfd, path, flags);
+    if (fd >= 0 && roar_active()) {
+        after_open(dirfd, path, fd, flags);
+    }
+    return fd;
+}
+
+ROAR_EXPORT int __openat64_2(int dirfd, const char *path, int flags) {
+    int fd = REAL(__openat64_2)(dirfd, path, flags);
+    if (fd >= 0 && roar_active()) {
+        after_open(dirfd, path, fd, flags);
+    }
+    return fd;
+}
+
+ROAR_EXPORT int creat(const char *path, mode_t mode) {
+    int fd = REAL(creat)(path, mode);
+    if (fd >= 0 && roar_active()) {
+        after_open(AT_FDCWD, path, fd, O_CREAT | O_WRONLY | O_TRUNC);
+    }
+    return fd;
+}
+
+ROAR_EXPORT int creat64(const char *path, mode_t mode) {
+    int fd = REAL(creat64)(path, mode);
+    if (fd >= 0 && roar_active()) {
+        after_open(AT_FDCWD, path, fd, O_CREAT | O_WRONLY | O_TRUNC);
+    }
+    return fd;
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * stdio streams: libc's stdio reaches the kernel through internal calls we cannot see, so streams are tracked
+ * by their fd: opened here, bytes counted in the common output/input functions, flushed and finalised at fclose.
+ */
+static int flags_from_fopen_mode(const char *m) {
+    int flags;
+    int plus = m && strchr(m, '+') != NULL;
+    switch (m ? m[0] : 'r') {
+    case 'w':
+        flags = (plus ? O_RDWR : O_WRONLY) | O_CREAT | O_TRUNC;
+        break;
+    case 'a':
+        flags = (plus ? O_RDWR : O_WRONLY) | O_CREAT | O_APPEND;
+        break;
+    default:
+        flags = plus ? O_RDWR : O_RDONLY;
+        break;
+    }
+    return flags;
+}
+
+static void after_fopen(const char *path, const char *mode, FILE *f) {
+    int e = errno;
+    int fd = fileno(f);
+    errno = e;
+    if (fd >= 0) {
+        after_open(AT_FDCWD, path, fd, flags_from_fopen_mode(mode));
+    }
+}
+
+/* The FILE's fd is going away: flush what it buffers for a written file so the final content is on disk when
+ * the description is finalised, then drop the fd. */
+static void before_fclose(FILE *f) {
+    int e = errno;
+    int fd = fileno(f);
+    if (fd >= 0 && fd < ROAR_FD_MAX) {
+        struct roar_desc *d = roar_fd_peek(fd);
+        if (roar_is_desc(d)) {
+            roar_t_guard++;
+            if (d->mode & DM_W) {
+                fflush(f);
+            }
+            roar_fd_closing(fd);
+            roar_t_guard--;
+        } else if (d != NULL) {
+            roar_fd_closing(fd);
+        }
+    }
+    errno = e;
+}
+
+REAL_DECL(FILE *, fopen, (const char *, const char *));
+REAL_DECL(FILE *, fopen64, (const char *, const char *));
+REAL_DECL(FILE *, freopen, (const char *, const char *, FILE *));
+REAL_DECL(FILE *, freopen64, (const char *, const char *, FILE *));
+REAL_DECL(int, fclose, (FILE *));
+
+ROAR_EXPORT FILE *fopen(const char *path, const char *mode) {
+    FILE *f = REAL(fopen)(path, mode);
+    if (f && roar_active()) {
+        after_fopen(path, mode, f);
+    }
+    return f;
+}
+
+ROAR_EXPORT FILE *fopen64(const char *path, const char *mode) {
+    FILE *f = REAL(fopen64)(path, mode);
+    if (f && roar_active()) {
+        after_fopen(path, mode, f);
+    }
+    return f;
+}
+
+ROAR_EXPORT FILE *freopen(const char *path, const char *mode, FILE *stream) {
+    if (roar_active() && stream) {
+        before_fclose(stream);
+    }
+    FILE *f = REAL(freopen)(path, mode, stream);
+    if (f && path && roar_active()) {
+        after_fopen(path, mode, f);
+    }
+    return f;
+}
+
+ROAR_EXPORT FILE *freopen64(const char *path, const char *mode, FILE *stream) {
+    if (roar_active() && stream) {
+        before_fclose(stream);
+    }
+    FILE *f = REAL(freopen64)(path, mode, stream);
+    if (f && path && roar_active()) {
+        after_fopen(path, mode, f);
+    }
+    return f;
+}
+
+ROAR_EXPORT int fclose(FILE *f) {
+    if (f && roar_active()) {
+        before_fclose(f);
+    }
+    return REAL(fclose)(f);
+}
+
+static void stdio_wrote(FILE *f, uint64_t n) {
+    int e = errno;
+    int fd = fileno(f);
+    if (!passthrough_fd(fd)) {
+        roar_t_guard++;
+        roar_fd_count_write_unstreamed(fd, n, DS_STDIO);
+        roar_t_guard--;
+    }
+    errno = e;
+}
+
+static void stdio_read(FILE *f, uint64_t n) {
+    int e = errno;
+    int fd = fileno(f);
+    if (!passthrough_fd(fd)) {
+        roar_t_guard++;
+        roar_fd_count_read(fd, n, 0);
+        roar_t_guard--;
+    }
+    errno = e;
+}
+
+REAL_DECL(size_t, fwrite, (const void *, size_t, size_t, FILE *));
+REAL_DECL(size_t, fwrite_unlocked, (const void *, size_t, size_t, FILE *));
+REAL_DECL(int, fputs, (const char *, FILE *));
+REAL_DECL(int, fputs_unlocked, (const char *, FILE *));
+REAL_DECL(int, vfprintf, (FILE *, const char *, va_list));
+REAL_DECL(int, __vfprintf_chk, (FILE *, int, const char *, va_list));
+REAL_DECL(size_t, fread, (void *, size_t, size_t, FILE *));
+REAL_DECL(size_t, fread_unlocked, (void *, size_t, size_t, FILE *));
+REAL_DECL(char *, fgets, (char *, int, FILE *));
+
+ROAR_EXPORT size_t fwrite(const void *p, size_t size, size_t n, FILE *f) {
+    size_t r = REAL(fwrite)(p, size, n, f);
+    if (r > 0 && roar_active()) {
+        stdio_wrote(f, (uint64_t)r * size);
+    }
+    return r;
+}
+
+ROAR_EXPORT size_t fwrite_unlocked(const void *p, size_t size, size_t n, FILE *f) {
+    size_t r = REAL(fwrite_unlocked)(p, size, n, f);
+    if (r > 0 && roar_active()) {
+        stdio_wrote(f, (uint64_t)r * size);
+    }
+    return r;
+}
+
+ROAR_EXPORT int fputs(const char *s, FILE *f) {
+    int r = REAL(fputs)(s, f);
+    if (r >= 0 && roar_active()) {
+        stdio_wrote(f, strlen(s));
+    }
+    return r;
+}
+
+ROAR_EXPORT int fputs_unlocked(const char *s, FILE *f) {
+    int r = REAL(fputs_unlocked)(s, f);
+    if (r >= 0 && roar_active()) {
+        stdio_wrote(f, strlen(s));
+    }
+    return r;
+}
+
+ROAR_EXPORT int vfprintf(FILE *f, const char *fmt, va_list ap) {
+    int r = REAL(vfprintf)(f, fmt, ap);
+    if (r > 0 && roar_active()) {
+        stdio_wrote(f, (uint64_t)r);
+    }
+    return r;
+}
+
+ROAR_EXPORT int fprintf(FILE *f, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int r = REAL(vfprintf)(f, fmt, ap);
+    va_end(ap);
+    if (r > 0 && roar_active()) {
+        stdio_wrote(f, (uint64_t)r);
+    }
+    return r;
+}
+
+ROAR_EXPORT int __vfprintf_chk(FILE *f, int flag, const char *fmt, va_list ap) {
+    int r = REAL(__vfprintf_chk)(f, flag, fmt, ap);
+    if (r > 0 && roar_active()) {
+        stdio_wrote(f, (uint64_t)r);
+    }
+    return r;
+}
+
+ROAR_EXPORT int __fprintf_chk(FILE *f, int flag, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int r = REAL(__vfprintf_chk)(f, flag, fmt, ap);
+    va_end(ap);
+    if (r > 0 && roar_active()) {
+        stdio_wrote(f, (uint64_t)r);
+    }
+    return r;
+}
+
+ROAR_EXPORT size_t fread(void *p, size_t size, size_t n, FILE *f) {
+    size_t r = REAL(fread)(p, size, n, f);
+    if (r > 0 && roar_active()) {
+        stdio_read(f, (uint64_t)r * size);
+    }
+    return r;
+}
+
+ROAR_EXPORT size_t fread_unlocked(void *p, size_t size, size_t n, FILE *f) {
+    size_t r = REAL(fread_unlocked)(p, size, n, f);
+    if (r > 0 && roar_active()) {
+        stdio_read(f, (uint64_t)r * size);
+    }
+    return r;
+}
+
+ROAR_EXPORT char *fgets(char *s, int n, FILE *f) {
+    char *r = REAL(fgets)(s, n, f);
+    if (r && roar_active()) {
+        stdio_read(f, strlen(r));
+    }
+    return r;
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * close, dup
+ */
+REAL_DECL(int, close, (int));
+REAL_DECL(int, close_range, (unsigned, unsigned, int));
+REAL_DECL(void, closefrom, (int));
+REAL_DECL(int, closedir, (DIR *));
+REAL_DECL(int, dup, (int));
+REAL_DECL(int, dup2, (int, int));
+REAL_DECL(int, dup3, (int, int, int));
+REAL_DECL(int, fcntl, (int, int, ...));
+REAL_DECL(int, fcntl64, (int, int, ...));
+
+ROAR_EXPORT int close(int fd) {
+    if ((unsigned)fd < ROAR_FD_MAX && roar_fd_peek(fd) != NULL && roar_active()) {
+        int e = errno;
+        roar_t_guard++;
+        roar_fd_closing(fd);
+        roar_t_guard--;
+        errno = e;
+    }
+    return REAL(close)(fd);
+}
+
+static void closing_range(unsigned first, unsigned last) {
+    int e = errno;
+    roar_t_guard++;
+    int max = roar_fd_max_seen();
+    for (unsigned fd = first; fd <= last && (int)fd <= max; fd++) {
+        roar_fd_closing((int)fd);
+    }
+    roar_t_guard--;
+    errno = e;
+}
+
+ROAR_EXPORT int close_range(unsigned first, unsigned last, int flags) {
+    if (!(flags & CLOSE_RANGE_CLOEXEC) && roar_active()) {
+        closing_range(first, last);
+    }
+    return REAL(close_range)(first, last, flags);
+}
+
+ROAR_EXPORT void closefrom(int lowfd) {
+    if (lowfd >= 0 && roar_active()) {
+        closing_range((unsigned)lowfd, ~0u);
+    }
+    REAL(closefrom)(lowfd);
+}
+
+ROAR_EXPORT int closedir(DIR *dir) {
+    if (roar_active()) {
+        int e = errno;
+        int fd = dirfd(dir);
+        roar_t_guard++;
+        roar_fd_closing(fd);
+        roar_t_guard--;
+        errno = e;
+    }
+    return REAL(closedir)(dir);
+}
+
+static void after_dup(int oldfd, int newfd) {
+    if (newfd < 0 || (unsigned)oldfd >= ROAR_FD_MAX) {
+        return;
+    }
+    if (roar_fd_peek(oldfd) == NULL && ((unsigned)newfd >= ROAR_FD_MAX || roar_fd_peek(newfd) == NULL)) {
+        return;
+    }
+    int e = errno;
+    roar_t_guard++;
+    roar_fd_dup(oldfd, newfd);
+    roar_t_guard--;
+    errno = e;
+}
+
+/* dup2/dup3 onto a tracked fd close it first (when the call is going to succeed). */
+static void before_dup_onto(int oldfd, int newfd) {
+    if ((unsigned)newfd >= ROAR_FD_MAX || roar_fd_peek(newfd) == NULL || oldfd == newfd) {
+        return;
+    }
+    int e = errno;
+    if (roar_sys_fcntl(oldfd, F_GETFD, 0) >= 0) {
+        roar_t_guard++;
+        roar_fd_closing(newfd);
+        roar_t_guard--;
+    }
+    errno = e;
+}
+
+ROAR_EXPORT int dup(int fd) {
+    int r = REAL(dup)(fd);
+    if (r >= 0 && roar_active()) {
+        after_dup(fd, r);
+    }
+    return r;
+}
+
+ROAR_EXPORT int dup2(int oldfd, int newfd) {
+    int active = roar_active();
+    if (active) {
+        before_dup_onto(oldfd, newfd);
+    }
+    int r = REAL(dup2)(oldfd, newfd);
+    if (r >= 0 && active && oldfd != newfd) {
+        after_dup(oldfd, r);
+    }
+    return r;
+}
+
+ROAR_EXPORT int dup3(int oldfd, int newfd, int flags) {
+    int active = roar_active();
+    if (active) {
+        before_dup_onto(oldfd, newfd);
+    }
+    int r = REAL(dup3)(oldfd, newfd, flags);
+    if (r >= 0 && active) {
+        after_dup(oldfd, r);
+    }
+    return r;
+}
+
+ROAR_EXPORT int fcntl(int fd, int cmd, ...) {
+    va_list ap;
+    va_start(ap, cmd);
+    long arg = va_arg(ap, long);
+    va_end(ap);
+    int r = REAL(fcntl)(fd, cmd, arg);
+    if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && roar_active()) {
+        after_dup(fd, r);
+    }
+    return r;
+}
+
+ROAR_EXPORT int fcntl64(int fd, int cmd, ...) {
+    va_list ap;
+    va_start(ap, cmd);
+    long arg = va_arg(ap, long);
+    va_end(ap);
+    int r = REAL(fcntl64)(fd, cmd, arg);
+    if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && roar_active()) {
+        after_dup(fd, r);
+    }
+    return r;
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * read
+ */
+static void after_read(int fd, ssize_t r, int moves_offset) {
+    if (r < 0) {
+        return;
+    }
+    int e = errno;
+    roar_t_guard++;
+    roar_fd_count_read(fd, (uint64_t)r, moves_offset);
+    roar_t_guard--;
+    errno = e;
+}
+
+#define READ_HOOK(name, params, args, fd, moves)            \
+    REAL_DECL(ssize_t, name, params);                       \
+    ROAR_EXPORT ssize_t name params {                       \
+        if (passthrough_fd(fd) || !roar_active()) {         \
+            return REAL(name) args;                         \
+        }                                                   \
+        ssize_t r = REAL(name) args;                        \
+        after_read(fd, r, moves);                           \
+        return r;                                           \
+    }
+
+READ_HOOK(read, (int fd, void *buf, size_t n), (fd, buf, n), fd, 1)
+READ_HOOK(__read_chk, (int fd, void *buf, size_t n, size_t buflen), (fd, buf, n, buflen), fd, 1)
+READ_HOOK(pread, (int fd, void *buf, size_t n, off_t off), (fd, buf, n, off), fd, 0)
+READ_HOOK(pread64, (int fd, void *buf, size_t n, off_t off), (fd, buf, n, off), fd, 0)
+READ_HOOK(__pread_chk, (int fd, void *buf, size_t n, off_t off, size_t buflen), (fd, buf, n, off, buflen), fd, 0)
+READ_HOOK(__pread64_chk, (int fd, void *buf, size_t n, off_t off, size_t buflen), (fd, buf, n, off, buflen), fd, 0)
+READ_HOOK(readv, (int fd, const struct iovec *iov, int cnt), (fd, iov, cnt), fd, 1)
+READ_HOOK(preadv, (int fd, const struct iovec *iov, int cnt, off_t off), (fd, iov, cnt, off), fd, 0)
+READ_HOOK(preadv64, (int fd, const struct iovec *iov, int cnt, off_t off), (fd, iov, cnt, off), fd, 0)
+READ_HOOK(preadv2, (int fd, const struct iovec *iov, int cnt, off_t off, int fl), (fd, iov, cnt, off, fl), fd, off == -1)
+READ_HOOK(preadv64v2, (int fd, const struct iovec *iov, int cnt, off_t off, int fl), (fd, iov, cnt, off, fl), fd,
+          off == -1)
+
+/* ---------------------------------------------------------------------------------------------------------
+ * write: streamed into the description's hash in file order (the description lock is held across the call)
+ */
+REAL_DECL(ssize_t, write, (int, const void *, size_t));
+REAL_DECL(ssize_t, writev, (int, const struct iovec *, int));
+
+static struct roar_desc *begin_write(int fd) {
+    int e = errno;
+    roar_t_guard++;
+    struct roar_desc *d = roar_fd_lock_for_write(fd);
+    roar_t_guard--;
+    errno = e;
+    return d;
+}
+
+static void end_write(struct roar_desc *d) {
+    int e = errno;
+    roar_t_guard++;
+    roar_fd_unlock_write(d);
+    roar_t_guard--;
+    errno = e;
+}
+
+ROAR_EXPORT ssize_t write(int fd, const void *buf, size_t n) {
+    if (passthrough_fd(fd) || !roar_active()) {
+        return REAL(write)(fd, buf, n);
+    }
+    struct roar_desc *d = begin_write(fd);
+    ssize_t r = REAL(write)(fd, buf, n);
+    if (d) {
+        if (r > 0) {
+            roar_fd_stream(d, buf, (size_t)r);
+        }
+        end_write(d);
+    }
+    return r;
+}
+
+static void stream_iov(struct roar_desc *d, const struct iovec *iov, int cnt, size_t total) {
+    for (int i = 0; i < cnt && total > 0; i++) {
+        size_t n = iov[i].iov_len < total ? iov[i].iov_len : total;
+        if (n) {
+            roar_fd_stream(d, iov[i].iov_base, n);
+        }
+        total -= n;
+    }
+}
+
+ROAR_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt) {
+    if (passthrough_fd(fd) || !roar_active()) {
+        return REAL(writev)(fd, iov, cnt);
+    }
+    struct roar_desc *d = begin_write(fd);
+    ssize_t r = REAL(writev)(fd, iov, cnt);
+    if (d) {
+        if (r > 0) {
+            stream_iov(d, iov, cnt, (size_t)r);
+        }
+        end_write(d);
+    }
+    return r;
+}
+
+/* Positioned writes change content the stream does not describe: the hash is recomputed at close. */
+static void after_unstreamed_write(int fd, ssize_t r) {
+    if (r <= 0) {
+        return;
+    }
+    int e = errno;
+    roar_t_guard++;
+    roar_fd_count_write_unstreamed(fd, (uint64_t)r, DS_CONTENT);
+    roar_t_guard--;
+    errno = e;
+}
+
+#define PWRITE_HOOK(name, params, args, fd)                 \
+    REAL_DECL(ssize_t, name, params);                       \
+    ROAR_EXPORT ssize_t name params {                       \
+        if (passthrough_fd(fd) || !roar_active()) {         \
+            return REAL(name) args;                         \
+        }                                                   \
+        ssize_t r = REAL(name) args;                        \
+        after_unstreamed_write(fd, r);                      \
+        return r;                                           \
+    }
+
+PWRITE_HOOK(pwrite, (int fd, const void *buf, size_t n, off_t off), (fd, buf, n, off), fd)
+PWRITE_HOOK(pwrite64, (int fd, const void *buf, size_t n, off_t off), (fd, buf, n, off), fd)
+PWRITE_HOOK(pwritev, (int fd, const struct iovec *iov, int cnt, off_t off), (fd, iov, cnt, off), fd)
+PWRITE_HOOK(pwritev64, (int fd, const struct iovec *iov, int cnt, off_t off), (fd, iov, cnt, off), fd)
+
+REAL_DECL(ssize_t, pwritev2, (int, const struct iovec *, int, off_t, int));
+REAL_DECL(ssize_t, pwritev64v2, (int, const struct iovec *, int, off_t, int));
+
+ROAR_EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int fl) {
+    if (passthrough_fd(fd) || !roar_active()) {
+        return REAL(pwritev2)(fd, iov, cnt, off, fl);
+    }
+    if (off == -1) { /* at the current offset, like writev */
+        struct roar_desc *d = begin_write(fd);
+        ssize_t r = REAL(pwritev2)(fd, iov, cnt, off, fl);
+        if (d) {
+            if (r > 0) {
+                stream_iov(d, iov, cnt, (size_t)r);
+            }
+            end_write(d);
+        }
+        return r;
+    }
+    ssize_t r = REAL(pwritev2)(fd, iov, cnt, off, fl);
+    after_unstreamed_write(fd, r);
+    return r;
+}
+
+ROAR_EXPORT ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off_t off, int fl) {
+    if (passthrough_fd(fd) || !roar_active()) {
+        return REAL(pwritev64v2)(fd, iov, cnt, off, fl);
+    }
+    if (off == -1) {
+        struct roar_desc *d = begin_write(fd);
+        ssize_t r = REAL(pwritev64v2)(fd, iov, cnt, off, fl);
+        if (d) {
+            if (r > 0) {
+                stream_iov(d, iov, cnt, (size_t)r);
+            }
+            end_write(d);
+        }
+        return r;
+    }
+    ssize_t r = REAL(pwritev64v2)(fd, iov, cnt, off, fl);
+    after_unstreamed_write(fd, r);
+    return r;
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * In-kernel copies: bytes counted, the destination's hash recomputed at close.
+ */
+REAL_DECL(ssize_t, copy_file_range, (int, off_t *, int, off_t *, size_t, unsigned));
+REAL_DECL(ssize_t, sendfile, (int, int, off_t *, size_t));
+REAL_DECL(ssize_t, sendfile64, (int, int, off_t *, size_t));
+
+static void after_copy(int in, int out, ssize_t r, int in_moves) {
+    if (r <= 0) {
+        return;
+    }
+    int e = errno;
+    roar_t_guard++;
+    if (!passthrough_fd(in)) {
+        roar_fd_count_read(in, (uint64_t)r, in_moves);
+    }
+    if (!passthrough_fd(out)) {
+        roar_fd_count_write_unstreamed(out, (uint64_t)r, DS_CONTENT);
+    }
+    roar_t_guard--;
+    errno = e;
+}
+
+ROAR_EXPORT ssize_t copy_file_range(int in, off_t *off_in, int out, off_t *off_out, size_t len, unsigned flags) {
+    ssize_t r = REAL(copy_file_range)(in, off_in, out, off_out, len, flags);
+    if (r > 0 && roar_active()) {
+        after_copy(in, out, r, off_in == NULL);
+    }
+    return r;
+}
+
+ROAR_EXPORT ssize_t sendfile(int out, int in, off_t *offset, size_t count) {
+    ssize_t r = REAL(sendfile)(out, in, offset, count);
+    if (r > 0 && roar_active()) {
+        after_copy(in, out, r, offset == NULL);
+    }
+    return r;
+}
+
+ROAR_EXPORT ssize_t sendfile64(int out, int in, off_t *offset, size_t count) {
+    ssize_t r = REAL(sendfile64)(out, in, offset, count);
+    if (r > 0 && roar_active()) {
+        after_copy(in, out, r, offset == NULL);
+    }
+    return r;
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * seek, truncate, mmap
+ */
+REAL_DECL(off_t, lseek, (int, off_t, int));
+REAL_DECL(off_t, lseek64, (int, off_t, int));
+REAL_DECL(int, ftruncate, (int, off_t));
+REAL_DECL(int, ftruncate64, (int, off_t));
+REAL_DECL(int, truncate, (const char *, off_t));
+REAL_DECL(int, truncate64, (const char *, off_t));
+REAL_DECL(void *, mmap, (void *, size_t, int, int, int, off_t));
+REAL_DECL(void *, mmap64, (void *, size_t, int, int, int, off_t));
+REAL_DECL(int, munmap, (void *, size_t));
+
+static void after_seek(int fd, off_t r) {
+    if (r < 0 || (unsigned)fd >= ROAR_FD_MAX || !roar_is_desc(roar_fd_peek(fd))) {
+        return;
+    }
+    int e = errno;
+    roar_t_guard++;
+    roar_fd_seeked(fd, r);
+    roar_t_guard--;
+    errno = e;
+}
+
+ROAR_EXPORT off_t lseek(int fd, off_t off, int whence) {
+    off_t r = REAL(lseek)(fd, off, whence);
+    if (roar_active()) {
+        after_seek(fd, r);
+    }
+    return r;
+}
+
+ROAR_EXPORT off_t lseek64(int fd, off_t off, int whence) {
+    off_t r = REAL(lseek64)(fd, off, whence);
+    if (roar_active()) {
+        after_seek(fd, r);
+    }
+    return r;
+}
+
+static void after_ftruncate(int fd, int r, off_t len) {
+    if (r != 0 || passthrough_fd(fd)) {
+        return;
+    }
+    int e = errno;
+    roar_t_guard++;
+    roar_fd_truncated(fd, len);
+    roar_t_guard--;
+    errno = e;
+}
+
+ROAR_EXPORT int ftruncate(int fd, off_t len) {
+    int r = REAL(ftruncate)(fd, len);
+    if (roar_active()) {
+        after_ftruncate(fd, r, len);
+    }
+    return r;
+}
+
+ROAR_EXPORT int ftruncate64(int fd, off_t len) {
+    int r = REAL(ftruncate64)(fd, len);
+    if (roar_active()) {
+        after_ftruncate(fd, r, len);
+    }
+    return r;
+}
+
+static void after_truncate(const char *path, int r, off_t len) {
+    if (r != 0) {
+        return;
+    }
+    int e = errno;
+    roar_t_guard++;
+    char norm[ROAR_PATH_MAX];
+    long n = roar_resolve_path(AT_FDCWD, path, norm);
+    if (n >= 0 && !roar_path_ignored(norm, (size_t)n)) {
+        roar_emit_truncate(norm, len);
+    }
+    roar_t_guard--;
+    errno = e;
+}
+
+ROAR_EXPORT int truncate(const char *path, off_t len) {
+    int r = REAL(truncate)(path, len);
+    if (roar_active()) {
+        after_truncate(path, r, len);
+    }
+    return r;
+}
+
+ROAR_EXPORT int truncate64(const char *path, off_t len) {
+    int r = REAL(truncate64)(path, len);
+    if (roar_active()) {
+        after_truncate(path, r, len);
+    }
+    return r;
+}
+
+static void after_mmap(void *r, size_t len, int prot, int flags, int fd) {
+    if (r == MAP_FAILED || fd < 0 || !(prot & PROT_WRITE) || !(flags & MAP_SHARED) || passthrough_fd(fd)) {
+        return;
+    }
+    int e = errno;
+    roar_t_guard++;
+    roar_fd_mapped(r, len, fd);
+    roar_t_guard--;
+    errno = e;
+}
+
+ROAR_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off) {
+    void *r = REAL(mmap)(addr, len, prot, flags, fd, off);
+    if (fd >= 0 && roar_active()) {
+        after_mmap(r, len, prot, flags, fd);
+    }
+    return r;
+}
+
+ROAR_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off) {
+    void *r = REAL(mmap64)(addr, len, prot, flags, fd, off);
+    if (fd >= 0 && roar_active()) {
+        after_mmap(r, len, prot, flags, fd);
+    }
+    return r;
+}
+
+ROAR_EXPORT int munmap(void *addr, size_t len) {
+    int r = REAL(munmap)(addr, len);
+    if (r == 0 && __atomic_load_n(&roar_n_maps, __ATOMIC_ACQUIRE) > 0 && roar_active()) {
+        int e = errno;
+        roar_t_guard++;
+        roar_fd_unmapped(addr, len);
+        roar_t_guard--;
+        errno = e;
+    }
+    return r;
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Namespace changes
+ */
+static void record_two(char type, int olddir, const char *oldp, int newdir, const char *newp) {
+    int e = errno;
+    roar_t_guard++;
+    char a[ROAR_PATH_MAX], b[ROAR_PATH_MAX];
+    long na = roar_resolve_path(olddir, oldp, a);
+    long nb = roar_resolve_path(newdir, newp, b);
+    if (na >= 0 && nb >= 0 && !(roar_path_ignored(a, (size_t)na) && roar_path_ignored(b, (size_t)nb))) {
+        roar_emit_two_paths(type, a, b);
+    }
+    roar_t_guard--;
+    errno = e;
+}
+
+static void record_delete(int dir, const char *path) {
+    int e = errno;
+    roar_t_guard++;
+    char a[ROAR_PATH_MAX];
+    long na = roar_resolve_path(dir, path, a);
+    if (na >= 0 && !roar_path_ignored(a, (size_t)na)) {
+        roar_emit_path_event('D', a);
+    }
+    roar_t_guard--;
+    errno = e;
+}
+
+REAL_DECL(int, rename, (const char *, const char *));
+REAL_DECL(int, renameat, (int, const char *, int, const char *));
+REAL_DECL(int, renameat2, (int, const char *, int, const char *, unsigned));
+REAL_DECL(int, link, (const char *, const char *));
+REAL_DECL(int, linkat, (int, const char *, int, const char *, int));
+REAL_DECL(int, unlink, (const char *));
+REAL_DECL(int, unlinkat, (int, const char *, int));
+REAL_DECL(int, remove, (const char *));
+REAL_DECL(int, chdir, (const char *));
+REAL_DECL(int, fchdir, (int));
+
+ROAR_EXPORT int rename(const char *oldp, const char *newp) {
+    int r = REAL(rename)(oldp, newp);
+    if (r == 0 && roar_active()) {
+        record_two('M', AT_FDCWD, oldp, AT_FDCWD, newp);
+    }
+    return r;
+}
+
+ROAR_EXPORT int renameat(int od, const char *oldp, int nd, const char *newp) {
+    int r = REAL(renameat)(od, oldp, nd, newp);
+    if (r == 0 && roar_active()) {
+        record_two('M', od, oldp, nd, newp);
+    }
+    return r;
+}
+
+ROAR_EXPORT int renameat2(int od, const char *oldp, int nd, const char *newp, unsigned flags) {
+    int r = REAL(renameat2)(od, oldp, nd, newp, flags);
+    if (r == 0 && roar_active()) {
+        record_two('M', od, oldp, nd, newp);
+        if (flags & 2 /* RENAME_EXCHANGE */) {
+            record_two('M', nd, newp, od, oldp);
+        }
+    }
+    return r;
+}
+
+ROAR_EXPORT int link(const char *oldp, const char *newp) {
+    int r = REAL(link)(oldp, newp);
+    if (r == 0 && roar_active()) {
+        record_two('L', AT_FDCWD, oldp, AT_FDCWD, newp);
+    }
+    return r;
+}
+
+ROAR_EXPORT int linkat(int od, const char *oldp, int nd, const char *newp, int flags) {
+    int r = REAL(linkat)(od, oldp, nd, newp, flags);
+    if (r == 0 && roar_active()) {
+        record_two('L', od, oldp, nd, newp);
+    }
+    return r;
+}
+
+ROAR_EXPORT int unlink(const char *path) {
+    int r = REAL(unlink)(path);
+    if (r == 0 && roar_active()) {
+        record_delete(AT_FDCWD, path);
+    }
+    return r;
+}
+
+ROAR_EXPORT int unlinkat(int dir, const char *path, int flags) {
+    int r = REAL(unlinkat)(dir, path, flags);
+    if (r == 0 && !(flags & AT_REMOVEDIR) && roar_active()) {
+        record_delete(dir, path);
+    }
+    return r;
+}
+
+ROAR_EXPORT int remove(const char *path) {
+    int is_dir = 0;
+    int active = roar_active();
+    if (active) {
+        int e = errno;
+        struct stat st;
+        is_dir = lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
+        errno = e;
+    }
+    int r = REAL(remove)(path);
+    if (r == 0 && active && !is_dir) {
+        record_delete(AT_FDCWD, path);
+    }
+    return r;
+}
+
+ROAR_EXPORT int chdir(const char *path) {
+    int r = REAL(chdir)(path);
+    if (r == 0) {
+        int e = errno;
+        roar_cwd_invalidate();
+        errno = e;
+    }
+    return r;
+}
+
+ROAR_EXPORT int fchdir(int fd) {
+    int r = REAL(fchdir)(fd);
+    if (r == 0) {
+        int e = errno;
+        roar_cwd_invalidate();
+        errno = e;
+    }
+    return r;
+}

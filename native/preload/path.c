@@ -1,0 +1,191 @@
+/*
+ * Paths: lexical normalisation (no symlink resolution, no syscalls), the cached working directory (invalidated
+ * by the chdir/fchdir hooks) and the ROAR_IGNORE / ROAR_INCLUDE prefix filter.
+ */
+#include "internal.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static pthread_mutex_t cwd_mu = PTHREAD_MUTEX_INITIALIZER;
+static char cwd_buf[ROAR_PATH_MAX];
+static size_t cwd_len;
+static int cwd_valid;
+
+long roar_normalise(const char *in, size_t in_len, char *out, size_t out_len, size_t cap) {
+    size_t o = out_len;
+    size_t i = 0;
+    if (o == 1 && out[0] == '/') {
+        o = 0; /* the root is the empty prefix */
+    }
+    while (i < in_len) {
+        while (i < in_len && in[i] == '/') {
+            i++;
+        }
+        size_t j = i;
+        while (j < in_len && in[j] != '/') {
+            j++;
+        }
+        size_t n = j - i;
+        if (n == 0) {
+            break;
+        }
+        if (n == 1 && in[i] == '.') {
+            /* skip */
+        } else if (n == 2 && in[i] == '.' && in[i + 1] == '.') {
+            while (o > 0 && out[o - 1] != '/') {
+                o--;
+            }
+            if (o > 0) {
+                o--;
+            }
+        } else {
+            if (o + 1 + n + 1 > cap) {
+                return -1;
+            }
+            out[o++] = '/';
+            memcpy(out + o, in + i, n);
+            o += n;
+        }
+        i = j;
+    }
+    if (o == 0) {
+        if (cap < 2) {
+            return -1;
+        }
+        out[o++] = '/';
+    }
+    out[o] = 0;
+    return (long)o;
+}
+
+void roar_cwd_invalidate(void) {
+    pthread_mutex_lock(&cwd_mu);
+    cwd_valid = 0;
+    pthread_mutex_unlock(&cwd_mu);
+}
+
+long roar_cwd_copy(char *out, size_t cap) {
+    long r = -1;
+    pthread_mutex_lock(&cwd_mu);
+    if (!cwd_valid) {
+        long n = syscall(SYS_getcwd, cwd_buf, sizeof cwd_buf);
+        if (n > 1 && cwd_buf[0] == '/') {
+            cwd_len = (size_t)n - 1; /* the syscall counts the NUL */
+            cwd_valid = 1;
+        }
+    }
+    if (cwd_valid && cwd_len + 1 <= cap) {
+        memcpy(out, cwd_buf, cwd_len + 1);
+        r = (long)cwd_len;
+    }
+    pthread_mutex_unlock(&cwd_mu);
+    return r;
+}
+
+/* Called in a forked child: the mutex may have been held by another thread of the parent. */
+void roar_cwd_atfork_child(void) {
+    pthread_mutex_init(&cwd_mu, NULL);
+}
+
+long roar_resolve_path(int dirfd, const char *path, char *out) {
+    if (path == NULL) {
+        return -1;
+    }
+    size_t plen = strlen(path);
+    long base = 0;
+    if (path[0] != '/') {
+        if (dirfd == AT_FDCWD) {
+            base = roar_cwd_copy(out, ROAR_PATH_MAX);
+        } else {
+            base = roar_fd_dir_path(dirfd, out, ROAR_PATH_MAX);
+            if (base < 0 && dirfd >= 0) {
+                char proc[40] = "/proc/self/fd/";
+                size_t k = 14;
+                char digits[16];
+                int d = 0;
+                unsigned v = (unsigned)dirfd;
+                do {
+                    digits[d++] = (char)('0' + v % 10);
+                    v /= 10;
+                } while (v);
+                while (d > 0) {
+                    proc[k++] = digits[--d];
+                }
+                proc[k] = 0;
+                base = roar_sys_readlink(proc, out, ROAR_PATH_MAX - 1);
+                if (base <= 0 || out[0] != '/') {
+                    base = -1;
+                }
+            }
+        }
+        if (base < 0) {
+            return -1;
+        }
+    }
+    long n = roar_normalise(path, plen, out, (size_t)base, ROAR_PATH_MAX);
+    if (n < 0) {
+        roar_count(RC_PATH_TOO_LONG);
+    }
+    return n;
+}
+
+static int prefix_match(const struct roar_prefix *p, const char *path, size_t len) {
+    if (p->len == 0) {
+        return 1; /* "/" */
+    }
+    return len >= p->len && memcmp(path, p->path, p->len) == 0 && (len == p->len || path[p->len] == '/');
+}
+
+int roar_path_ignored(const char *path, size_t len) {
+    if (roar_g.spool_dir_len > 0) {
+        struct roar_prefix spool = {roar_g.spool_dir, roar_g.spool_dir_len};
+        if (prefix_match(&spool, path, len)) {
+            return 1;
+        }
+    }
+    for (int i = 0; i < roar_g.n_include; i++) {
+        if (prefix_match(&roar_g.include[i], path, len)) {
+            return 0;
+        }
+    }
+    for (int i = 0; i < roar_g.n_ignore; i++) {
+        if (prefix_match(&roar_g.ignore[i], path, len)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void roar_prefixes_parse(const char *spec, struct roar_prefix *out, int *n) {
+    if (spec == NULL) {
+        return;
+    }
+    const char *s = spec;
+    while (*s && *n < ROAR_MAX_PREFIXES) {
+        const char *e = strchr(s, ':');
+        size_t len = e ? (size_t)(e - s) : strlen(s);
+        if (len > 0 && s[0] == '/' && len < ROAR_PATH_MAX) {
+            char norm[ROAR_PATH_MAX];
+            long k = roar_normalise(s, len, norm, 0, sizeof norm);
+            if (k > 0) {
+                if (k == 1) {
+                    k = 0; /* "/" matches everything */
+                }
+                char *copy = strndup(norm, (size_t)k);
+                if (copy) {
+                    out[*n].path = copy;
+                    out[*n].len = (size_t)k;
+                    (*n)++;
+                }
+            }
+        }
+        if (!e) {
+            break;
+        }
+        s = e + 1;
+    }
+}

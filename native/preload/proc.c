@@ -1,0 +1,641 @@
+/*
+ * Process hooks: fork/vfork, the exec family, posix_spawn, system, popen, pthread_create and _exit.
+ *
+ * Before an exec the library writes X, checks the target for PT_INTERP (a static binary cannot be traced: W
+ * static-exec), finalises close-on-exec descriptions, hands the others to the new image in ROAR_FDS, rebuilds
+ * the environment (LD_PRELOAD, ROAR_TAG = this thread's tag, the initial ROAR_* variables) and flushes.
+ */
+#include "internal.h"
+
+#include <elf.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Static binaries
+ */
+static long pread_raw(int fd, void *buf, size_t n, off_t off) {
+    return syscall(SYS_pread64, fd, buf, n, off);
+}
+
+/* 1: an ELF without PT_INTERP; 0: dynamic, not ELF or unreadable. Follows one "#!" interpreter. */
+static int is_static_elf(const char *path, int depth) {
+    int fd = (int)roar_sys_open(path, O_RDONLY | O_CLOEXEC, 0);
+    if (fd < 0) {
+        return 0;
+    }
+    int result = 0;
+    unsigned char head[256];
+    long n = pread_raw(fd, head, sizeof head, 0);
+    if (n >= 2 && head[0] == '#' && head[1] == '!' && depth == 0) {
+        size_t i = 2;
+        while (i < (size_t)n && (head[i] == ' ' || head[i] == '\t')) {
+            i++;
+        }
+        size_t j = i;
+        while (j < (size_t)n && head[j] != ' ' && head[j] != '\t' && head[j] != '\n') {
+            j++;
+        }
+        if (j > i && j < (size_t)n) {
+            char interp[256];
+            memcpy(interp, head + i, j - i);
+            interp[j - i] = 0;
+            result = is_static_elf(interp, 1);
+        }
+    } else if (n >= (long)sizeof(Elf32_Ehdr) && memcmp(head, ELFMAG, SELFMAG) == 0) {
+        int found = 0, ok = 0;
+        if (head[EI_CLASS] == ELFCLASS64 && n >= (long)sizeof(Elf64_Ehdr)) {
+            Elf64_Ehdr eh;
+            memcpy(&eh, head, sizeof eh);
+            if ((eh.e_type == ET_EXEC || eh.e_type == ET_DYN) && eh.e_phentsize == sizeof(Elf64_Phdr) &&
+                eh.e_phnum < 256) {
+                Elf64_Phdr ph[64];
+                size_t cnt = eh.e_phnum < 64 ? eh.e_phnum : 64;
+                if (pread_raw(fd, ph, cnt * sizeof ph[0], (off_t)eh.e_phoff) == (long)(cnt * sizeof ph[0])) {
+                    ok = 1;
+                    for (size_t i = 0; i < cnt; i++) {
+                        found |= ph[i].p_type == PT_INTERP;
+                    }
+                }
+            }
+        } else if (head[EI_CLASS] == ELFCLASS32) {
+            Elf32_Ehdr eh;
+            memcpy(&eh, head, sizeof eh);
+            if ((eh.e_type == ET_EXEC || eh.e_type == ET_DYN) && eh.e_phentsize == sizeof(Elf32_Phdr) &&
+                eh.e_phnum < 256) {
+                Elf32_Phdr ph[64];
+                size_t cnt = eh.e_phnum < 64 ? eh.e_phnum : 64;
+                if (pread_raw(fd, ph, cnt * sizeof ph[0], (off_t)eh.e_phoff) == (long)(cnt * sizeof ph[0])) {
+                    ok = 1;
+                    for (size_t i = 0; i < cnt; i++) {
+                        found |= ph[i].p_type == PT_INTERP;
+                    }
+                }
+            }
+        }
+        result = ok && !found;
+    }
+    roar_sys_close(fd);
+    return result;
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Program lookup for X records
+ */
+static long resolve_program(const char *file, int search, char *out) {
+    if (file == NULL || file[0] == 0) {
+        return -1;
+    }
+    if (!search || strchr(file, '/') != NULL) {
+        return roar_resolve_path(AT_FDCWD, file, out);
+    }
+    const char *path = getenv("PATH");
+    if (path == NULL) {
+        path = "/bin:/usr/bin";
+    }
+    size_t fl = strlen(file);
+    char cand[ROAR_PATH_MAX];
+    while (1) {
+        const char *e = strchr(path, ':');
+        size_t dl = e ? (size_t)(e - path) : strlen(path);
+        if (dl + fl + 2 < sizeof cand) {
+            if (dl == 0) {
+                cand[0] = '.';
+                dl = 1;
+            } else {
+                memcpy(cand, path, dl);
+            }
+            cand[dl] = '/';
+            memcpy(cand + dl + 1, file, fl + 1);
+            if (access(cand, X_OK) == 0) {
+                return roar_resolve_path(AT_FDCWD, cand, out);
+            }
+        }
+        if (!e) {
+            break;
+        }
+        path = e + 1;
+    }
+    return -1;
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * The environment of the new image
+ */
+struct new_env {
+    char **envp;
+    char *owned[4];
+    int n_owned;
+};
+
+static void new_env_free(struct new_env *ne) {
+    for (int i = 0; i < ne->n_owned; i++) {
+        free(ne->owned[i]);
+    }
+    free(ne->envp);
+    ne->envp = NULL;
+    ne->n_owned = 0;
+}
+
+static char *concat4(const char *a, const char *b, const char *c, const char *d) {
+    size_t la = strlen(a), lb = strlen(b), lc = strlen(c), ld = strlen(d);
+    char *s = malloc(la + lb + lc + ld + 1);
+    if (s) {
+        memcpy(s, a, la);
+        memcpy(s + la, b, lb);
+        memcpy(s + la + lb, c, lc);
+        memcpy(s + la + lb + lc, d, ld + 1);
+    }
+    return s;
+}
+
+static int has_token(const char *list, const char *tok) {
+    size_t tl = strlen(tok);
+    const char *p = list;
+    while (*p) {
+        while (*p == ':' || *p == ' ') {
+            p++;
+        }
+        const char *e = p;
+        while (*e && *e != ':' && *e != ' ') {
+            e++;
+        }
+        if ((size_t)(e - p) == tl && memcmp(p, tok, tl) == 0) {
+            return 1;
+        }
+        p = e;
+    }
+    return 0;
+}
+
+static int env_has_key(char *const *envp, const char *kv) {
+    const char *eq = strchr(kv, '=');
+    size_t kl = eq ? (size_t)(eq - kv) + 1 : strlen(kv);
+    for (char *const *e = envp; e && *e; e++) {
+        if (strncmp(*e, kv, kl) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* envp as the program passed it, plus what tracing the new image needs. `handoff` is consumed. */
+static int new_env_build(struct new_env *ne, char *const *envp, char *handoff) {
+    memset(ne, 0, sizeof *ne);
+    size_t n = 0, r = 0;
+    for (char *const *e = envp; e && *e; e++) {
+        n++;
+    }
+    for (char **e = roar_g.roar_env; e && *e; e++) {
+        r++;
+    }
+    ne->envp = malloc((n + r + 4) * sizeof(char *));
+    if (ne->envp == NULL) {
+        free(handoff);
+        return -1;
+    }
+    size_t k = 0;
+    const char *old_preload = NULL;
+    for (char *const *e = envp; e && *e; e++) {
+        if (strncmp(*e, "LD_PRELOAD=", 11) == 0) {
+            old_preload = *e + 11;
+            continue;
+        }
+        if (strncmp(*e, "ROAR_TAG=", 9) == 0 || strncmp(*e, "ROAR_FDS=", 9) == 0) {
+            continue;
+        }
+        ne->envp[k++] = *e;
+    }
+    const char *lib = roar_g.preload_path;
+    if (lib != NULL && (old_preload == NULL || !has_token(old_preload, lib))) {
+        char *s = (old_preload && *old_preload) ? concat4("LD_PRELOAD=", lib, ":", old_preload)
+                                                : concat4("LD_PRELOAD=", lib, "", "");
+        if (s) {
+            ne->owned[ne->n_owned++] = s;
+            ne->envp[k++] = s;
+        }
+    } else if (old_preload != NULL) {
+        ne->envp[k++] = (char *)(old_preload - 11);
+    }
+    const char *tag = roar_current_tag();
+    if (tag[0]) {
+        char *s = concat4("ROAR_TAG=", tag, "", "");
+        if (s) {
+            ne->owned[ne->n_owned++] = s;
+            ne->envp[k++] = s;
+        }
+    }
+    if (handoff) {
+        ne->owned[ne->n_owned++] = handoff;
+        ne->envp[k++] = handoff;
+    }
+    for (char **e = roar_g.roar_env; e && *e; e++) {
+        if (!env_has_key(envp, *e)) {
+            ne->envp[k++] = *e;
+        }
+    }
+    ne->envp[k] = NULL;
+    return 0;
+}
+
+/* X record, static check, descriptions, environment, flush. `spawn`: the caller keeps running (posix_spawn,
+ * system); otherwise this image is replaced when the call succeeds. */
+static int exec_prepare(const char *resolved, long rlen, char *const argv[], char *const *envp, int spawn,
+                        struct new_env *ne) {
+    /* Only an exec that can succeed is recorded (execvp-style callers try every PATH entry). */
+    int likely = rlen >= 0 && access(resolved, X_OK) == 0;
+    if (likely) {
+        struct roar_line l;
+        roar_line_init(&l, 'X');
+        roar_line_str(&l, roar_current_tag());
+        roar_line_u64(&l, roar_now_ns());
+        roar_line_field(&l, resolved, (size_t)rlen);
+        size_t budget = ROAR_ARGV_MAX;
+        int truncated = 0;
+        for (char *const *a = argv; a && *a; a++) {
+            size_t al = strlen(*a);
+            if (al > budget) {
+                truncated = 1;
+                break;
+            }
+            budget -= al;
+            roar_line_field(&l, *a, al);
+        }
+        roar_line_commit(&l);
+        if (truncated) {
+            roar_emit_warning("argv-truncated", resolved);
+        }
+        if (is_static_elf(resolved, 0)) {
+            roar_count(RC_STATIC_EXEC);
+            roar_emit_warning("static-exec", resolved);
+        }
+    }
+    char *handoff = roar_fd_handoff(!spawn && likely, spawn);
+    int rc = new_env_build(ne, envp, handoff);
+    roar_spool_flush();
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * exec
+ */
+REAL_DECL(int, execve, (const char *, char *const[], char *const[]));
+REAL_DECL(int, execvpe, (const char *, char *const[], char *const[]));
+REAL_DECL(int, fexecve, (int, char *const[], char *const[]));
+
+static int do_exec(const char *file, char *const argv[], char *const envp[], int search) {
+    if (!roar_active()) {
+        return search ? REAL(execvpe)(file, argv, envp) : REAL(execve)(file, argv, envp);
+    }
+    int saved = errno;
+    roar_t_guard++;
+    char resolved[ROAR_PATH_MAX];
+    long rlen = resolve_program(file, search, resolved);
+    struct new_env ne;
+    int rc = exec_prepare(resolved, rlen, argv, envp, 0, &ne);
+    roar_t_guard--;
+    errno = saved;
+    char *const *use = rc == 0 ? ne.envp : envp;
+    int r = search ? REAL(execvpe)(file, argv, use) : REAL(execve)(file, argv, use);
+    int e = errno;
+    if (rc == 0) {
+        new_env_free(&ne);
+    }
+    errno = e;
+    return r;
+}
+
+ROAR_EXPORT int execve(const char *path, char *const argv[], char *const envp[]) {
+    return do_exec(path, argv, envp, 0);
+}
+
+ROAR_EXPORT int execv(const char *path, char *const argv[]) {
+    return do_exec(path, argv, environ, 0);
+}
+
+ROAR_EXPORT int execvp(const char *file, char *const argv[]) {
+    return do_exec(file, argv, environ, 1);
+}
+
+ROAR_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[]) {
+    return do_exec(file, argv, envp, 1);
+}
+
+ROAR_EXPORT int fexecve(int fd, char *const argv[], char *const envp[]) {
+    if (!roar_active()) {
+        return REAL(fexecve)(fd, argv, envp);
+    }
+    int saved = errno;
+    roar_t_guard++;
+    char proc[40], resolved[ROAR_PATH_MAX];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    long rlen = roar_sys_readlink(proc, resolved, sizeof resolved - 1);
+    if (rlen > 0) {
+        resolved[rlen] = 0;
+    } else {
+        rlen = -1;
+    }
+    struct new_env ne;
+    int rc = exec_prepare(resolved, rlen, argv, envp, 0, &ne);
+    roar_t_guard--;
+    errno = saved;
+    int r = REAL(fexecve)(fd, argv, rc == 0 ? ne.envp : envp);
+    int e = errno;
+    if (rc == 0) {
+        new_env_free(&ne);
+    }
+    errno = e;
+    return r;
+}
+
+/* execl* collect their variadic arguments into an argv (on the stack: exec replaces the image anyway). */
+#define COLLECT_ARGS(arg0, last_named, argvname, extra_env)         \
+    size_t argc_ = 1;                                                \
+    {                                                                \
+        va_list ap_;                                                 \
+        va_start(ap_, last_named);                                   \
+        while (va_arg(ap_, char *) != NULL) {                        \
+            argc_++;                                                 \
+        }                                                            \
+        va_end(ap_);                                                 \
+    }                                                                \
+    char *argvname[argc_ + 1];                                       \
+    argvname[0] = (char *)(arg0);                                    \
+    {                                                                \
+        va_list ap_;                                                 \
+        va_start(ap_, last_named);                                   \
+        for (size_t i_ = 1; i_ <= argc_; i_++) {                     \
+            argvname[i_] = va_arg(ap_, char *);                      \
+        }                                                            \
+        extra_env;                                                   \
+        va_end(ap_);                                                 \
+    }
+
+ROAR_EXPORT int execl(const char *path, const char *arg, ...) {
+    COLLECT_ARGS(arg, arg, argv, (void)0);
+    return do_exec(path, argv, environ, 0);
+}
+
+ROAR_EXPORT int execlp(const char *file, const char *arg, ...) {
+    COLLECT_ARGS(arg, arg, argv, (void)0);
+    return do_exec(file, argv, environ, 1);
+}
+
+ROAR_EXPORT int execle(const char *path, const char *arg, ...) {
+    char **envp = NULL;
+    COLLECT_ARGS(arg, arg, argv, envp = va_arg(ap_, char **));
+    return do_exec(path, argv, envp, 0);
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * posix_spawn
+ */
+REAL_DECL(int, posix_spawn, (pid_t *, const char *, const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
+                             char *const[], char *const[]));
+REAL_DECL(int, posix_spawnp, (pid_t *, const char *, const posix_spawn_file_actions_t *,
+                              const posix_spawnattr_t *, char *const[], char *const[]));
+
+static int do_spawn(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr,
+                    char *const argv[], char *const envp[], int search) {
+    if (!roar_active()) {
+        return search ? REAL(posix_spawnp)(pid, file, fa, attr, argv, envp)
+                      : REAL(posix_spawn)(pid, file, fa, attr, argv, envp);
+    }
+    int saved = errno;
+    roar_t_guard++;
+    char resolved[ROAR_PATH_MAX];
+    long rlen = resolve_program(file, search, resolved);
+    struct new_env ne;
+    int rc = exec_prepare(resolved, rlen, argv, envp, 1, &ne);
+    errno = saved;
+    pid_t child = 0;
+    char *const *use = rc == 0 ? ne.envp : envp;
+    int r = search ? REAL(posix_spawnp)(&child, file, fa, attr, argv, use)
+                   : REAL(posix_spawn)(&child, file, fa, attr, argv, use);
+    if (r == 0) {
+        if (pid) {
+            *pid = child;
+        }
+        roar_fd_mark_shared_with_child();
+        roar_emit_pid(child);
+    }
+    if (rc == 0) {
+        new_env_free(&ne);
+    }
+    roar_t_guard--;
+    errno = saved;
+    return r;
+}
+
+ROAR_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+                            const posix_spawnattr_t *attr, char *const argv[], char *const envp[]) {
+    return do_spawn(pid, path, fa, attr, argv, envp, 0);
+}
+
+ROAR_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+                             const posix_spawnattr_t *attr, char *const argv[], char *const envp[]) {
+    return do_spawn(pid, file, fa, attr, argv, envp, 1);
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * system(): libc spawns the shell internally (no hook sees it), so it is reimplemented on our posix_spawn path
+ * with the same signal handling: SIGINT/SIGQUIT ignored and SIGCHLD blocked in the caller while it waits.
+ */
+REAL_DECL(int, system, (const char *));
+
+static pthread_mutex_t system_mu = PTHREAD_MUTEX_INITIALIZER;
+static int system_active;
+static struct sigaction system_saved_int, system_saved_quit;
+
+ROAR_EXPORT int system(const char *cmd) {
+    if (cmd == NULL || !roar_active()) {
+        return REAL(system)(cmd);
+    }
+    struct sigaction ign;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    sigemptyset(&ign.sa_mask);
+    pthread_mutex_lock(&system_mu);
+    if (system_active++ == 0) {
+        sigaction(SIGINT, &ign, &system_saved_int);
+        sigaction(SIGQUIT, &ign, &system_saved_quit);
+    }
+    pthread_mutex_unlock(&system_mu);
+    sigset_t block, omask;
+    sigemptyset(&block);
+    sigaddset(&block, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &block, &omask);
+
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t deflt;
+    sigemptyset(&deflt);
+    if (system_saved_int.sa_handler != SIG_IGN) {
+        sigaddset(&deflt, SIGINT);
+    }
+    if (system_saved_quit.sa_handler != SIG_IGN) {
+        sigaddset(&deflt, SIGQUIT);
+    }
+    posix_spawnattr_setsigdefault(&attr, &deflt);
+    posix_spawnattr_setsigmask(&attr, &omask);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+
+    char *argv[] = {"sh", "-c", (char *)cmd, NULL};
+    pid_t pid;
+    int status;
+    int r = do_spawn(&pid, "/bin/sh", NULL, &attr, argv, environ, 0);
+    if (r == 0) {
+        while (waitpid(pid, &status, 0) < 0) {
+            if (errno != EINTR) {
+                status = -1;
+                break;
+            }
+        }
+    } else {
+        status = W_EXITCODE(127, 0);
+    }
+    posix_spawnattr_destroy(&attr);
+    int e = errno;
+    pthread_mutex_lock(&system_mu);
+    if (--system_active == 0) {
+        sigaction(SIGINT, &system_saved_int, NULL);
+        sigaction(SIGQUIT, &system_saved_quit, NULL);
+    }
+    pthread_mutex_unlock(&system_mu);
+    sigprocmask(SIG_SETMASK, &omask, NULL);
+    errno = e;
+    return status;
+}
+
+/* popen(): libc spawns internally; the X record is written and the spool flushed, and the child inherits the
+ * process environment (LD_PRELOAD, the process's ROAR_TAG) rather than this thread's tag. */
+REAL_DECL(FILE *, popen, (const char *, const char *));
+
+ROAR_EXPORT FILE *popen(const char *cmd, const char *mode) {
+    if (cmd != NULL && roar_active()) {
+        int saved = errno;
+        roar_t_guard++;
+        struct roar_line l;
+        roar_line_init(&l, 'X');
+        roar_line_str(&l, roar_current_tag());
+        roar_line_u64(&l, roar_now_ns());
+        roar_line_str(&l, "/bin/sh");
+        roar_line_str(&l, "sh");
+        roar_line_str(&l, "-c");
+        roar_line_str(&l, cmd);
+        roar_line_commit(&l);
+        roar_spool_flush();
+        roar_t_guard--;
+        errno = saved;
+    }
+    return REAL(popen)(cmd, mode);
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * fork, vfork
+ */
+REAL_DECL(pid_t, fork, (void));
+
+static pid_t do_fork(void) {
+    if (!roar_active()) {
+        return REAL(fork)();
+    }
+    pid_t p = REAL(fork)(); /* the atfork handlers flush before and start a fresh spool in the child */
+    if (p > 0) {
+        int e = errno;
+        roar_t_guard++;
+        roar_fd_mark_shared_with_child();
+        roar_emit_pid(p);
+        roar_t_guard--;
+        errno = e;
+    }
+    return p;
+}
+
+ROAR_EXPORT pid_t fork(void) {
+    return do_fork();
+}
+
+/* vfork cannot be wrapped by a function that returns into the child (the child would clobber the frame the
+ * parent returns through), and a vfork child must not touch the parent's spool buffer: it is a fork here. */
+ROAR_EXPORT pid_t vfork(void) {
+    return do_fork();
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * threads: a new thread starts with its creator's tag
+ */
+REAL_DECL(int, pthread_create, (pthread_t *, const pthread_attr_t *, void *(*)(void *), void *));
+
+struct thread_start {
+    void *(*fn)(void *);
+    void *arg;
+    int tag_set;
+    char tag[ROAR_TAG_MAX];
+};
+
+static void *thread_trampoline(void *p) {
+    struct thread_start *s = p;
+    void *(*fn)(void *) = s->fn;
+    void *arg = s->arg;
+    if (s->tag_set) {
+        memcpy(roar_t_tag, s->tag, ROAR_TAG_MAX);
+        roar_t_tag_set = 1;
+    }
+    free(s);
+    return fn(arg);
+}
+
+ROAR_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg) {
+    if (!roar_active()) {
+        return REAL(pthread_create)(t, attr, fn, arg);
+    }
+    int saved = errno;
+    struct thread_start *s = malloc(sizeof *s);
+    if (s == NULL) {
+        errno = saved;
+        return REAL(pthread_create)(t, attr, fn, arg);
+    }
+    s->fn = fn;
+    s->arg = arg;
+    s->tag_set = roar_t_tag_set;
+    memcpy(s->tag, roar_t_tag, ROAR_TAG_MAX);
+    errno = saved;
+    int r = REAL(pthread_create)(t, attr, thread_trampoline, s);
+    if (r != 0) {
+        free(s);
+    }
+    return r;
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * _exit: no destructors run, so finalise here (forked children, e.g. multiprocessing, end this way)
+ */
+REAL_DECL(void, _exit, (int));
+REAL_DECL(void, _Exit, (int));
+
+ROAR_EXPORT __attribute__((noreturn)) void _exit(int status) {
+    if (roar_active()) {
+        roar_process_exit();
+    }
+    REAL(_exit)(status);
+    __builtin_unreachable();
+}
+
+ROAR_EXPORT __attribute__((noreturn)) void _Exit(int status) {
+    if (roar_active()) {
+        roar_process_exit();
+    }
+    REAL(_Exit)(status);
+    __builtin_unreachable();
+}

@@ -1,0 +1,365 @@
+/*
+ * The spool writer: one file per process image, `<pid>-<start_ns>-<rand>.spool` in ROAR_SPOOL, opened on the
+ * first flush with raw syscalls, `H` first. Records are formatted outside any lock into a line buffer, then
+ * appended under the spool lock to a process buffer that is written with one write(2) when full, when more than
+ * ROAR_FLUSH_MS passed since the last flush, at roar_flush(), before fork/exec and at exit. Never uses stdio.
+ */
+#include "internal.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define SPOOL_BUFFER_BYTES (64 * 1024)
+
+static pthread_mutex_t spool_mu = PTHREAD_MUTEX_INITIALIZER;
+static char spool_buf[SPOOL_BUFFER_BYTES];
+static size_t spool_len;
+static size_t spool_records;   /* records in spool_buf */
+static int spool_fd = -1;
+static int spool_failed;       /* the spool file could not be opened: drop (count) records */
+static uint64_t last_flush_ns;
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Line building
+ */
+static void line_reserve(struct roar_line *l, size_t extra) {
+    if (l->len + extra <= l->cap) {
+        return;
+    }
+    size_t cap = l->cap * 2;
+    while (cap < l->len + extra) {
+        cap *= 2;
+    }
+    char *p = l->heap ? realloc(l->p, cap) : malloc(cap);
+    if (p == NULL) {
+        return; /* callers check capacity again and truncate */
+    }
+    if (!l->heap) {
+        memcpy(p, l->p, l->len);
+    }
+    l->p = p;
+    l->cap = cap;
+    l->heap = 1;
+}
+
+void roar_line_init(struct roar_line *l, char type) {
+    l->p = l->inline_buf;
+    l->cap = sizeof l->inline_buf;
+    l->heap = 0;
+    l->p[0] = type;
+    l->len = 1;
+}
+
+void roar_line_free(struct roar_line *l) {
+    if (l->heap) {
+        free(l->p);
+    }
+    l->heap = 0;
+}
+
+void roar_line_raw(struct roar_line *l, const char *s, size_t n) {
+    line_reserve(l, n);
+    if (l->len + n > l->cap) {
+        n = l->cap - l->len;
+    }
+    memcpy(l->p + l->len, s, n);
+    l->len += n;
+}
+
+static const char hexdigits[] = "0123456789ABCDEF";
+
+void roar_line_field(struct roar_line *l, const char *s, size_t n) {
+    line_reserve(l, 1 + 3 * n);
+    if (l->len + 1 + 3 * n > l->cap) {
+        n = (l->cap - l->len - 1) / 3;
+    }
+    char *o = l->p + l->len;
+    *o++ = '\t';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f || c == '%') {
+            *o++ = '%';
+            *o++ = hexdigits[c >> 4];
+            *o++ = hexdigits[c & 15];
+        } else {
+            *o++ = (char)c;
+        }
+    }
+    l->len = (size_t)(o - l->p);
+}
+
+void roar_line_str(struct roar_line *l, const char *s) {
+    roar_line_field(l, s ? s : "", s ? strlen(s) : 0);
+}
+
+void roar_line_u64(struct roar_line *l, uint64_t v) {
+    char tmp[24];
+    int i = (int)sizeof tmp;
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    tmp[--i] = '\t';
+    roar_line_raw(l, tmp + i, sizeof tmp - (size_t)i);
+}
+
+void roar_line_i64(struct roar_line *l, int64_t v) {
+    if (v < 0) {
+        char tmp[24];
+        uint64_t u = (uint64_t)(-(v + 1)) + 1;
+        int i = (int)sizeof tmp;
+        do {
+            tmp[--i] = (char)('0' + u % 10);
+            u /= 10;
+        } while (u);
+        tmp[--i] = '-';
+        tmp[--i] = '\t';
+        roar_line_raw(l, tmp + i, sizeof tmp - (size_t)i);
+    } else {
+        roar_line_u64(l, (uint64_t)v);
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * The spool file
+ */
+static int spool_open_locked(void) {
+    if (spool_fd >= 0) {
+        return 0;
+    }
+    if (spool_failed || roar_g.spool_dir == NULL) {
+        return -1;
+    }
+    uint64_t start = roar_now_ns();
+    uint32_t rnd = 0;
+    if (syscall(SYS_getrandom, &rnd, sizeof rnd, 1 /* GRND_NONBLOCK */) != (long)sizeof rnd) {
+        rnd = (uint32_t)(start ^ (start >> 29) ^ ((uint64_t)roar_g.pid * 2654435761u));
+    }
+    char name[ROAR_PATH_MAX + 80];
+    size_t dl = roar_g.spool_dir_len;
+    if (dl + 80 > sizeof name) {
+        spool_failed = 1;
+        return -1;
+    }
+    memcpy(name, roar_g.spool_dir, dl);
+    struct roar_line tmp; /* reuse the integer formatter */
+    roar_line_init(&tmp, '/');
+    roar_line_u64(&tmp, (uint64_t)roar_g.pid);
+    roar_line_u64(&tmp, start);
+    size_t k = dl;
+    name[k++] = '/';
+    for (size_t i = 2; i < tmp.len; i++) {
+        name[k++] = tmp.p[i] == '\t' ? '-' : tmp.p[i];
+    }
+    name[k++] = '-';
+    for (int i = 7; i >= 0; i--) {
+        name[k++] = "0123456789abcdef"[(rnd >> (4 * i)) & 15];
+    }
+    memcpy(name + k, ".spool", 7);
+    long fd = roar_sys_open(name, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        spool_failed = 1;
+        return -1;
+    }
+    spool_fd = (int)fd;
+
+    /* H version pid ppid start_ns exe cwd */
+    struct roar_line h;
+    roar_line_init(&h, 'H');
+    roar_line_u64(&h, 1);
+    roar_line_u64(&h, (uint64_t)roar_g.pid);
+    roar_line_u64(&h, (uint64_t)syscall(SYS_getppid));
+    roar_line_u64(&h, start);
+    char buf[ROAR_PATH_MAX];
+    long n = roar_sys_readlink("/proc/self/exe", buf, sizeof buf);
+    roar_line_field(&h, buf, n > 0 ? (size_t)n : 0);
+    n = roar_cwd_copy(buf, sizeof buf);
+    roar_line_field(&h, buf, n > 0 ? (size_t)n : 0);
+    roar_line_raw(&h, "\n", 1);
+    roar_sys_write_all(spool_fd, h.p, h.len);
+    roar_line_free(&h);
+    __atomic_fetch_add(&roar_counters[RC_EVENTS], 1, __ATOMIC_RELAXED);
+    return 0;
+}
+
+static void append_counters_locked(uint64_t now) {
+    /* C ns key=value ... — built in place at the end of the buffer (there is always room: see reserve). */
+    struct roar_line c;
+    roar_line_init(&c, 'C');
+    roar_line_u64(&c, now);
+    for (int i = 0; i < RC_COUNT; i++) {
+        char kv[64];
+        size_t nl = strlen(roar_counter_names[i]);
+        memcpy(kv, roar_counter_names[i], nl);
+        kv[nl++] = '=';
+        char digits[24];
+        int d = (int)sizeof digits;
+        uint64_t v = __atomic_load_n(&roar_counters[i], __ATOMIC_RELAXED);
+        do {
+            digits[--d] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v);
+        memcpy(kv + nl, digits + d, sizeof digits - (size_t)d);
+        nl += sizeof digits - (size_t)d;
+        roar_line_field(&c, kv, nl);
+    }
+    roar_line_raw(&c, "\n", 1);
+    if (spool_len + c.len <= sizeof spool_buf) {
+        memcpy(spool_buf + spool_len, c.p, c.len);
+        spool_len += c.len;
+    }
+    roar_line_free(&c);
+}
+
+/* Writes the buffer. With `counters`, a C record is appended first. */
+static void flush_locked(int counters) {
+    uint64_t now = roar_now_ns();
+    last_flush_ns = now;
+    if (spool_len == 0 && !counters) {
+        return;
+    }
+    if (spool_open_locked() != 0) {
+        __atomic_fetch_add(&roar_counters[RC_LOST], spool_records, __ATOMIC_RELAXED);
+        spool_len = 0;
+        spool_records = 0;
+        return;
+    }
+    if (counters) {
+        append_counters_locked(now);
+    }
+    if (roar_sys_write_all(spool_fd, spool_buf, spool_len) != 0) {
+        __atomic_fetch_add(&roar_counters[RC_LOST], spool_records, __ATOMIC_RELAXED);
+    }
+    spool_len = 0;
+    spool_records = 0;
+}
+
+/* Room kept free at the end of the buffer for the C record of the next flush. */
+#define COUNTER_RESERVE 1024
+
+void roar_line_commit(struct roar_line *l) {
+    roar_line_raw(l, "\n", 1);
+    if (l->p[l->len - 1] != '\n') {
+        l->p[l->len - 1] = '\n'; /* truncated by an allocation failure: keep the line well-formed */
+    }
+    __atomic_fetch_add(&roar_counters[RC_EVENTS], 1, __ATOMIC_RELAXED);
+    uint64_t now = roar_now_ns();
+    pthread_mutex_lock(&spool_mu);
+    if (last_flush_ns == 0) {
+        last_flush_ns = now; /* the interval starts with the first record */
+    }
+    if (spool_len + l->len + COUNTER_RESERVE > sizeof spool_buf) {
+        flush_locked(1);
+    }
+    if (l->len + COUNTER_RESERVE > sizeof spool_buf) {
+        /* A huge record (long argv): write it on its own. */
+        if (spool_open_locked() == 0) {
+            if (roar_sys_write_all(spool_fd, l->p, l->len) != 0) {
+                roar_count(RC_LOST);
+            }
+        } else {
+            roar_count(RC_LOST);
+        }
+    } else {
+        memcpy(spool_buf + spool_len, l->p, l->len);
+        spool_len += l->len;
+        spool_records++;
+        if (now - last_flush_ns > roar_g.flush_interval_ns) {
+            flush_locked(1);
+        }
+    }
+    pthread_mutex_unlock(&spool_mu);
+    roar_line_free(l);
+}
+
+void roar_spool_flush(void) {
+    pthread_mutex_lock(&spool_mu);
+    flush_locked(1);
+    pthread_mutex_unlock(&spool_mu);
+}
+
+void roar_spool_atfork_prepare(void) {
+    pthread_mutex_lock(&spool_mu);
+    flush_locked(1);
+}
+
+void roar_spool_atfork_parent(void) {
+    pthread_mutex_unlock(&spool_mu);
+}
+
+void roar_spool_atfork_child(void) {
+    pthread_mutex_init(&spool_mu, NULL);
+    if (spool_fd >= 0) {
+        roar_sys_close(spool_fd);
+    }
+    spool_fd = -1;
+    spool_failed = 0;
+    spool_len = 0;
+    spool_records = 0;
+    last_flush_ns = roar_now_ns();
+    /* The child's counters start over: the parent's C records already count what it did. */
+    for (int i = 0; i < RC_COUNT; i++) {
+        roar_counters[i] = 0;
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Emitters
+ */
+void roar_emit_warning(const char *kind, const char *detail) {
+    struct roar_line l;
+    roar_line_init(&l, 'W');
+    roar_line_str(&l, roar_current_tag());
+    roar_line_u64(&l, roar_now_ns());
+    roar_line_str(&l, kind);
+    roar_line_str(&l, detail ? detail : "");
+    roar_line_commit(&l);
+}
+
+void roar_emit_path_event(char type, const char *path) {
+    struct roar_line l;
+    roar_line_init(&l, type);
+    roar_line_str(&l, roar_current_tag());
+    roar_line_u64(&l, roar_now_ns());
+    roar_line_str(&l, path);
+    roar_line_commit(&l);
+}
+
+void roar_emit_two_paths(char type, const char *old_path, const char *new_path) {
+    struct roar_line l;
+    roar_line_init(&l, type);
+    roar_line_str(&l, roar_current_tag());
+    roar_line_u64(&l, roar_now_ns());
+    roar_line_str(&l, old_path);
+    roar_line_str(&l, new_path);
+    roar_line_commit(&l);
+}
+
+void roar_emit_truncate(const char *path, int64_t length) {
+    struct roar_line l;
+    roar_line_init(&l, 'T');
+    roar_line_str(&l, roar_current_tag());
+    roar_line_u64(&l, roar_now_ns());
+    roar_line_str(&l, path);
+    roar_line_i64(&l, length);
+    roar_line_commit(&l);
+}
+
+void roar_emit_pid(pid_t child) {
+    struct roar_line l;
+    roar_line_init(&l, 'P');
+    roar_line_str(&l, roar_current_tag());
+    roar_line_u64(&l, roar_now_ns());
+    roar_line_u64(&l, (uint64_t)child);
+    roar_line_commit(&l);
+}
+
+void roar_emit_exit(void) {
+    struct roar_line l;
+    roar_line_init(&l, 'Z');
+    roar_line_u64(&l, roar_now_ns());
+    roar_line_commit(&l);
+}

@@ -1,0 +1,88 @@
+"""Driving the real ``roar`` binary from tests: a project in a temp folder, ``roar run``, and the
+``roar dag --format json`` document (docs/dag-json.md) to assert on."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def roar_binary() -> Optional[Path]:
+    """The roar built by scripts/build: ``$ROAR_BIN_DIR/roar``, else the debug build folder."""
+    candidates = []
+    if os.environ.get("ROAR_BIN_DIR"):
+        candidates.append(Path(os.environ["ROAR_BIN_DIR"]) / "roar")
+    candidates.append(REPO / ".build" / "debug" / "roar")
+    for candidate in candidates:
+        if candidate.is_file() and (candidate.parent / "libroar_preload.so").is_file():
+            return candidate
+    return None
+
+
+def b3sum(path: Path) -> str:
+    """The reference digest: the ``b3sum`` tool when installed, else the PyPI ``blake3`` package."""
+    if shutil.which("b3sum"):
+        out = subprocess.run(["b3sum", "--no-names", str(path)], check=True, capture_output=True, text=True)
+        return out.stdout.strip()
+    import blake3  # type: ignore[import-not-found]
+
+    return blake3.blake3(Path(path).read_bytes()).hexdigest()
+
+
+@dataclass
+class Project:
+    """A roar project in a temp folder, with the real binary."""
+
+    root: Path
+    roar: Path
+
+    def env(self, extra: Optional[dict[str, str]] = None) -> dict[str, str]:
+        env = dict(os.environ)
+        env["NO_COLOR"] = "1"
+        env.update(extra or {})
+        return env
+
+    def cli(self, *args: str, check: bool = True, env: Optional[dict[str, str]] = None,
+            cwd: Optional[Path] = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([str(self.roar), *args], cwd=cwd or self.root, env=self.env(env),
+                                capture_output=True, text=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"roar {' '.join(args)} exited {result.returncode}\n"
+                                 f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}")
+        return result
+
+    def run(self, *command: str, check: bool = True, env: Optional[dict[str, str]] = None,
+            cwd: Optional[Path] = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        return self.cli("run", "--", *command, check=check, env=env, cwd=cwd, timeout=timeout)
+
+    def dag(self) -> dict[str, Any]:
+        document = json.loads(self.cli("dag", "--format", "json").stdout)
+        assert document["schema"] == "roar.dag/1"
+        return document
+
+    def path(self, relative: str) -> str:
+        return str(self.root / relative)
+
+
+def last_run(dag: dict[str, Any]) -> dict[str, Any]:
+    """The newest job started by ``roar run`` (role ``run``)."""
+    runs = [job for job in dag["jobs"] if job["role"] == "run"]
+    assert runs, "no run recorded"
+    return max(runs, key=lambda job: job["step"])
+
+
+def paths(refs: Sequence[dict[str, Any]]) -> set[str]:
+    return {ref["path"] for ref in refs}
+
+
+def ref(refs: Sequence[dict[str, Any]], path: str) -> dict[str, Any]:
+    found = [r for r in refs if r["path"] == path]
+    assert found, f"{path} not among {sorted(paths(refs))}"
+    return found[0]
