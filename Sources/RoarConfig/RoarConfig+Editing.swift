@@ -2,7 +2,8 @@ extension RoarConfig {
     /// Sets one key in `roar.toml`, editing the text in place: every other line, comment, blank
     /// line and key order stays as it was.
     ///
-    /// - An existing `key = value` gets its value replaced; a comment after it on the line stays.
+    /// - An existing `key = value` gets its value replaced; a comment after it on the line stays
+    ///   (comments inside a replaced multi-line array go with the old value).
     /// - A new key goes after the last key of its section (a `[section]` table, dotted
     ///   `section.key` lines, or an inline `section = { … }`); in a section with no keys yet it
     ///   replaces a commented-out example line `# key = …` if there is one, else follows the

@@ -65,8 +65,11 @@ struct JobRow: FetchableRecord {
         "ray_task_id", "ray_attempt", "ray_actor_id", "ray_node_id", "ray_worker_id", "ray_job_id", "ray_function",
     ]
     static let selection = "id, " + columns.joined(separator: ", ")
-    static let insertSQL =
-        "INSERT INTO jobs (\(columns.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))"
+    /// Inserts a new uid; does nothing for a stored one (see `save`).
+    static let insertSQL = """
+        INSERT INTO jobs (\(columns.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))
+        ON CONFLICT (uid) DO NOTHING
+        """
     static let updateSQL = "UPDATE jobs SET \(columns.map { "\($0) = ?" }.joined(separator: ", ")) WHERE id = ?"
 
     var arguments: StatementArguments {
@@ -107,16 +110,18 @@ struct JobRow: FetchableRecord {
         rayFunction = try row.decode(atIndex: 24)
     }
 
-    /// Inserts the row, or updates it when `id` is set; returns its id.
-    func save(_ db: Database) throws -> Int64 {
-        if let id {
-            var arguments = self.arguments
-            arguments += [id]
-            try db.cachedStatement(sql: Self.updateSQL).execute(arguments: arguments)
-            return id
-        }
+    /// Inserts the row, or updates the stored row with the same uid. Returns the row's id
+    /// and whether it was inserted.
+    ///
+    /// Trying the insert first saves a look-up per new job, the common case of a merge.
+    func save(_ db: Database) throws -> (id: Int64, isNew: Bool) {
         try db.cachedStatement(sql: Self.insertSQL).execute(arguments: arguments)
-        return db.lastInsertedRowID
+        if db.changesCount == 1 { return (db.lastInsertedRowID, true) }
+        let id = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM jobs WHERE uid = ?"), arguments: [uid])!
+        var arguments = self.arguments
+        arguments += [id]
+        try db.cachedStatement(sql: Self.updateSQL).execute(arguments: arguments)
+        return (id, false)
     }
 
     init(_ job: Job, id: Int64?, sessionID: Int64, coverage: String) {
@@ -191,30 +196,21 @@ struct ArtifactRow: Codable, FetchableRecord, MutablePersistableRecord {
     }
 }
 
-struct ArtifactHashRow: Codable, FetchableRecord, PersistableRecord {
-    static let databaseTableName = "artifact_hashes"
-
-    var artifactID: Int64
-    var algorithm: String
-    var digest: String
-
-    enum CodingKeys: String, CodingKey, ColumnExpression {
-        case algorithm, digest
-        case artifactID = "artifact_id"
-    }
-}
-
 /// Which side of a job a ref row is on; chooses the table.
 protocol RefDirection: Sendable {
     static var tableName: String { get }
+    /// `RefRow.insertSQL(into: tableName)`, built once (a generic type cannot store it).
+    static var insertSQL: String { get }
 }
 
 enum InputDirection: RefDirection {
     static let tableName = "job_inputs"
+    static let insertSQL = RefRow<Self>.insertSQL(into: tableName)
 }
 
 enum OutputDirection: RefDirection {
     static let tableName = "job_outputs"
+    static let insertSQL = RefRow<Self>.insertSQL(into: tableName)
 }
 
 /// A row of `job_inputs` or `job_outputs`: one `Ref` of one job. Columns mapped by hand, as
@@ -239,8 +235,8 @@ struct RefRow<Direction: RefDirection>: FetchableRecord {
         "job_id, artifact_id, path, kind, hashes, size, capture, dev, ino, version_size, mtime_ns, cluster_only"
     }
     /// Inserts a row unless the job already has one for the same path and content.
-    static var insertSQL: String {
-        "INSERT OR IGNORE INTO \(Direction.tableName) (\(columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    static func insertSQL(into table: String) -> String {
+        "INSERT OR IGNORE INTO \(table) (\(columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     }
 
     var arguments: StatementArguments {
@@ -267,7 +263,7 @@ struct RefRow<Direction: RefDirection>: FetchableRecord {
     }
 
     func insert(_ db: Database) throws {
-        try db.cachedStatement(sql: Self.insertSQL).execute(arguments: arguments)
+        try db.cachedStatement(sql: Direction.insertSQL).execute(arguments: arguments)
     }
 
     init(_ ref: Ref, jobID: Int64, artifactID: Int64?, hashes: String) {

@@ -48,17 +48,14 @@ private struct Merger {
     mutating func merge(_ jobs: [RecordedJob]) throws -> MergeResult {
         let sessionID = try SessionRow.current(db).id!
         var result = MergeResult()
-        let findJob = try db.cachedStatement(sql: "SELECT id FROM jobs WHERE uid = ?")
         for recorded in jobs {
-            let existingID = try Int64.fetchOne(findJob, arguments: [recorded.job.uid])
-            let row = JobRow(
-                recorded.job, id: existingID, sessionID: sessionID, coverage: JSONText.encode(recorded.job.coverage))
-            let jobID = try row.save(db)
-            if let existingID {
-                try removeRefs(ofJob: existingID)
-                result.replacedJobs += 1
-            } else {
+            let row = JobRow(recorded.job, id: nil, sessionID: sessionID, coverage: JSONText.encode(recorded.job.coverage))
+            let (jobID, isNew) = try row.save(db)
+            if isNew {
                 result.insertedJobs += 1
+            } else {
+                try removeRefs(ofJob: jobID)
+                result.replacedJobs += 1
             }
             for ref in recorded.inputs {
                 let row = RefRow<InputDirection>(

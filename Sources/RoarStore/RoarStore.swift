@@ -136,6 +136,10 @@ public final class RoarStore: Sendable {
 
     /// The project's session, created on first use.
     public func currentSession() throws(StoreError) -> StoreSession {
+        let existing = try read("read the session of") { db in
+            try SessionRow.order(SessionRow.CodingKeys.id).fetchOne(db)
+        }
+        if let existing { return StoreSession(uid: existing.uid, createdAt: existing.createdAt) }
         let row = try write("create the session in") { db in try SessionRow.current(db) }
         return StoreSession(uid: row.uid, createdAt: row.createdAt)
     }

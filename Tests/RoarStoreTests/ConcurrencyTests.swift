@@ -58,6 +58,50 @@ struct ConcurrencyTests {
     }
 
     @Test(
+        "4 writer processes at once: every job lands",
+        .enabled(if: WriterProcess.canSpawn, "needs the test bundle to be an executable (Linux `swift test`)"))
+    func fourWriterProcesses() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let goFile = directory.path + "/go"
+        let processes = try (0..<4).map { index in try WriterProcess.start(index: index, database: directory.databasePath, goFile: goFile) }
+        #expect(FileManager.default.createFile(atPath: goFile, contents: nil))
+        for process in processes {
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0, "writer process \(process.processIdentifier) failed")
+        }
+        let store = try RoarStore(path: directory.databasePath)
+        let summary = try store.summary()
+        #expect(summary.jobCount == 4 * WriterProcess.batches * WriterProcess.jobsPerBatch)
+        #expect(summary.artifactCount == summary.jobCount + 1)
+        #expect(try store.queryUnchecked("SELECT COUNT(*) FROM sessions") == [["1"]])
+    }
+
+    /// The body of one writer process of `fourWriterProcesses`; skipped in a normal run.
+    @Test(.enabled(if: WriterProcess.childDatabase != nil))
+    func writerProcessChild() throws {
+        let database = try #require(WriterProcess.childDatabase)
+        let environment = ProcessInfo.processInfo.environment
+        let index = try #require(Int(environment[WriterProcess.indexVariable] ?? ""))
+        let goFile = try #require(environment[WriterProcess.goFileVariable])
+        let deadline = Date().addingTimeInterval(30)
+        while !FileManager.default.fileExists(atPath: goFile) && Date() < deadline {
+            usleep(5_000)
+        }
+        let store = try RoarStore(path: database)
+        for batch in 0..<WriterProcess.batches {
+            let jobs = (0..<WriterProcess.jobsPerBatch).map { job in
+                let uid = String(format: "%02x%04x%02x00000000", index, batch, job)
+                return RecordedJob(
+                    job: bareJob(uid, step: batch),
+                    inputs: [fileRef("/p/shared.csv", blake3: digest("shared"), inode: 1, mtime: 1)],
+                    outputs: [fileRef("/p/out-\(uid)", blake3: digest(uid), inode: 100, mtime: 2)])
+            }
+            try store.merge(jobs)
+        }
+    }
+
+    @Test(
         "a writer waits for another process's write lock, up to the busy timeout",
         .enabled(if: Python.executable != nil, "needs python3 to hold a lock from another process"))
     func waitsForAnotherProcess() throws {
@@ -135,5 +179,41 @@ enum Python {
 
     struct PythonFailure: Error {
         var status: Int32
+    }
+}
+
+/// Runs `ConcurrencyTests.writerProcessChild` in a new process of this test bundle.
+enum WriterProcess {
+    static let databaseVariable = "ROAR_STORE_TEST_WRITER_DATABASE"
+    static let indexVariable = "ROAR_STORE_TEST_WRITER_INDEX"
+    static let goFileVariable = "ROAR_STORE_TEST_WRITER_GO_FILE"
+    static let batches = 25
+    static let jobsPerBatch = 4
+
+    static var childDatabase: String? { ProcessInfo.processInfo.environment[databaseVariable] }
+
+    /// On Linux `swift test` runs the test bundle as an executable, which can run one test of
+    /// itself in a child process. Elsewhere (Xcode's `xctest` host) the thread test stands in.
+    static var canSpawn: Bool {
+        #if os(Linux)
+            childDatabase == nil && CommandLine.arguments.first?.hasSuffix(".xctest") == true
+        #else
+            false
+        #endif
+    }
+
+    static func start(index: Int, database: String, goFile: String) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+        process.arguments = ["--testing-library", "swift-testing", "--filter", "writerProcessChild"]
+        var environment = ProcessInfo.processInfo.environment
+        environment[databaseVariable] = database
+        environment[indexVariable] = String(index)
+        environment[goFileVariable] = goFile
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return process
     }
 }

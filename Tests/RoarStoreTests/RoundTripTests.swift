@@ -66,6 +66,8 @@ struct RoundTripTests {
             "/data/ünïcödé/naïve café.csv",  // precomposed (NFC)
             "/data/u\u{308}ni\u{308}co\u{308}de\u{301}/cafe\u{301}.csv",  // decomposed (NFD)
             "/data/replacement\u{FFFD}char",
+            "/data/latin1-caf\\xe9.csv",  // how RoarCore spells a non-UTF-8 byte
+
             "/data/'quote\"s and \\backslash",
             "/data/emoji 🦁 and\u{0001}control",
             "s3://bucket/key with spaces/%2F/?x=1",

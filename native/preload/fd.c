@@ -14,6 +14,7 @@
 #include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -32,6 +33,8 @@ struct roar_map {
 static struct roar_map maps[MAX_MAPS];
 int roar_n_maps;
 
+static void bg_finish(struct roar_desc *d);
+
 extern void _IO_list_lock(void);
 extern void _IO_list_unlock(void);
 extern FILE *_IO_list_all; /* glibc: struct _IO_FILE_plus *, whose first member is the FILE */
@@ -47,6 +50,8 @@ static struct roar_desc *desc_new(const char *path, size_t path_len, uint32_t mo
     }
     memset(d, 0, sizeof *d);
     pthread_mutex_init(&d->mu, NULL);
+    pthread_mutex_init(&d->hash_mu, NULL);
+    d->hfd = -1;
     d->refs = 1;
     d->mode = mode;
     d->state = DS_STREAM_OK;
@@ -184,7 +189,8 @@ static void finalise(struct roar_desc *d, int fd) {
             uint8_t digest[ROAR_BLAKE3_OUT_LEN];
             int ok = 0;
             int streamed = (state & DS_STREAM_OK) && !(state & (DS_STDIO | DS_CONTENT | DS_SHARED)) &&
-                           !(mode & DM_M) && !inherited && have && (int64_t)d->stream_len == size;
+                           !(mode & DM_M) && !inherited && have && (int64_t)d->stream_len == size &&
+                           d->hashed_len == d->stream_len;
             if (streamed) {
                 if (d->hasher) {
                     roar_blake3_finalize(d->hasher, digest);
@@ -237,10 +243,12 @@ static void release(struct roar_desc *d, int fd) {
     live_unlink_locked(d);
     pthread_mutex_unlock(&roar_table_mu);
     roar_t_guard++;
+    bg_finish(d);
     finalise(d, fd);
     roar_t_guard--;
     free(d->hasher);
     pthread_mutex_destroy(&d->mu);
+    pthread_mutex_destroy(&d->hash_mu);
     free(d);
 }
 
@@ -493,7 +501,214 @@ void roar_fd_unlock_write(struct roar_desc *d) {
     unref(d, -1);
 }
 
-void roar_fd_stream(struct roar_desc *d, const void *buf, size_t n) {
+/* ---------------------------------------------------------------------------------------------------------
+ * Background hashing. Hashing costs about as much CPU as the write itself; for large sequential writes the
+ * writing thread only counts bytes and one library thread reads them back from the page cache and hashes them,
+ * on another core. The F record waits for it: release() finishes what is left inline.
+ */
+#define BG_MIN_WRITE (32 * 1024)
+#define BG_BATCH (1024 * 1024)
+
+static pthread_mutex_t bg_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t bg_cond = PTHREAD_COND_INITIALIZER;  /* work queued */
+static pthread_cond_t bg_idle = PTHREAD_COND_INITIALIZER;  /* bg_current changed */
+static struct roar_desc *bg_queue[64];
+static int bg_n;
+static struct roar_desc *bg_current;
+static int bg_started;
+static char *bg_buf; /* BG_BATCH bytes, the thread's */
+
+/* Hashes [hashed_len, upto) of d through its private fd. Under d->hash_mu. Returns 0, or -1 when the file is
+ * not what we think (then the hash is recomputed at close). */
+static int bg_hash_range(struct roar_desc *d, uint64_t upto, char *buf, size_t cap) {
+    struct stat st;
+    if (roar_sys_fstat(d->hfd, &st) != 0 || (uint64_t)st.st_dev != d->dev || (uint64_t)st.st_ino != d->ino) {
+        return -1; /* our fd was closed (and maybe reused) behind our back */
+    }
+    while (d->hashed_len < upto) {
+        size_t want = upto - d->hashed_len < cap ? (size_t)(upto - d->hashed_len) : cap;
+        long n = syscall(SYS_pread64, d->hfd, buf, want, (off_t)d->hashed_len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return -1;
+        }
+        roar_blake3_update(d->hasher, buf, (size_t)n);
+        d->hashed_len += (uint64_t)n;
+    }
+    return 0;
+}
+
+static void bg_remove_locked(struct roar_desc *d) {
+    for (int i = 0; i < bg_n; i++) {
+        if (bg_queue[i] == d) {
+            bg_queue[i] = bg_queue[--bg_n];
+            break;
+        }
+    }
+    __atomic_store_n(&d->queued, 0, __ATOMIC_SEQ_CST);
+}
+
+static void *bg_main(void *arg) {
+    roar_t_guard = 1; /* nothing this thread does is traced */
+    pthread_mutex_lock(&bg_mu);
+    for (;;) {
+        struct roar_desc *d = NULL;
+        while (d == NULL) {
+            for (int i = 0; i < bg_n; i++) {
+                struct roar_desc *c = bg_queue[i];
+                if (!(__atomic_load_n(&c->state, __ATOMIC_ACQUIRE) & DS_STREAM_OK)) {
+                    bg_remove_locked(c); /* not sequential any more: recomputed at close */
+                    i--;
+                    continue;
+                }
+                if (__atomic_load_n(&c->stream_len, __ATOMIC_SEQ_CST) > c->hashed_len) {
+                    d = c;
+                    break;
+                }
+                /* caught up: leave the queue, then look again (a write may have just been counted) */
+                __atomic_store_n(&c->queued, 0, __ATOMIC_SEQ_CST);
+                if (__atomic_load_n(&c->stream_len, __ATOMIC_SEQ_CST) > c->hashed_len) {
+                    __atomic_store_n(&c->queued, 1, __ATOMIC_SEQ_CST);
+                    d = c;
+                    break;
+                }
+                bg_queue[i] = bg_queue[--bg_n];
+                i--;
+            }
+            if (d == NULL) {
+                pthread_cond_wait(&bg_cond, &bg_mu);
+            }
+        }
+        bg_current = d;
+        pthread_mutex_unlock(&bg_mu);
+
+        pthread_mutex_lock(&d->hash_mu);
+        uint64_t target = __atomic_load_n(&d->stream_len, __ATOMIC_SEQ_CST);
+        if (target > d->hashed_len + BG_BATCH * 4) {
+            target = d->hashed_len + BG_BATCH * 4; /* let other files have a turn */
+        }
+        if (bg_hash_range(d, target, bg_buf, BG_BATCH) != 0) {
+            __atomic_and_fetch(&d->state, ~(uint32_t)DS_STREAM_OK, __ATOMIC_RELEASE);
+        }
+        pthread_mutex_unlock(&d->hash_mu);
+
+        pthread_mutex_lock(&bg_mu);
+        bg_current = NULL;
+        pthread_cond_broadcast(&bg_idle);
+    }
+    return arg;
+}
+
+/* Switch d to background hashing (under d->mu, hasher == stream_len). 0 when that is not possible. */
+static int bg_enable(struct roar_desc *d, int fd) {
+    char proc[40];
+    proc_fd_path(fd, proc);
+    long hfd = roar_sys_open(proc, O_RDONLY | O_CLOEXEC, 0);
+    if (hfd < 0) {
+        return 0;
+    }
+    pthread_mutex_lock(&bg_mu);
+    if (!bg_started) {
+        bg_buf = malloc(BG_BATCH);
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setstacksize(&attr, 256 * 1024);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old); /* the thread starts with every signal blocked */
+        pthread_t t;
+        roar_t_guard++;
+        if (bg_buf != NULL && pthread_create(&t, &attr, bg_main, NULL) == 0) {
+            bg_started = 1;
+        }
+        roar_t_guard--;
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        pthread_attr_destroy(&attr);
+    }
+    int ok = bg_started && bg_n < (int)(sizeof bg_queue / sizeof bg_queue[0]);
+    pthread_mutex_unlock(&bg_mu);
+    if (!ok) {
+        roar_sys_close((int)hfd);
+        return 0;
+    }
+    pthread_mutex_lock(&d->hash_mu);
+    d->hfd = (int)hfd;
+    d->hashed_len = d->stream_len;
+    pthread_mutex_unlock(&d->hash_mu);
+    __atomic_store_n(&d->bg, 1, __ATOMIC_RELEASE);
+    return 1;
+}
+
+static void bg_notify(struct roar_desc *d) {
+    if (__atomic_load_n(&d->queued, __ATOMIC_SEQ_CST)) {
+        return;
+    }
+    pthread_mutex_lock(&bg_mu);
+    if (!d->queued && bg_n < (int)(sizeof bg_queue / sizeof bg_queue[0])) {
+        bg_queue[bg_n++] = d;
+        __atomic_store_n(&d->queued, 1, __ATOMIC_SEQ_CST);
+        pthread_cond_signal(&bg_cond);
+    }
+    pthread_mutex_unlock(&bg_mu);
+}
+
+/* Before the F record: take d off the queue, wait for the thread to leave it, hash the rest here. */
+static void bg_finish(struct roar_desc *d) {
+    if (!__atomic_load_n(&d->bg, __ATOMIC_ACQUIRE)) {
+        return;
+    }
+    pthread_mutex_lock(&bg_mu);
+    bg_remove_locked(d);
+    while (bg_current == d) {
+        pthread_cond_wait(&bg_idle, &bg_mu);
+    }
+    pthread_mutex_unlock(&bg_mu);
+    pthread_mutex_lock(&d->hash_mu);
+    if (__atomic_load_n(&d->state, __ATOMIC_ACQUIRE) & DS_STREAM_OK) {
+        char buf[16384];
+        if (bg_hash_range(d, d->stream_len, buf, sizeof buf) != 0) {
+            __atomic_and_fetch(&d->state, ~(uint32_t)DS_STREAM_OK, __ATOMIC_RELEASE);
+        }
+    }
+    roar_sys_close(d->hfd);
+    d->hfd = -1;
+    pthread_mutex_unlock(&d->hash_mu);
+}
+
+static void bg_atfork_prepare(void) {
+    pthread_mutex_lock(&bg_mu);
+}
+
+static void bg_atfork_parent(void) {
+    pthread_mutex_unlock(&bg_mu);
+}
+
+/* The child has no hashing thread: its (inherited) descriptions are never streamed. */
+static void bg_atfork_child(void) {
+    pthread_mutex_init(&bg_mu, NULL);
+    pthread_cond_init(&bg_cond, NULL);
+    pthread_cond_init(&bg_idle, NULL);
+    bg_n = 0;
+    bg_current = NULL;
+    bg_started = 0;
+    free(bg_buf);
+    bg_buf = NULL;
+    for (struct roar_desc *d = live_head; d; d = d->next) {
+        pthread_mutex_init(&d->hash_mu, NULL);
+        if (d->bg && d->hfd >= 0) {
+            roar_sys_close(d->hfd);
+        }
+        d->hfd = -1;
+        d->bg = 0;
+        d->queued = 0;
+        d->state &= ~(uint32_t)DS_STREAM_OK;
+    }
+}
+
+void roar_fd_stream(struct roar_desc *d, int fd, const void *buf, size_t n) {
     __atomic_add_fetch(&d->bytes_written, n, __ATOMIC_RELAXED);
     if (!(__atomic_load_n(&d->state, __ATOMIC_ACQUIRE) & DS_STREAM_OK)) {
         return;
@@ -506,7 +721,13 @@ void roar_fd_stream(struct roar_desc *d, const void *buf, size_t n) {
         }
         roar_blake3_init(d->hasher);
     }
+    if (d->bg || (n >= BG_MIN_WRITE && bg_enable(d, fd))) {
+        __atomic_store_n(&d->stream_len, d->stream_len + n, __ATOMIC_SEQ_CST);
+        bg_notify(d);
+        return;
+    }
     roar_blake3_update(d->hasher, buf, n);
+    d->hashed_len += n;
     __atomic_store_n(&d->stream_len, d->stream_len + n, __ATOMIC_RELAXED);
 }
 
@@ -679,9 +900,11 @@ void roar_fd_atfork_prepare(void) {
     for (struct roar_desc *d = live_head; d; d = d->next) {
         pthread_mutex_lock(&d->mu);
     }
+    bg_atfork_prepare();
 }
 
 void roar_fd_atfork_parent(void) {
+    bg_atfork_parent();
     for (struct roar_desc *d = live_head; d; d = d->next) {
         pthread_mutex_unlock(&d->mu);
     }
@@ -691,6 +914,7 @@ void roar_fd_atfork_parent(void) {
 void roar_fd_atfork_child(void) {
     pthread_mutex_init(&roar_table_mu, NULL);
     roar_cwd_atfork_child();
+    bg_atfork_child();
     /* Pins held by threads that do not exist here would never be dropped: recount references. */
     for (struct roar_desc *d = live_head; d; d = d->next) {
         pthread_mutex_init(&d->mu, NULL);

@@ -212,7 +212,14 @@ struct roar_desc {
     uint64_t dev, ino;
     int64_t size0;                  /* fstat at open */
     uint64_t mtime0;
-    roar_blake3_hasher *hasher;     /* under mu; allocated on the first streamed write */
+    roar_blake3_hasher *hasher;     /* under mu (inline) or hash_mu (background); allocated on first write */
+    /* Background hashing (large sequential writes): the writer only advances stream_len; a library thread
+     * reads the written bytes back through `hfd` (a private read-only fd) and hashes them. */
+    pthread_mutex_t hash_mu;
+    int bg;                         /* background mode (set under mu, never cleared while live) */
+    int hfd;                        /* private fd for reading back, -1 */
+    int queued;                     /* on the background queue (under the queue lock) */
+    uint64_t hashed_len;            /* bytes in hasher (under hash_mu in background mode) */
     char *tag;                      /* tag of the opening thread (points into the allocation) */
     size_t path_len;
     char path[];                    /* path, NUL, tag, NUL */
@@ -242,7 +249,7 @@ struct roar_desc *roar_fd_lock_for_write(int fd) ROAR_HIDDEN;
 void roar_fd_unlock_write(struct roar_desc *d) ROAR_HIDDEN;
 void roar_fd_count_read(int fd, uint64_t n, int moves_offset) ROAR_HIDDEN;
 void roar_fd_count_write_unstreamed(int fd, uint64_t n, uint32_t extra_state) ROAR_HIDDEN;
-void roar_fd_stream(struct roar_desc *d, const void *buf, size_t n) ROAR_HIDDEN; /* under d->mu */
+void roar_fd_stream(struct roar_desc *d, int fd, const void *buf, size_t n) ROAR_HIDDEN; /* under d->mu */
 void roar_fd_adopt_if_unknown(int fd) ROAR_HIDDEN;
 /* At start: the standard fds a parent opened on regular files (`cmd > out`). */
 void roar_fd_adopt_std(void) ROAR_HIDDEN;

@@ -610,18 +610,18 @@ ROAR_EXPORT ssize_t write(int fd, const void *buf, size_t n) {
     ssize_t r = REAL(write)(fd, buf, n);
     if (d) {
         if (r > 0) {
-            roar_fd_stream(d, buf, (size_t)r);
+            roar_fd_stream(d, fd, buf, (size_t)r);
         }
         end_write(d);
     }
     return r;
 }
 
-static void stream_iov(struct roar_desc *d, const struct iovec *iov, int cnt, size_t total) {
+static void stream_iov(struct roar_desc *d, int fd, const struct iovec *iov, int cnt, size_t total) {
     for (int i = 0; i < cnt && total > 0; i++) {
         size_t n = iov[i].iov_len < total ? iov[i].iov_len : total;
         if (n) {
-            roar_fd_stream(d, iov[i].iov_base, n);
+            roar_fd_stream(d, fd, iov[i].iov_base, n);
         }
         total -= n;
     }
@@ -635,7 +635,7 @@ ROAR_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt) {
     ssize_t r = REAL(writev)(fd, iov, cnt);
     if (d) {
         if (r > 0) {
-            stream_iov(d, iov, cnt, (size_t)r);
+            stream_iov(d, fd, iov, cnt, (size_t)r);
         }
         end_write(d);
     }
@@ -682,7 +682,7 @@ ROAR_EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off
         ssize_t r = REAL(pwritev2)(fd, iov, cnt, off, fl);
         if (d) {
             if (r > 0) {
-                stream_iov(d, iov, cnt, (size_t)r);
+                stream_iov(d, fd, iov, cnt, (size_t)r);
             }
             end_write(d);
         }
@@ -702,7 +702,7 @@ ROAR_EXPORT ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off_t 
         ssize_t r = REAL(pwritev64v2)(fd, iov, cnt, off, fl);
         if (d) {
             if (r > 0) {
-                stream_iov(d, iov, cnt, (size_t)r);
+                stream_iov(d, fd, iov, cnt, (size_t)r);
             }
             end_write(d);
         }

@@ -155,9 +155,9 @@ class Spool:
     def reads(self, path: str | bytes | os.PathLike) -> list[Record]:
         return [r for r in self.f_records(path) if "w" not in r.mode]
 
-    def of_type(self, kind: str, **match: object) -> list[Record]:
+    def of_type(self, record_type: str, **match: object) -> list[Record]:
         out = []
-        for r in self.records(kind):
+        for r in self.records(record_type):
             ok = True
             for k, v in match.items():
                 have = r.values.get(k)

@@ -258,6 +258,35 @@ def test_python_open_pathlib_shutil_replace(traced: Traced) -> None:
     assert len(sp.reads(cwd / "p1.txt")) == 1
 
 
+def test_large_sequential_writes_are_streamed_and_survive_fork(traced: Traced) -> None:
+    """Large writes are hashed by the library's background thread; fork in the middle of it."""
+    traced.python("""
+        import os
+        chunk = bytes(range(256)) * 256  # 64 KiB
+        with open("big1.bin", "wb", buffering=0) as f:
+            for i in range(40):
+                f.write(chunk)
+                f.write(b"small%d" % i)
+                if i == 20:
+                    pid = os.fork()
+                    if pid == 0:
+                        with open("child.bin", "wb", buffering=0) as c:
+                            for _ in range(20):
+                                c.write(chunk)
+                        os._exit(0)
+                    os.waitpid(pid, 0)
+        with open("big2.bin", "wb", buffering=0) as f:
+            for _ in range(10):
+                f.write(chunk * 3)
+    """)
+    sp = traced.spool()
+    for name in ("big1.bin", "big2.bin", "child.bin"):
+        w = only(sp.writes(traced.cwd / name))
+        assert w.mode == "wct", (name, w.mode)  # streamed, not recomputed
+        assert w.bytes_written == (traced.cwd / name).stat().st_size
+        assert_digest(w, traced.cwd / name)
+
+
 def test_append_mode_rehashes_existing_content(traced: Traced) -> None:
     log = traced.cwd / "log.txt"
     log.write_text("existing\n")

@@ -257,6 +257,11 @@ def _check_matrix(result: Dict[str, Any], records: List[Record], attribution: st
             assert begin["tag"] == expected
     assert len(set(result["threaded_actor"]["threads"])) >= 2, "calls ran concurrently on pool threads"
 
+    # an async actor's streaming generator method: one call, ended when exhausted
+    assert result["async_gen"]["items"] == [0, 1, 2]
+    gen_call = one_call(result["async_gen"]["task_id"], "actor_call", "runtime_matrix.AsyncActor.agen")
+    assert gen_call["actor_id"] == result["async_actor"]["actor_id"]
+
     # a streaming generator task ends when its generator is exhausted
     assert result["stream"]["items"] == [0, 1, 2]
     one_call(result["stream"]["task_id"], "task", "runtime_matrix.stream")

@@ -11,7 +11,7 @@ extension LineageGraph {
     }
 
     public func jsonData() throws -> Data {
-        try JSONSerialization.data(withJSONObject: jsonDocument(), options: [.prettyPrinted, .sortedKeys])
+        try JSONSerialization.data(withJSONObject: jsonDocument(), options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
     }
 
     static func jsonObject(for recorded: RecordedJob) -> [String: Any] {

@@ -68,6 +68,12 @@ class AsyncActor:
         await asyncio.sleep(delay)
         return delay
 
+    @ray.method(num_returns="streaming")
+    async def agen(self, n):
+        for i in range(n):
+            await asyncio.sleep(0.01)
+            yield i
+
 
 @ray.remote(max_concurrency=3)
 class ThreadedActor:
@@ -115,6 +121,8 @@ a = AsyncActor.remote()
 refs = [a.work.remote(0.05) for _ in range(3)]
 ray.get(refs)
 result["async_actor"] = {"actor_id": a._actor_id.hex(), "calls": [r.task_id().hex() for r in refs]}
+agen = a.agen.remote(3)
+result["async_gen"] = {"task_id": agen._generator_ref.task_id().hex(), "items": [ray.get(r) for r in agen]}
 
 t = ThreadedActor.remote()
 refs = [t.work.remote() for _ in range(3)]
