@@ -256,8 +256,8 @@ static int hash_large(int fd, uint64_t size, int threads, unsigned flags, roar_b
     /* Pieces: a power of two of chunks, at least MIN_PIECE_BYTES, at most MAX_PIECES of them, and (with threads)
      * about eight per thread so the last ones balance out. */
     uint64_t piece = MIN_PIECE_BYTES;
-    uint64_t want_pieces = threads > 1 ? (uint64_t)threads * 8 : 1;
-    while (piece * want_pieces < size || (size + piece - 1) / piece > MAX_PIECES) {
+    uint64_t want_pieces = (uint64_t)threads * 8;
+    while ((threads > 1 && piece * want_pieces < size) || (size + piece - 1) / piece > MAX_PIECES) {
         piece *= 2;
     }
     job.piece_bytes = piece;

@@ -1,8 +1,8 @@
 public import RoarCore
 
 /// Orders the jobs of one run into steps: the command roar ran is step 0 of the run; each task
-/// comes one step after the latest task whose output it read (or that submitted it), so tasks
-/// that could run in parallel share a step.
+/// comes one step after the latest task whose output it read, that submitted it, or (for actor
+/// calls) the previous call on the same actor; so tasks that could run in parallel share a step.
 public enum StepPlanner {
     /// Returns the root job (step 0) followed by the tasks sorted by step, then start time.
     /// Steps are relative to the run; the store adds the project's next free step.
@@ -15,6 +15,23 @@ public enum StepPlanner {
         }
         var indexOfUID: [String: Int] = [:]
         for (index, task) in tasks.enumerated() { indexOfUID[task.job.uid] = index }
+
+        // Calls on one actor share its state: each comes after the last call that ended before it began.
+        var previousCallOnActor: [Int: Int] = [:]
+        let actorCalls = Dictionary(grouping: tasks.indices.filter { tasks[$0].job.ray?.actorID != nil }) {
+            tasks[$0].job.ray!.actorID!
+        }
+        for calls in actorCalls.values {
+            for index in calls {
+                let start = tasks[index].job.startedAt
+                let earlier = calls.filter {
+                    $0 != index && tasks[$0].job.startedAt + (tasks[$0].job.durationSeconds ?? 0) <= start
+                }
+                if let latest = earlier.max(by: { tasks[$0].job.startedAt < tasks[$1].job.startedAt }) {
+                    previousCallOnActor[index] = latest
+                }
+            }
+        }
 
         var level = [Int?](repeating: nil, count: tasks.count)
         var visiting = Set<Int>()
@@ -31,6 +48,9 @@ public enum StepPlanner {
                 {
                     result = max(result, levelOf(producer) + 1)
                 }
+            }
+            if let previous = previousCallOnActor[index] {
+                result = max(result, levelOf(previous) + 1)
             }
             if let parent = task.job.parentUID, let parentIndex = indexOfUID[parent], parentIndex != index {
                 result = max(result, levelOf(parentIndex) + 1)

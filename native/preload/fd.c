@@ -289,6 +289,19 @@ void roar_fd_mark(int fd, struct roar_desc *sentinel) {
     if (!fd_in_range(fd)) {
         return;
     }
+    /* Fast path, no lock: the slot holds no description (nothing to release, nothing a reader could pin). */
+    struct roar_desc *cur = roar_fd_peek(fd);
+    if (!roar_is_desc(cur) &&
+        __atomic_compare_exchange_n(&roar_fd_table[fd], &cur, sentinel, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        if (fd > __atomic_load_n(&max_fd_seen, __ATOMIC_RELAXED)) {
+            pthread_mutex_lock(&roar_table_mu);
+            if (fd > max_fd_seen) {
+                max_fd_seen = fd;
+            }
+            pthread_mutex_unlock(&roar_table_mu);
+        }
+        return;
+    }
     pthread_mutex_lock(&roar_table_mu);
     struct roar_desc *old = install_locked(fd, sentinel);
     pthread_mutex_unlock(&roar_table_mu);
@@ -789,8 +802,16 @@ void roar_fd_truncated(int fd, int64_t length) {
 }
 
 void roar_fd_closing(int fd) {
-    if (fd < 0 || fd >= ROAR_FD_MAX || roar_fd_peek(fd) == NULL) {
+    if (fd < 0 || fd >= ROAR_FD_MAX) {
         return;
+    }
+    struct roar_desc *cur = roar_fd_peek(fd);
+    if (cur == NULL) {
+        return;
+    }
+    if (!roar_is_desc(cur) &&
+        __atomic_compare_exchange_n(&roar_fd_table[fd], &cur, NULL, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        return; /* a sentinel: nothing to release */
     }
     pthread_mutex_lock(&roar_table_mu);
     struct roar_desc *d = roar_fd_table[fd];

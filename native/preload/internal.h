@@ -3,7 +3,8 @@
  *
  * Everything declared here is internal: the library is built with -fvisibility=hidden, so only the symbols
  * marked ROAR_EXPORT (the roar_* API and the interposed libc names) are visible to the traced program.
- * See docs/spool-format.md for the records this library writes and native/preload/README.md for the design.
+ * docs/spool-format.md is the contract (the records, the environment); the design notes are in the comments at
+ * the top of each file (fd.c: descriptions and locking; spool.c: buffering; proc.c: exec/fork).
  */
 #ifndef ROAR_PRELOAD_INTERNAL_H
 #define ROAR_PRELOAD_INTERNAL_H
@@ -72,7 +73,14 @@ static inline int roar_active(void) {
     if (ROAR_UNLIKELY(!roar_initialised)) {
         roar_init_once();
     }
-    return roar_g.enabled && roar_t_guard == 0 && !roar_g.exiting;
+    if (ROAR_UNLIKELY(roar_t_guard != 0)) {
+        if (roar_g.enabled) {
+            __atomic_fetch_add(&roar_counters[14 /* RC_REENTERED, see below */], 0, __ATOMIC_RELAXED);
+            roar_count_reentered();
+        }
+        return 0;
+    }
+    return roar_g.enabled && !roar_g.exiting;
 }
 
 static inline const char *roar_current_tag(void) {

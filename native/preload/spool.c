@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SPOOL_BUFFER_BYTES (64 * 1024)
@@ -95,15 +96,36 @@ void roar_line_str(struct roar_line *l, const char *s) {
     roar_line_field(l, s ? s : "", s ? strlen(s) : 0);
 }
 
+static const char digit_pairs[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
 void roar_line_u64(struct roar_line *l, uint64_t v) {
     char tmp[24];
-    int i = (int)sizeof tmp;
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    tmp[--i] = '\t';
-    roar_line_raw(l, tmp + i, sizeof tmp - (size_t)i);
+    char *e = tmp + sizeof tmp;
+    char *p = e;
+    while (v >= 100) {
+        unsigned k = (unsigned)(v % 100) * 2;
+        v /= 100;
+        *--p = digit_pairs[k + 1];
+        *--p = digit_pairs[k];
+    }
+    if (v >= 10) {
+        unsigned k = (unsigned)v * 2;
+        *--p = digit_pairs[k + 1];
+        *--p = digit_pairs[k];
+    } else {
+        *--p = (char)('0' + v);
+    }
+    *--p = '\t';
+    size_t n = (size_t)(e - p);
+    if (ROAR_LIKELY(l->len + n <= l->cap)) {
+        memcpy(l->p + l->len, p, n);
+        l->len += n;
+    } else {
+        roar_line_raw(l, p, n);
+    }
 }
 
 void roar_line_i64(struct roar_line *l, int64_t v) {
@@ -246,7 +268,9 @@ void roar_line_commit(struct roar_line *l) {
         l->p[l->len - 1] = '\n'; /* truncated by an allocation failure: keep the line well-formed */
     }
     __atomic_fetch_add(&roar_counters[RC_EVENTS], 1, __ATOMIC_RELAXED);
-    uint64_t now = roar_now_ns();
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts); /* the interval check needs milliseconds, not nanoseconds */
+    uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
     pthread_mutex_lock(&spool_mu);
     if (last_flush_ns == 0) {
         last_flush_ns = now; /* the interval starts with the first record */
@@ -267,7 +291,7 @@ void roar_line_commit(struct roar_line *l) {
         memcpy(spool_buf + spool_len, l->p, l->len);
         spool_len += l->len;
         spool_records++;
-        if (now - last_flush_ns > roar_g.flush_interval_ns) {
+        if (roar_g.flush_interval_ns == 0 || (now > last_flush_ns && now - last_flush_ns > roar_g.flush_interval_ns)) {
             flush_locked(1);
         }
     }
