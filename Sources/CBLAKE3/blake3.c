@@ -176,6 +176,25 @@ static void hash_many(const uint8_t *input, size_t stride, size_t count, size_t 
                           flags_end, out);
 }
 
+/* One block, with the fastest single-block code for the kernel in use. */
+static inline void compress1(uint32_t cv[8], const uint8_t block[64], uint8_t block_len, uint64_t counter,
+                             uint8_t flags) {
+#if defined(ROAR_B3_X86)
+    switch (current_kernel()) {
+    case KERNEL_AVX512:
+        roar_b3_compress_avx512vl(cv, block, block_len, counter, flags);
+        return;
+    case KERNEL_AVX2:
+    case KERNEL_SSE41:
+        roar_b3_compress_sse41(cv, block, block_len, counter, flags);
+        return;
+    default:
+        break;
+    }
+#endif
+    roar_b3_compress_portable(cv, block, block_len, counter, flags);
+}
+
 /* ---------------------------------------------------------------------------------------------------------------
  * Chunks, parents, subtrees
  */
@@ -194,7 +213,7 @@ static void chunk_last_block(uint32_t cv[8], const uint8_t *block, size_t block_
     if (block_len > 0) {
         memcpy(padded, block, block_len);
     }
-    roar_b3_compress_portable(cv, padded, (uint8_t)block_len, counter, flags | ROAR_B3_CHUNK_END);
+    compress1(cv, padded, (uint8_t)block_len, counter, flags | ROAR_B3_CHUNK_END);
 }
 
 /* Chaining value (or root output) of one chunk of 0..1024 bytes held in memory. */
@@ -203,7 +222,7 @@ static void chunk_cv(const uint8_t *input, size_t len, uint64_t counter, int is_
     memcpy(cv, roar_b3_iv, sizeof cv);
     uint8_t start = ROAR_B3_CHUNK_START;
     while (len > BLOCK_LEN) {
-        roar_b3_compress_portable(cv, input, BLOCK_LEN, counter, start);
+        compress1(cv, input, BLOCK_LEN, counter, start);
         start = 0;
         input += BLOCK_LEN;
         len -= BLOCK_LEN;
@@ -215,7 +234,7 @@ static void chunk_cv(const uint8_t *input, size_t len, uint64_t counter, int is_
 static void parent_cv(const uint8_t left_right[2 * OUT_LEN], int is_root, uint8_t out[OUT_LEN]) {
     uint32_t cv[8];
     memcpy(cv, roar_b3_iv, sizeof cv);
-    roar_b3_compress_portable(cv, left_right, BLOCK_LEN, 0, (uint8_t)(ROAR_B3_PARENT | (is_root ? ROAR_B3_ROOT : 0)));
+    compress1(cv, left_right, BLOCK_LEN, 0, (uint8_t)(ROAR_B3_PARENT | (is_root ? ROAR_B3_ROOT : 0)));
     words_to_bytes(cv, out);
 }
 
@@ -392,7 +411,7 @@ void roar_blake3_update(roar_blake3_hasher *h, const void *input, size_t input_l
             }
         }
         if (h->block_len == BLOCK_LEN) {
-            roar_b3_compress_portable(h->chunk_cv, h->block, BLOCK_LEN, h->chunk_counter,
+            compress1(h->chunk_cv, h->block, BLOCK_LEN, h->chunk_counter,
                                       h->blocks_compressed == 0 ? ROAR_B3_CHUNK_START : 0);
             h->blocks_compressed++;
             h->block_len = 0;
@@ -400,7 +419,7 @@ void roar_blake3_update(roar_blake3_hasher *h, const void *input, size_t input_l
         if (h->block_len == 0) {
             /* Whole blocks straight from the input; the chunk's last block always stays buffered. */
             while (len > BLOCK_LEN && h->blocks_compressed < CHUNK_LEN / BLOCK_LEN - 1) {
-                roar_b3_compress_portable(h->chunk_cv, in, BLOCK_LEN, h->chunk_counter,
+                compress1(h->chunk_cv, in, BLOCK_LEN, h->chunk_counter,
                                           h->blocks_compressed == 0 ? ROAR_B3_CHUNK_START : 0);
                 h->blocks_compressed++;
                 in += BLOCK_LEN;

@@ -124,4 +124,7 @@ static KATTR inline void KFN(store_cvs)(const __m512i h[8], uint8_t out[16 * 32]
 #define KW 4
 #define KNAME roar_b3_many4_avx512vl
 #include "blake3_simd_template.h"
+
+#define KCOMPRESS roar_b3_compress_avx512vl
+#include "blake3_x86_compress.h"
 #endif

@@ -15,6 +15,8 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -31,7 +33,9 @@
 #define ROAR_BLAKE3_STREAM_MAX_BYTES (256u * 1024u)
 #endif
 /* Read buffer of a worker (pread mode), allocated with an anonymous mapping. A power of two of chunks. */
+#ifndef READ_BUFFER_BYTES
 #define READ_BUFFER_BYTES (512u * 1024u)
+#endif
 /* At most this many pieces: their chaining values live on the stack. */
 #define MAX_PIECES 256u
 /* Smallest piece: smaller pieces cost more in coordination than they gain in balance. */
@@ -57,6 +61,9 @@
 #define RAW_MMAP(addr, len, prot, flags, fd, offset) mmap(addr, len, prot, flags, fd, offset)
 #define RAW_MUNMAP(addr, len) munmap(addr, len)
 #define RAW_MADVISE(addr, len, advice) madvise(addr, len, advice)
+#endif
+#ifndef ROAR_B3_POPULATE
+#define ROAR_B3_POPULATE 1
 #endif
 #ifndef MAP_POPULATE
 #define MAP_POPULATE 0
@@ -149,6 +156,57 @@ static int online_cpus(void) {
 #endif
 }
 
+/*
+ * SIGBUS guard for ROAR_BLAKE3_FD_MMAP: a mapped file truncated by another process faults with SIGBUS when the
+ * hasher touches a page past the new end. While any mapped hash runs, a handler is installed that jumps back
+ * out of the hashing thread's work (the call then re-reads the file with pread); a SIGBUS from anywhere else is
+ * passed to the previous disposition. Counted, so concurrent calls share one installation.
+ */
+static pthread_mutex_t guard_lock = PTHREAD_MUTEX_INITIALIZER;
+static int guard_users;
+static struct sigaction guard_previous;
+static __thread sigjmp_buf *guard_jump;
+
+static void guard_handler(int sig, siginfo_t *info, void *ucontext) {
+    sigjmp_buf *jump = guard_jump;
+    if (jump != NULL) {
+        siglongjmp(*jump, 1);
+    }
+    if (guard_previous.sa_flags & SA_SIGINFO) {
+        if (guard_previous.sa_sigaction != NULL) {
+            guard_previous.sa_sigaction(sig, info, ucontext);
+        }
+    } else if (guard_previous.sa_handler == SIG_DFL) {
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        sigaction(sig, &dfl, NULL); /* the faulting access repeats and ends the process as it would have */
+    } else if (guard_previous.sa_handler != SIG_IGN) {
+        guard_previous.sa_handler(sig);
+    }
+}
+
+static void guard_acquire(void) {
+    pthread_mutex_lock(&guard_lock);
+    if (guard_users++ == 0) {
+        struct sigaction action;
+        memset(&action, 0, sizeof action);
+        action.sa_sigaction = guard_handler;
+        action.sa_flags = SA_SIGINFO | SA_NODEFER;
+        sigemptyset(&action.sa_mask);
+        sigaction(SIGBUS, &action, &guard_previous);
+    }
+    pthread_mutex_unlock(&guard_lock);
+}
+
+static void guard_release(void) {
+    pthread_mutex_lock(&guard_lock);
+    if (--guard_users == 0) {
+        sigaction(SIGBUS, &guard_previous, NULL);
+    }
+    pthread_mutex_unlock(&guard_lock);
+}
+
 struct file_job {
     int fd;
     const uint8_t *map; /* whole file mapped, or NULL to read with pread */
@@ -216,7 +274,16 @@ static void *file_worker(void *arg) {
         uint64_t len = job->size - offset < job->piece_bytes ? job->size - offset : job->piece_bytes;
         uint8_t *out = job->cvs + i * OUT_LEN;
         if (job->map != NULL) {
+            sigjmp_buf jump;
+            if (sigsetjmp(jump, 1) != 0) {
+                guard_jump = NULL;
+                int expected = 0;
+                atomic_compare_exchange_strong(&job->error, &expected, -ESTALE); /* truncated while mapped */
+                break;
+            }
+            guard_jump = &jump;
             roar_b3_subtree_cv(job->map + offset, (size_t)len, offset / CHUNK_LEN, 0, out);
+            guard_jump = NULL;
         } else {
             int rc = range_cv(job, buf, offset, len, out);
             if (rc != 0) {
@@ -270,11 +337,12 @@ static int hash_large(int fd, uint64_t size, int threads, unsigned flags, roar_b
     }
     void *map = NULL;
     if (flags & ROAR_BLAKE3_FD_MMAP) {
-        void *p = sys_mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED | (threads == 1 ? MAP_POPULATE : 0), fd, 0);
+        void *p = sys_mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED | (threads == 1 && ROAR_B3_POPULATE ? MAP_POPULATE : 0), fd, 0);
         if (p != MAP_FAILED) {
             map = p;
             job.map = (const uint8_t *)p;
             RAW_MADVISE(p, (size_t)size, MADV_SEQUENTIAL);
+            guard_acquire();
         }
     }
     uint8_t cvs[MAX_PIECES * OUT_LEN];
@@ -294,6 +362,7 @@ static int hash_large(int fd, uint64_t size, int threads, unsigned flags, roar_b
         pthread_join(tids[t], NULL);
     }
     if (map != NULL) {
+        guard_release();
         sys_munmap(map, (size_t)size);
     }
     int rc = atomic_load(&job.error);

@@ -80,6 +80,11 @@ ROAR_B3_HIDDEN void roar_b3_many8_avx2(const uint8_t *input, size_t stride, size
 ROAR_B3_HIDDEN void roar_b3_many16_avx512(const uint8_t *input, size_t stride, size_t count, size_t blocks,
                                           const uint32_t key[8], uint64_t counter, int increment_counter,
                                           uint8_t flags, uint8_t flags_start, uint8_t flags_end, uint8_t *out);
+/* One block at a time, state in 128-bit rows. */
+ROAR_B3_HIDDEN void roar_b3_compress_sse41(uint32_t cv[8], const uint8_t block[64], uint8_t block_len,
+                                           uint64_t counter, uint8_t flags);
+ROAR_B3_HIDDEN void roar_b3_compress_avx512vl(uint32_t cv[8], const uint8_t block[64], uint8_t block_len,
+                                              uint64_t counter, uint8_t flags);
 /* 4- and 8-wide variants using AVX-512VL rotates, for the tails when AVX-512 is in use. */
 ROAR_B3_HIDDEN void roar_b3_many4_avx512vl(const uint8_t *input, size_t stride, size_t count, size_t blocks,
                                            const uint32_t key[8], uint64_t counter, int increment_counter,

@@ -11,4 +11,7 @@
 #define KW 4
 #define KNAME roar_b3_many4_sse41
 #include "blake3_simd_template.h"
+
+#define KCOMPRESS roar_b3_compress_sse41
+#include "blake3_x86_compress.h"
 #endif

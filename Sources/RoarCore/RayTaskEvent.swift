@@ -5,6 +5,8 @@ public struct RayTaskEvent: Codable, Hashable, Sendable {
     public enum Kind: String, Codable, Hashable, Sendable {
         case taskBegin = "task_begin"
         case taskEnd = "task_end"
+        /// A task submitted another (nested tasks): names the submitter.
+        case taskSubmit = "task_submit"
         case driver
         case config
     }
@@ -18,6 +20,8 @@ public struct RayTaskEvent: Codable, Hashable, Sendable {
     public var function: String?
     public var actorID: String?
     public var parentTaskID: String?
+    /// On `task_submit`: the attempt of the submitting task.
+    public var parentAttempt: Int?
     public var nodeID: String?
     public var workerID: String?
     public var jobID: String?
@@ -32,6 +36,7 @@ public struct RayTaskEvent: Codable, Hashable, Sendable {
         case taskKind = "kind"
         case actorID = "actor_id"
         case parentTaskID = "parent_task_id"
+        case parentAttempt = "parent_attempt"
         case nodeID = "node_id"
         case workerID = "worker_id"
         case jobID = "job_id"

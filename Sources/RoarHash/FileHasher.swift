@@ -56,13 +56,16 @@ public enum FileHasher {
     {
         var bytes = [UInt8](repeating: 0, count: Int(ROAR_BLAKE3_OUT_LEN))
         let result: Int32 = bytes.withUnsafeMutableBufferPointer { out in
+            // Mapped like b3sum does (no copy through a buffer); a file truncated meanwhile is caught (SIGBUS guard in
+            // blake3_fd.c) and re-read.
+            let flags = UInt32(ROAR_BLAKE3_FD_MMAP)
             guard let progress else {
-                return roar_blake3_hash_fd(fd, Int32(clamping: threads), out.baseAddress!)
+                return roar_blake3_hash_fd_progress(fd, Int32(clamping: threads), flags, nil, nil, out.baseAddress!)
             }
             let box = Unmanaged.passRetained(ProgressBox(progress))
             defer { box.release() }
             return roar_blake3_hash_fd_progress(
-                fd, Int32(clamping: threads), 0,
+                fd, Int32(clamping: threads), flags,
                 { context, done, total in
                     Unmanaged<ProgressBox>.fromOpaque(context!).takeUnretainedValue().progress(done, total)
                 },

@@ -54,6 +54,8 @@ public struct JobAssembler {
         var rootCoverage: [String: Int] = [:]
         // Every digest a write in this run produced, by the file version it produced.
         var writtenDigests: [FileVersion: String] = [:]
+        // Nested tasks: submitted task id → the (task id, attempt) that submitted it.
+        var submitters: [String: (taskID: String, attempt: Int)] = [:]
 
         for (processIndex, spool) in spools.enumerated() {
             problems += spool.problems
@@ -91,6 +93,10 @@ public struct JobAssembler {
                                 group.beginNanoseconds.append(nanoseconds)
                             } else if event.event == .taskEnd {
                                 group.ends.append(event)
+                            } else if event.event == .taskSubmit, let child = event.taskID,
+                                let parent = event.parentTaskID
+                            {
+                                submitters[child] = (parent, event.parentAttempt ?? 0)
                             }
                         }
                     } catch {
@@ -112,7 +118,7 @@ public struct JobAssembler {
         }
 
         var jobs: [RecordedJob] = []
-        var parentTaskIDs: [String: String] = [:]
+        var parentTaskIDs: [String: (taskID: String, attempt: Int?)] = [:]
         var rootJob = RecordedJob(job: root)
         rootJob.job.coverage.merge(rootCoverage, uniquingKeysWith: +)
         for (tag, group) in groups.sorted(by: { $0.key < $1.key }) {
@@ -129,7 +135,10 @@ public struct JobAssembler {
                 // ray_task:unknown with no I/O: internal noise.
                 continue
             }
-            parentTaskIDs[task.job.uid] = parentTaskID
+            if let parentTaskID { parentTaskIDs[task.job.uid] = (parentTaskID, nil) }
+            if let taskID = task.job.ray?.taskID, let submitter = submitters[taskID] {
+                parentTaskIDs[task.job.uid] = submitter
+            }
             jobs.append(task)
         }
         resolveParents(&jobs, parentTaskIDs: parentTaskIDs)
@@ -220,18 +229,21 @@ public struct JobAssembler {
     }
 
     /// Nested tasks: the parent is the job of the task that submitted them (latest attempt).
-    func resolveParents(_ jobs: inout [RecordedJob], parentTaskIDs: [String: String]) {
-        var byTaskID: [String: (uid: String, attempt: Int)] = [:]
+    func resolveParents(_ jobs: inout [RecordedJob], parentTaskIDs: [String: (taskID: String, attempt: Int?)]) {
+        var latestAttempt: [String: (uid: String, attempt: Int)] = [:]
+        var byAttempt: [String: String] = [:]
         for job in jobs {
             guard let ray = job.job.ray else { continue }
-            if let existing = byTaskID[ray.taskID], existing.attempt > ray.attempt { continue }
-            byTaskID[ray.taskID] = (job.job.uid, ray.attempt)
+            byAttempt["\(ray.taskID):\(ray.attempt)"] = job.job.uid
+            if let existing = latestAttempt[ray.taskID], existing.attempt > ray.attempt { continue }
+            latestAttempt[ray.taskID] = (job.job.uid, ray.attempt)
         }
         for index in jobs.indices {
-            if let parent = parentTaskIDs[jobs[index].job.uid], let parentJob = byTaskID[parent],
-                parentJob.uid != jobs[index].job.uid
-            {
-                jobs[index].job.parentUID = parentJob.uid
+            guard let parent = parentTaskIDs[jobs[index].job.uid] else { continue }
+            let parentUID = parent.attempt.flatMap { byAttempt["\(parent.taskID):\($0)"] }
+                ?? latestAttempt[parent.taskID]?.uid
+            if let parentUID, parentUID != jobs[index].job.uid {
+                jobs[index].job.parentUID = parentUID
             }
         }
     }

@@ -28,9 +28,12 @@ public struct Reconstituter {
         let (spools, readProblems) = SpoolCollector.read(directory: spoolDirectory)
         let assembler = JobAssembler(root: root, runID: runID, filter: filter, resolver: HashingResolver(store: store))
         let result = assembler.assemble(spools, problems: readProblems)
+        // Merging the same run again keeps its steps: the root job already has one.
         let base: Int
         if let step = root.step {
             base = step
+        } else if let existing = try store.job(uid: root.uid)?.job.step {
+            base = existing
         } else {
             base = try store.nextStep()
         }

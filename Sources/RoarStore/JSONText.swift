@@ -40,8 +40,8 @@ enum JSONText {
     private static func appendQuoted(_ string: String, to text: inout String) {
         text += "\""
         if !string.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            text += string
-            return text += "\""
+            text += string + "\""
+            return
         }
         for scalar in string.unicodeScalars {
             switch scalar {

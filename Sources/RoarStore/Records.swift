@@ -57,12 +57,15 @@ struct JobRow: FetchableRecord {
     var rayWorkerID: String?
     var rayJobID: String?
     var rayFunction: String?
+    /// `JobFingerprint` of what the last merge of this job wrote (migration v2).
+    var fingerprint: Int64?
 
     /// Every column but `id`, in the order of `arguments`.
     static let columns = [
         "uid", "session_id", "step", "role", "command", "cwd", "git_commit", "git_branch", "git_dirty",
         "started_at", "duration_s", "exit_code", "status", "parent_uid", "error", "hostname", "coverage",
         "ray_task_id", "ray_attempt", "ray_actor_id", "ray_node_id", "ray_worker_id", "ray_job_id", "ray_function",
+        "fingerprint",
     ]
     static let selection = "id, " + columns.joined(separator: ", ")
     /// Inserts a new uid; does nothing for a stored one (see `save`).
@@ -76,7 +79,7 @@ struct JobRow: FetchableRecord {
         [
             uid, sessionID, step, role, command, cwd, gitCommit, gitBranch, gitDirty, startedAt, durationSeconds,
             exitCode, status, parentUID, error, hostname, coverage, rayTaskID, rayAttempt, rayActorID, rayNodeID,
-            rayWorkerID, rayJobID, rayFunction,
+            rayWorkerID, rayJobID, rayFunction, fingerprint,
         ]
     }
 
@@ -108,20 +111,35 @@ struct JobRow: FetchableRecord {
         rayWorkerID = try row.decode(atIndex: 22)
         rayJobID = try row.decode(atIndex: 23)
         rayFunction = try row.decode(atIndex: 24)
+        fingerprint = try row.decode(atIndex: 25)
     }
 
-    /// Inserts the row, or updates the stored row with the same uid. Returns the row's id
-    /// and whether it was inserted.
+    enum SaveOutcome {
+        /// A new uid: the row was inserted.
+        case inserted
+        /// The stored row with this uid has the same fingerprint: nothing was written.
+        case unchanged
+        /// The stored row with this uid was updated; its refs are to be replaced.
+        case updated
+    }
+
+    /// Inserts the row, or updates the stored row with the same uid unless its fingerprint shows
+    /// it is the same. Returns the row's id and what was done.
     ///
     /// Trying the insert first saves a look-up per new job, the common case of a merge.
-    func save(_ db: Database) throws -> (id: Int64, isNew: Bool) {
+    func save(_ db: Database) throws -> (id: Int64, outcome: SaveOutcome) {
         try db.cachedStatement(sql: Self.insertSQL).execute(arguments: arguments)
-        if db.changesCount == 1 { return (db.lastInsertedRowID, true) }
-        let id = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM jobs WHERE uid = ?"), arguments: [uid])!
+        if db.changesCount == 1 { return (db.lastInsertedRowID, .inserted) }
+        let stored = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT id, fingerprint FROM jobs WHERE uid = ?"), arguments: [uid])!
+        let id: Int64 = try stored.decode(atIndex: 0)
+        if let fingerprint, try stored.decode(Int64?.self, atIndex: 1) == fingerprint {
+            return (id, .unchanged)
+        }
         var arguments = self.arguments
         arguments += [id]
         try db.cachedStatement(sql: Self.updateSQL).execute(arguments: arguments)
-        return (id, false)
+        return (id, .updated)
     }
 
     init(_ job: Job, id: Int64?, sessionID: Int64, coverage: String) {
@@ -150,6 +168,7 @@ struct JobRow: FetchableRecord {
         self.rayWorkerID = job.ray?.workerID
         self.rayJobID = job.ray?.jobID
         self.rayFunction = job.ray?.function
+        self.fingerprint = nil
     }
 
     /// The job this row stores; throws `RowContentError` when a column holds a value this build
@@ -184,16 +203,12 @@ struct JobRow: FetchableRecord {
     }
 }
 
-struct ArtifactRow: Codable, FetchableRecord, MutablePersistableRecord {
+struct ArtifactRow: Codable, FetchableRecord, TableRecord {
     static let databaseTableName = "artifacts"
 
-    var id: Int64?
+    var id: Int64
     var kind: String
     var size: Int64?
-
-    mutating func didInsert(_ inserted: InsertionSuccess) {
-        id = inserted.rowID
-    }
 }
 
 /// Which side of a job a ref row is on; chooses the table.
@@ -303,8 +318,7 @@ struct RefRow<Direction: RefDirection>: FetchableRecord {
     }
 }
 
-struct DeleteRow: Codable, FetchableRecord, PersistableRecord {
-    static let databaseTableName = "job_deletes"
+struct DeleteRow: Codable, FetchableRecord {
 
     var jobID: Int64
     var path: String

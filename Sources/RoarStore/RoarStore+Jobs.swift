@@ -108,13 +108,15 @@ struct JobLoader {
             if let index = indexByID[row.jobID] { recorded[index].inputs.append(try row.ref(decoder: decoder)) }
         }
         for row in try RefRow<OutputDirection>.fetchAll(
-            db, sql: "SELECT \(RefRow<OutputDirection>.columns) FROM job_outputs WHERE job_id IN (\(jobIDs)) ORDER BY id",
+            db,
+            sql: "SELECT \(RefRow<OutputDirection>.columns) FROM job_outputs WHERE job_id IN (\(jobIDs)) ORDER BY id",
             arguments: arguments)
         {
             if let index = indexByID[row.jobID] { recorded[index].outputs.append(try row.ref(decoder: decoder)) }
         }
         for row in try DeleteRow.fetchAll(
-            db, sql: "SELECT job_id, path FROM job_deletes WHERE job_id IN (\(jobIDs)) ORDER BY id", arguments: arguments)
+            db, sql: "SELECT job_id, path FROM job_deletes WHERE job_id IN (\(jobIDs)) ORDER BY id",
+            arguments: arguments)
         {
             if let index = indexByID[row.jobID] { recorded[index].deletes.append(row.path) }
         }

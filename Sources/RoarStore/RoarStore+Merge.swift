@@ -4,8 +4,9 @@ public import RoarCore
 
 extension RoarStore {
     /// Adds jobs to the store, or replaces them: a job whose uid is already stored gets the
-    /// merged row, and its reads, writes and deletes are replaced by the merged ones. Merging the
-    /// same jobs twice therefore changes nothing.
+    /// merged row, and its reads, writes and deletes are replaced by the merged ones. A job
+    /// identical to the stored one (same fingerprint) is skipped, so merging the same jobs twice
+    /// writes nothing.
     ///
     /// All of it is one transaction. Within one job, refs with the same path and the same
     /// content (or both unhashed) are kept once, the first one winning; so are repeated deletes.
@@ -49,23 +50,29 @@ private struct Merger {
         let sessionID = try SessionRow.current(db).id!
         var result = MergeResult()
         for recorded in jobs {
-            let row = JobRow(recorded.job, id: nil, sessionID: sessionID, coverage: JSONText.encode(recorded.job.coverage))
-            let (jobID, isNew) = try row.save(db)
-            if isNew {
+            var row = JobRow(
+                recorded.job, id: nil, sessionID: sessionID, coverage: JSONText.encode(recorded.job.coverage))
+            let inputHashes = recorded.inputs.map { JSONText.encode($0.hashes) }
+            let outputHashes = recorded.outputs.map { JSONText.encode($0.hashes) }
+            row.fingerprint = JobFingerprint(recorded, row: row, refHashes: (inputHashes, outputHashes)).databaseValue
+            let (jobID, outcome) = try row.save(db)
+            switch outcome {
+            case .inserted:
                 result.insertedJobs += 1
-            } else {
+            case .unchanged:
+                result.unchangedJobs += 1
+                continue
+            case .updated:
                 try removeRefs(ofJob: jobID)
                 result.replacedJobs += 1
             }
-            for ref in recorded.inputs {
-                let row = RefRow<InputDirection>(
-                    ref, jobID: jobID, artifactID: try artifactID(for: ref), hashes: JSONText.encode(ref.hashes))
-                try row.insert(db)
+            for (ref, hashes) in zip(recorded.inputs, inputHashes) {
+                let artifactID = try artifactID(for: ref)
+                try RefRow<InputDirection>(ref, jobID: jobID, artifactID: artifactID, hashes: hashes).insert(db)
             }
-            for ref in recorded.outputs {
-                let row = RefRow<OutputDirection>(
-                    ref, jobID: jobID, artifactID: try artifactID(for: ref), hashes: JSONText.encode(ref.hashes))
-                try row.insert(db)
+            for (ref, hashes) in zip(recorded.outputs, outputHashes) {
+                let artifactID = try artifactID(for: ref)
+                try RefRow<OutputDirection>(ref, jobID: jobID, artifactID: artifactID, hashes: hashes).insert(db)
             }
             for path in recorded.deletes {
                 try db.cachedStatement(sql: "INSERT OR IGNORE INTO job_deletes (job_id, path) VALUES (?, ?)")
@@ -214,7 +221,8 @@ private struct Merger {
         try db.execute(
             sql: "UPDATE artifact_hashes SET artifact_id = ? WHERE artifact_id = ?", arguments: [survivor, victim])
         try db.execute(
-            sql: "UPDATE artifacts SET size = (SELECT size FROM artifacts WHERE id = ?2) WHERE id = ?1 AND size IS NULL",
+            sql:
+                "UPDATE artifacts SET size = (SELECT size FROM artifacts WHERE id = ?2) WHERE id = ?1 AND size IS NULL",
             arguments: [survivor, victim])
         try db.execute(sql: "DELETE FROM artifacts WHERE id = ?", arguments: [victim])
         for (key, id) in artifactByHash where id == victim {

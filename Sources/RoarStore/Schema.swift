@@ -14,6 +14,12 @@ enum Schema {
     static let migrator: DatabaseMigrator = {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1", migrate: createVersion1)
+        migrator.registerMigration("v2") { db in
+            // `JobFingerprint` of the last merge of each job, so that merging an unchanged job
+            // writes nothing. NULL (rows merged before v2) never matches: such a job is
+            // rewritten once, the next time it is merged.
+            try db.execute(sql: "ALTER TABLE jobs ADD COLUMN fingerprint INTEGER")
+        }
         return migrator
     }()
 

@@ -17,13 +17,16 @@ public struct StoreSession: Hashable, Sendable {
 public struct MergeResult: Hashable, Sendable {
     /// Jobs whose uid was new to the store.
     public var insertedJobs: Int
-    /// Jobs whose uid was already stored: their row and their reads, writes and deletes were
-    /// replaced by the merged ones.
+    /// Jobs whose uid was already stored with other content: their row and their reads,
+    /// writes and deletes were replaced by the merged ones.
     public var replacedJobs: Int
+    /// Jobs already stored exactly as merged: nothing was written for them.
+    public var unchangedJobs: Int
 
-    public init(insertedJobs: Int = 0, replacedJobs: Int = 0) {
+    public init(insertedJobs: Int = 0, replacedJobs: Int = 0, unchangedJobs: Int = 0) {
         self.insertedJobs = insertedJobs
         self.replacedJobs = replacedJobs
+        self.unchangedJobs = unchangedJobs
     }
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import RoarCore
@@ -148,6 +149,36 @@ struct JobAssemblerTests {
         let inner = try #require(result.jobs.first { $0.job.ray?.taskID == "inner" })
         #expect(inner.job.parentUID == outer.job.uid)
         #expect(inner.job.step! > outer.job.step!)
+    }
+
+    @Test func taskSubmitNamesTheParentAttempt() throws {
+        let submit = #"{"event":"task_submit","v":1,"task_id":"kid","kind":"task","parent_task_id":"mom","parent_attempt":1}"#
+        let spool = Self.line(["H", "1", "7", "1", "0", "/usr/bin/python3", Self.project])
+            + Self.event("ray:mom:0", at: 9, Self.begin("mom", attempt: 0, function: "pipeline.outer"))
+            + Self.event("ray:mom:0", at: 9, Self.end("mom", attempt: 0, status: "failed", error: "OSError: x"))
+            + Self.event("ray:mom:1", at: 10, Self.begin("mom", attempt: 1, function: "pipeline.outer"))
+            + Self.event("ray:mom:1", at: 11, submit)
+            + Self.event("ray:kid:0", at: 12, Self.begin("kid", function: "pipeline.inner"))
+            + Self.event("ray:kid:0", at: 13, Self.end("kid"))
+            + Self.event("ray:mom:1", at: 14, Self.end("mom", attempt: 1))
+            + Self.line(["Z", "20"])
+        let result = assemble([spool])
+        let mom = try #require(result.jobs.first { $0.job.ray?.taskID == "mom" && $0.job.ray?.attempt == 1 })
+        let kid = try #require(result.jobs.first { $0.job.ray?.taskID == "kid" })
+        #expect(kid.job.parentUID == mom.job.uid)
+    }
+
+    @Test func callsOnOneActorAreOrderedByTime() throws {
+        func call(_ task: String, _ function: String, at: Int64) -> String {
+            let begin = Self.begin(task, function: function).replacingOccurrences(of: #""actor_id":null"#, with: #""actor_id":"A1""#)
+            return Self.event("ray:\(task):0", at: at, begin) + Self.event("ray:\(task):0", at: at + 1, Self.end(task))
+        }
+        let spool = Self.line(["H", "1", "7", "1", "0", "/usr/bin/python3", Self.project])
+            + call("c1", "pipeline.Stats.add", at: 10_000_000_000) + call("c2", "pipeline.Stats.add", at: 20_000_000_000)
+            + call("c3", "pipeline.Stats.dump", at: 30_000_000_000) + Self.line(["Z", "40000000000"])
+        let steps = assemble([spool]).jobs.filter { $0.job.ray != nil }.map { ($0.job.ray!.taskID, $0.job.step!) }
+        #expect(steps.map(\.0) == ["c1", "c2", "c3"])
+        #expect(steps.map(\.1) == [1, 2, 3])
     }
 
     @Test func retriesAreSeparateJobs() {

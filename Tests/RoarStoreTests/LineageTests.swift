@@ -11,7 +11,9 @@ struct LineageTests {
         try withStore { store, _ in
             try store.merge(MergeTests.pipeline())
             #expect(
-                try store.edges() == [LineageEdge(from: "1000000000000001", to: "1000000000000002", path: "/p/clean.csv")])
+                try store.edges() == [
+                    LineageEdge(from: "1000000000000001", to: "1000000000000002", path: "/p/clean.csv")
+                ])
         }
     }
 
@@ -36,7 +38,8 @@ struct LineageTests {
                     job: bareJob("a000000000000004", step: 3),
                     outputs: [fileRef("/p/other-flag", blake3: empty, inode: 4, mtime: 150, size: 0)]),
             ])
-            #expect(try store.edges() == [LineageEdge(from: "a000000000000002", to: "a000000000000003", path: "/p/flag")])
+            #expect(
+                try store.edges() == [LineageEdge(from: "a000000000000002", to: "a000000000000003", path: "/p/flag")])
         }
     }
 
@@ -49,16 +52,19 @@ struct LineageTests {
                     outputs: [fileRef("/p/log", blake3: digest("log"), inode: 9, mtime: 100)]),
                 // Saw the version A wrote, but the file changed before it could be hashed.
                 RecordedJob(
-                    job: bareJob("b000000000000002", step: 2), inputs: [fileRef("/p/log", blake3: nil, inode: 9, mtime: 100)]
+                    job: bareJob("b000000000000002", step: 2),
+                    inputs: [fileRef("/p/log", blake3: nil, inode: 9, mtime: 100)]
                 ),
                 // Saw another version.
                 RecordedJob(
-                    job: bareJob("b000000000000003", step: 2), inputs: [fileRef("/p/log", blake3: nil, inode: 9, mtime: 300)]
+                    job: bareJob("b000000000000003", step: 2),
+                    inputs: [fileRef("/p/log", blake3: nil, inode: 9, mtime: 300)]
                 ),
                 // Neither digest nor version: nothing to match on.
                 RecordedJob(job: bareJob("b000000000000004", step: 2), inputs: [Ref(path: "/p/log")]),
             ])
-            #expect(try store.edges() == [LineageEdge(from: "b000000000000001", to: "b000000000000002", path: "/p/log")])
+            #expect(
+                try store.edges() == [LineageEdge(from: "b000000000000001", to: "b000000000000002", path: "/p/log")])
             #expect(try store.summary().unhashedReadCount == 3)
         }
     }
@@ -68,7 +74,8 @@ struct LineageTests {
         try withStore { store, _ in
             try store.merge([
                 RecordedJob(
-                    job: bareJob("c000000000000001", step: 1), outputs: [fileRef("/p/x", blake3: nil, inode: 2, mtime: 5)]),
+                    job: bareJob("c000000000000001", step: 1),
+                    outputs: [fileRef("/p/x", blake3: nil, inode: 2, mtime: 5)]),
                 RecordedJob(
                     job: bareJob("c000000000000002", step: 2),
                     inputs: [fileRef("/p/x", blake3: digest("x"), inode: 2, mtime: 5)]),
@@ -94,7 +101,8 @@ struct LineageTests {
     @Test("S3 objects (no file version) are matched by content")
     func s3Edges() throws {
         try withStore { store, _ in
-            let object = Ref(path: "s3://bucket/data/part-0.parquet", kind: .s3, hashes: ["etag": "abc-2"], capture: "boto3")
+            let object = Ref(
+                path: "s3://bucket/data/part-0.parquet", kind: .s3, hashes: ["etag": "abc-2"], capture: "boto3")
             try store.merge([
                 RecordedJob(job: bareJob("e000000000000001", step: 1), outputs: [object]),
                 RecordedJob(job: bareJob("e000000000000002", step: 2), inputs: [object]),

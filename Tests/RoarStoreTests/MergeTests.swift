@@ -34,9 +34,21 @@ struct MergeTests {
             #expect(first == MergeResult(insertedJobs: 3, replacedJobs: 0))
             let before = try store.tableContents()
             let second = try store.merge(Self.pipeline())
-            #expect(second == MergeResult(insertedJobs: 0, replacedJobs: 3))
+            #expect(second == MergeResult(insertedJobs: 0, replacedJobs: 0, unchangedJobs: 3))
             #expect(try store.tableContents() == before)
             #expect(try store.allJobs() == Self.pipeline())
+        }
+    }
+
+    @Test("a job whose refs changed (only) is replaced, the others are left alone")
+    func changedRefsAreNoticed() throws {
+        try withStore { store, _ in
+            try store.merge(Self.pipeline())
+            var changed = Self.pipeline()
+            changed[1].outputs[0].version?.modifiedNanoseconds += 1
+            changed[2].deletes = ["/p/x"]
+            #expect(try store.merge(changed) == MergeResult(insertedJobs: 0, replacedJobs: 2, unchangedJobs: 1))
+            #expect(try store.allJobs() == changed)
         }
     }
 
@@ -63,7 +75,8 @@ struct MergeTests {
     @Test("an artifact that loses every reference is deleted with its digests")
     func orphanArtifactsAreRemoved() throws {
         try withStore { store, _ in
-            let job = RecordedJob(job: bareJob("2000000000000001", step: 1), outputs: [fileRef("/a", blake3: digest("a"))])
+            let job = RecordedJob(
+                job: bareJob("2000000000000001", step: 1), outputs: [fileRef("/a", blake3: digest("a"))])
             try store.merge([job])
             var rewritten = job
             rewritten.outputs = [fileRef("/a", blake3: digest("b"))]
@@ -77,7 +90,8 @@ struct MergeTests {
     @Test("the same uid twice in one batch: the later one wins")
     func duplicateUIDInOneBatch() throws {
         try withStore { store, _ in
-            let first = RecordedJob(job: bareJob("3000000000000001", step: 1), outputs: [fileRef("/a", blake3: digest("a"))])
+            let first = RecordedJob(
+                job: bareJob("3000000000000001", step: 1), outputs: [fileRef("/a", blake3: digest("a"))])
             var second = first
             second.job.command = "second"
             let result = try store.merge([first, second])
@@ -90,8 +104,10 @@ struct MergeTests {
     func artifactDedupe() throws {
         try withStore { store, _ in
             try store.merge([
-                RecordedJob(job: bareJob("4000000000000001", step: 1), outputs: [fileRef("/a", blake3: digest("same"))]),
-                RecordedJob(job: bareJob("4000000000000002", step: 2), outputs: [fileRef("/b", blake3: digest("same"))]),
+                RecordedJob(
+                    job: bareJob("4000000000000001", step: 1), outputs: [fileRef("/a", blake3: digest("same"))]),
+                RecordedJob(
+                    job: bareJob("4000000000000002", step: 2), outputs: [fileRef("/b", blake3: digest("same"))]),
                 RecordedJob(job: bareJob("4000000000000003", step: 3), inputs: [fileRef("/c", blake3: digest("same"))]),
                 // Same digest string under another algorithm: another artifact.
                 RecordedJob(
@@ -122,7 +138,8 @@ struct MergeTests {
             #expect(try store.summary().artifactCount == 2)
 
             let both = Ref(
-                path: "s3://b/model.bin", kind: .s3, hashes: ["blake3": digest("m"), "etag": "etag-m"], capture: "proxy")
+                path: "s3://b/model.bin", kind: .s3, hashes: ["blake3": digest("m"), "etag": "etag-m"], capture: "proxy"
+            )
             let reader = RecordedJob(job: bareJob("5000000000000003", step: 3), inputs: [both])
             try store.merge([reader])
 
@@ -137,7 +154,8 @@ struct MergeTests {
             #expect(try store.job(uid: upload.job.uid) == upload)
             #expect(try store.job(uid: reader.job.uid) == reader)
             // The reader read the S3 object the upload wrote.
-            #expect(try store.edges() == [LineageEdge(from: upload.job.uid, to: reader.job.uid, path: "s3://b/model.bin")])
+            #expect(
+                try store.edges() == [LineageEdge(from: upload.job.uid, to: reader.job.uid, path: "s3://b/model.bin")])
         }
     }
 
@@ -181,8 +199,12 @@ struct MergeTests {
                 RecordedJob(
                     job: bareJob("8000000000000001", step: 1),
                     outputs: [
-                        Ref(path: "s3://b/one", kind: .s3, hashes: ["etag": "e1", "s3_version_id": "null", "crc32": "abcd"]),
-                        Ref(path: "s3://b/two", kind: .s3, hashes: ["etag": "e2", "s3_version_id": "null", "crc32": "abcd"]),
+                        Ref(
+                            path: "s3://b/one", kind: .s3,
+                            hashes: ["etag": "e1", "s3_version_id": "null", "crc32": "abcd"]),
+                        Ref(
+                            path: "s3://b/two", kind: .s3,
+                            hashes: ["etag": "e2", "s3_version_id": "null", "crc32": "abcd"]),
                         Ref(path: "s3://b/three", kind: .s3, hashes: ["s3_version_id": "null"]),
                     ])
             ])

@@ -12,7 +12,7 @@ struct OpeningTests {
             #expect(try store.queryUnchecked("PRAGMA journal_mode") == [["wal"]])
             #expect(try store.queryUnchecked("PRAGMA busy_timeout") == [["10000"]])
             #expect(try store.queryUnchecked("PRAGMA foreign_keys") == [["1"]])
-            #expect(try store.queryUnchecked("SELECT identifier FROM grdb_migrations") == [["v1"]])
+            #expect(try store.queryUnchecked("SELECT identifier FROM grdb_migrations ORDER BY 1") == [["v1"], ["v2"]])
             #expect(FileManager.default.fileExists(atPath: directory.databasePath))
         }
     }
@@ -44,16 +44,34 @@ struct OpeningTests {
     func newerSchemaIsRejected() throws {
         try withStore { store, directory in
             try store.merge(MergeTests.pipeline())
-            try store.executeUnchecked("INSERT INTO grdb_migrations (identifier) VALUES ('v2')")
+            try store.executeUnchecked("INSERT INTO grdb_migrations (identifier) VALUES ('v99')")
             let before = try store.tableContents()
 
-            for open in [{ try RoarStore(path: directory.databasePath) }, { try RoarStore.openExisting(path: directory.databasePath) }] {
+            for open in [
+                { try RoarStore(path: directory.databasePath) },
+                { try RoarStore.openExisting(path: directory.databasePath) },
+            ] {
                 let error = try #require(throws: StoreError.self) { _ = try open() }
                 #expect(error.code == .newerSchema)
-                #expect(error.description.contains("\(directory.databasePath) was written by a newer roar (schema v2)"))
+                #expect(
+                    error.description.contains("\(directory.databasePath) was written by a newer roar (schema v99)"))
                 #expect(error.description.contains("Upgrade roar"))
             }
             #expect(try store.tableContents() == before)
+        }
+    }
+
+    @Test("a database from before v2 gets the fingerprint column; its jobs are rewritten once")
+    func migrationFromVersion1() throws {
+        try withStore { store, directory in
+            try store.merge(MergeTests.pipeline())
+            try store.executeUnchecked(
+                "ALTER TABLE jobs DROP COLUMN fingerprint; DELETE FROM grdb_migrations WHERE identifier = 'v2'")
+
+            let reopened = try RoarStore(path: directory.databasePath)
+            #expect(try reopened.allJobs() == MergeTests.pipeline())
+            #expect(try reopened.merge(MergeTests.pipeline()) == MergeResult(replacedJobs: 3))
+            #expect(try reopened.merge(MergeTests.pipeline()) == MergeResult(unchangedJobs: 3))
         }
     }
 

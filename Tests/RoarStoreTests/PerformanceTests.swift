@@ -28,20 +28,30 @@ struct PerformanceTests {
             let jobs = Self.chain(count: 10_000)
             let clock = ContinuousClock()
 
-            let merge = try clock.measure { try store.merge(jobs) }
-            let remerge = try clock.measure { try store.merge(jobs) }
+            var result = MergeResult()
+            let merge = try clock.measure { result = try store.merge(jobs) }
+            #expect(result == MergeResult(insertedJobs: 10_000))
+            let remerge = try clock.measure { result = try store.merge(jobs) }
+            #expect(result == MergeResult(unchangedJobs: 10_000))
             var loaded: [RecordedJob] = []
             let load = try clock.measure { loaded = try store.allJobs() }
             var edges: [LineageEdge] = []
             let lineage = try clock.measure { edges = try store.edges() }
 
             print(
-                "RoarStore performance: merge 10000 jobs/20000 refs \(merge), merge again \(remerge), "
+                "RoarStore performance: merge 10000 jobs/20000 refs \(merge), merge the same again \(remerge), "
                     + "allJobs \(load), edges \(lineage)")
             #expect(loaded == jobs)
             #expect(edges.count == 9_999)
-            #expect(merge < .seconds(10))
-            #expect(remerge < .seconds(10))
+            // A guard against accidental quadratic work, not a benchmark: debug builds of GRDB are
+            // ~5x slower than release, and other suites run alongside this one.
+            #if DEBUG
+                let limit = Duration.seconds(30)
+            #else
+                let limit = Duration.seconds(3)
+            #endif
+            #expect(merge < limit)
+            #expect(remerge < limit)
         }
     }
 }

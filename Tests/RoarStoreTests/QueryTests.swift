@@ -57,10 +57,14 @@ struct QueryTests {
     func digestPrefixUsesIndex() throws {
         try withStore { store, _ in
             let plan = try store.queryUnchecked(
-                "EXPLAIN QUERY PLAN SELECT artifact_id FROM artifact_hashes WHERE digest >= 'ab' AND digest < 'ab\u{10FFFF}'")
+                "EXPLAIN QUERY PLAN SELECT artifact_id FROM artifact_hashes WHERE digest >= 'ab' AND digest < 'ab\u{10FFFF}'"
+            )
             #expect(plan.contains { $0.joined().contains("artifact_hashes_digest") })
-            let uidPlan = try store.queryUnchecked("EXPLAIN QUERY PLAN SELECT id FROM jobs WHERE uid >= 'ab' AND uid < 'ac'")
-            #expect(uidPlan.contains { $0.joined().contains("USING COVERING INDEX") || $0.joined().contains("USING INDEX") })
+            let uidPlan = try store.queryUnchecked(
+                "EXPLAIN QUERY PLAN SELECT id FROM jobs WHERE uid >= 'ab' AND uid < 'ac'")
+            #expect(
+                uidPlan.contains { $0.joined().contains("USING COVERING INDEX") || $0.joined().contains("USING INDEX") }
+            )
         }
     }
 
@@ -102,7 +106,8 @@ struct HashCacheTests {
     @Test("a digest is found for exactly the file version it was recorded for")
     func hitsAndMisses() throws {
         try withStore { store, _ in
-            let version = FileVersion(device: .max, inode: 1 << 63, size: 4096, modifiedNanoseconds: 1_700_000_000_123_456_789)
+            let version = FileVersion(
+                device: .max, inode: 1 << 63, size: 4096, modifiedNanoseconds: 1_700_000_000_123_456_789)
             #expect(try store.cachedDigest(for: version, algorithm: "blake3") == nil)
             try store.cacheDigest(digest("v1"), for: version, algorithm: "blake3")
             #expect(try store.cachedDigest(for: version, algorithm: "blake3") == digest("v1"))

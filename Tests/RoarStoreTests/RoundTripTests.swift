@@ -95,8 +95,10 @@ struct RoundTripTests {
             let composed = "/data/caf\u{E9}.csv"
             let decomposed = "/data/cafe\u{301}.csv"
             try store.merge([
-                RecordedJob(job: bareJob("1111111111111111", step: 1), outputs: [fileRef(composed, blake3: digest("a"))]),
-                RecordedJob(job: bareJob("2222222222222222", step: 2), inputs: [fileRef(decomposed, blake3: digest("a"))]),
+                RecordedJob(
+                    job: bareJob("1111111111111111", step: 1), outputs: [fileRef(composed, blake3: digest("a"))]),
+                RecordedJob(
+                    job: bareJob("2222222222222222", step: 2), inputs: [fileRef(decomposed, blake3: digest("a"))]),
             ])
             #expect(try store.jobs(touchingPath: composed).map(\.job.uid) == ["1111111111111111"])
             #expect(try store.jobs(touchingPath: decomposed).map(\.job.uid) == ["2222222222222222"])
@@ -114,7 +116,8 @@ struct RoundTripTests {
             let unhashedAgain = fileRef("/data/a", blake3: nil, mtime: 5)
             try store.merge([
                 RecordedJob(
-                    job: bareJob("dddddddddddddddd", step: 1), inputs: [first, again, changed, unhashed, unhashedAgain],
+                    job: bareJob("dddddddddddddddd", step: 1),
+                    inputs: [first, again, changed, unhashed, unhashedAgain],
                     deletes: ["/x", "/x"])
             ])
             let back = try #require(try store.job(uid: "dddddddddddddddd"))

@@ -1,5 +1,6 @@
 import Foundation
 import RoarCore
+
 @testable import RoarStore
 
 /// A fresh directory under the system's temporary directory, removed by `remove()`.
@@ -7,7 +8,8 @@ struct TemporaryDirectory {
     let path: String
 
     init() throws {
-        path = FileManager.default.temporaryDirectory
+        path =
+            FileManager.default.temporaryDirectory
             .appendingPathComponent("roar-store-tests-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }

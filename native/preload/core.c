@@ -91,6 +91,10 @@ long roar_sys_lseek(int fd, long off, int whence) {
     return r < 0 ? -errno : r;
 }
 
+void roar_count_reentered(void) {
+    roar_count(RC_REENTERED);
+}
+
 uint64_t roar_now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -192,6 +196,7 @@ static void atfork_child(void) {
     roar_g.pid = (pid_t)syscall(SYS_getpid);
     roar_spool_atfork_child();
     roar_fd_atfork_child();
+    roar_signals_atfork_child();
     roar_t_guard--;
 }
 
@@ -279,6 +284,7 @@ void roar_init_once(void) {
         }
         roar_fd_adopt_std();
         roar_g.enabled = 1;
+        roar_signals_init();
     }
     if (fds != NULL) {
         unsetenv("ROAR_FDS"); /* meant for this image only; never leaks to children we do not see */

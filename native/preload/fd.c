@@ -48,9 +48,10 @@ static struct roar_desc *desc_new(const char *path, size_t path_len, uint32_t mo
     if (d == NULL) {
         return NULL;
     }
+    static const pthread_mutex_t init = PTHREAD_MUTEX_INITIALIZER;
     memset(d, 0, sizeof *d);
-    pthread_mutex_init(&d->mu, NULL);
-    pthread_mutex_init(&d->hash_mu, NULL);
+    d->mu = init;
+    d->hash_mu = init;
     d->hfd = -1;
     d->refs = 1;
     d->mode = mode;
@@ -155,19 +156,16 @@ static void finalise(struct roar_desc *d, int fd) {
     char hash[8 + 2 * ROAR_BLAKE3_OUT_LEN + 1] = "-";
     if (writable) {
         /* The version this open produced: stat and hash it now. */
-        int own = -1;
+        int own = -1; /* a private read-only fd: by path when ours is gone, /proc/self/fd/N to re-read */
         struct stat st;
-        int have = 0;
-        if (fd >= 0) {
-            char proc[40];
-            proc_fd_path(fd, proc);
-            own = (int)roar_sys_open(proc, O_RDONLY | O_CLOEXEC, 0);
-            have = roar_sys_fstat(fd, &st) == 0;
-        }
-        if (own < 0) {
+        int have = fd >= 0 && roar_sys_fstat(fd, &st) == 0;
+        if (!have) {
             own = (int)roar_sys_open(d->path, O_RDONLY | O_CLOEXEC, 0);
+            have = own >= 0 && roar_sys_fstat(own, &st) == 0 && (uint64_t)st.st_dev == d->dev &&
+                   (uint64_t)st.st_ino == d->ino;
             if (!have && own >= 0) {
-                have = roar_sys_fstat(own, &st) == 0;
+                roar_sys_close(own); /* renamed over or deleted since: not the file we wrote */
+                own = -1;
             }
         }
         if (have) {
@@ -201,8 +199,13 @@ static void finalise(struct roar_desc *d, int fd) {
             } else {
                 mode |= DM_S;
                 roar_count(RC_REHASH);
+                if (own < 0 && fd >= 0) {
+                    char proc[40];
+                    proc_fd_path(fd, proc);
+                    own = (int)roar_sys_open(proc, O_RDONLY | O_CLOEXEC, 0);
+                }
                 int hfd = own >= 0 ? own : ((mode & DM_R) ? fd : -1);
-                if (hfd >= 0 && roar_blake3_hash_fd(hfd, 0, digest) == 0) {
+                if (have && hfd >= 0 && roar_blake3_hash_fd(hfd, 0, digest) == 0) {
                     ok = 1;
                 } else {
                     roar_count(RC_REHASH_FAILED);
@@ -226,22 +229,25 @@ static void finalise(struct roar_desc *d, int fd) {
     roar_line_str(&l, tag);
     roar_line_u64(&l, d->open_ns);
     roar_line_u64(&l, close_ns);
-    roar_line_str(&l, letters);
+    roar_line_plain(&l, letters, strlen(letters));
     roar_line_u64(&l, br);
     roar_line_u64(&l, bw);
     roar_line_u64(&l, dev);
     roar_line_u64(&l, ino);
     roar_line_i64(&l, size);
     roar_line_u64(&l, mtime);
-    roar_line_str(&l, hash);
+    roar_line_plain(&l, hash, strlen(hash));
     roar_line_field(&l, d->path, d->path_len);
     roar_line_commit(&l);
 }
 
-static void release(struct roar_desc *d, int fd) {
-    pthread_mutex_lock(&roar_table_mu);
-    live_unlink_locked(d);
-    pthread_mutex_unlock(&roar_table_mu);
+/* The last reference is gone: finalise and free. `unlinked`: already off the live list. */
+static void release_desc(struct roar_desc *d, int fd, int unlinked) {
+    if (!unlinked) {
+        pthread_mutex_lock(&roar_table_mu);
+        live_unlink_locked(d);
+        pthread_mutex_unlock(&roar_table_mu);
+    }
     roar_t_guard++;
     bg_finish(d);
     finalise(d, fd);
@@ -250,6 +256,10 @@ static void release(struct roar_desc *d, int fd) {
     pthread_mutex_destroy(&d->mu);
     pthread_mutex_destroy(&d->hash_mu);
     free(d);
+}
+
+static void release(struct roar_desc *d, int fd) {
+    release_desc(d, fd, 0);
 }
 
 static void unref(struct roar_desc *d, int fd) {
@@ -401,7 +411,7 @@ void roar_fd_opened(int fd, const char *path, size_t path_len, int flags, int ig
 
 /* An fd we never saw opened (opened before exec by an untraced parent, by libc internally, or by a raw
  * syscall): identify its file and track it from now on. */
-static void adopt(int fd) {
+static void adopt_fd(int fd, int at_start) {
     struct stat st;
     if (roar_sys_fstat(fd, &st) != 0) {
         return; /* not open: the real call fails with EBADF */
@@ -453,6 +463,22 @@ static void adopt(int fd) {
     }
     roar_count(RC_ADOPTED);
     if (d->mode & DM_W) {
+        if (at_start) {
+            __atomic_fetch_or(&d->state, DS_NEED_O, __ATOMIC_RELEASE); /* most inherited stdouts stay unused */
+        } else {
+            emit_open(d);
+        }
+    }
+}
+
+static void adopt(int fd) {
+    adopt_fd(fd, 0);
+}
+
+/* The first write on a description adopted at start writes its O record. */
+static void maybe_emit_open(struct roar_desc *d) {
+    if (ROAR_UNLIKELY(__atomic_load_n(&d->state, __ATOMIC_ACQUIRE) & DS_NEED_O) &&
+        (__atomic_fetch_and(&d->state, ~(uint32_t)DS_NEED_O, __ATOMIC_ACQ_REL) & DS_NEED_O)) {
         emit_open(d);
     }
 }
@@ -460,7 +486,7 @@ static void adopt(int fd) {
 void roar_fd_adopt_std(void) {
     for (int fd = 0; fd <= 2; fd++) {
         if (roar_fd_peek(fd) == NULL) {
-            adopt(fd);
+            adopt_fd(fd, 1);
         }
     }
 }
@@ -506,6 +532,7 @@ struct roar_desc *roar_fd_lock_for_write(int fd) {
         return NULL;
     }
     pthread_mutex_lock(&d->mu);
+    maybe_emit_open(d);
     return d;
 }
 
@@ -763,6 +790,7 @@ void roar_fd_count_write_unstreamed(int fd, uint64_t n, uint32_t extra_state) {
         return;
     }
     if (d->mode & DM_W) {
+        maybe_emit_open(d);
         __atomic_add_fetch(&d->bytes_written, n, __ATOMIC_RELAXED);
         uint32_t old = __atomic_fetch_or(&d->state, extra_state, __ATOMIC_RELEASE);
         if ((extra_state & DS_STDIO) && !(old & DS_STDIO)) {
@@ -816,8 +844,16 @@ void roar_fd_closing(int fd) {
     pthread_mutex_lock(&roar_table_mu);
     struct roar_desc *d = roar_fd_table[fd];
     __atomic_store_n(&roar_fd_table[fd], NULL, __ATOMIC_RELEASE);
+    /* References only grow under this lock: 1 means the slot we just cleared was the last one. */
+    int last = roar_is_desc(d) && __atomic_load_n(&d->refs, __ATOMIC_ACQUIRE) == 1;
+    if (last) {
+        d->refs = 0;
+        live_unlink_locked(d);
+    }
     pthread_mutex_unlock(&roar_table_mu);
-    if (roar_is_desc(d)) {
+    if (last) {
+        release_desc(d, fd, 1);
+    } else if (roar_is_desc(d)) {
         unref(d, fd);
     }
 }
@@ -940,7 +976,8 @@ void roar_fd_atfork_child(void) {
     for (struct roar_desc *d = live_head; d; d = d->next) {
         pthread_mutex_init(&d->mu, NULL);
         d->refs = 0;
-        d->state |= DS_INHERITED;
+        /* what the parent did is the parent's: the child records only its own I/O */
+        d->state = (d->state | DS_INHERITED) & ~(uint32_t)(DS_STDIO | DS_CONTENT | DS_SHARED | DS_NEED_O);
         d->bytes_read = 0;
         d->bytes_written = 0;
     }
@@ -1029,9 +1066,9 @@ char *roar_fd_handoff(int finalise_cloexec, int as_inherited) {
             }
             ids[nids++] = d;
         }
-        uint32_t state = d->state & (DS_INHERITED | DS_STDIO | DS_CONTENT | DS_SHARED);
+        uint32_t state = d->state & (DS_INHERITED | DS_STDIO | DS_CONTENT | DS_SHARED | DS_ADOPTED | DS_NEED_O);
         if (as_inherited) {
-            state |= DS_INHERITED;
+            state = (state | DS_INHERITED) & ~(uint32_t)(DS_STDIO | DS_CONTENT | DS_SHARED | DS_NEED_O);
         }
         uint64_t nums[11] = {(uint64_t)fd, (uint64_t)id, d->mode, state, d->open_ns, d->dev, d->ino,
                              (uint64_t)d->size0, d->mtime0, as_inherited ? 0 : d->bytes_read,

@@ -68,6 +68,8 @@ extern ROAR_TLS char roar_t_tag[ROAR_TAG_MAX] ROAR_HIDDEN;
 void roar_init_once(void) ROAR_HIDDEN;
 extern volatile int roar_initialised ROAR_HIDDEN;
 
+void roar_count_reentered(void) ROAR_HIDDEN;
+
 /* True when a hook should record: library enabled, not re-entered, not exiting. */
 static inline int roar_active(void) {
     if (ROAR_UNLIKELY(!roar_initialised)) {
@@ -75,7 +77,6 @@ static inline int roar_active(void) {
     }
     if (ROAR_UNLIKELY(roar_t_guard != 0)) {
         if (roar_g.enabled) {
-            __atomic_fetch_add(&roar_counters[14 /* RC_REENTERED, see below */], 0, __ATOMIC_RELAXED);
             roar_count_reentered();
         }
         return 0;
@@ -148,6 +149,7 @@ void roar_line_free(struct roar_line *l) ROAR_HIDDEN;
 void roar_line_raw(struct roar_line *l, const char *s, size_t n) ROAR_HIDDEN;
 void roar_line_field(struct roar_line *l, const char *s, size_t n) ROAR_HIDDEN; /* TAB + escaped */
 void roar_line_str(struct roar_line *l, const char *s) ROAR_HIDDEN;               /* TAB + escaped */
+void roar_line_plain(struct roar_line *l, const char *s, size_t n) ROAR_HIDDEN;  /* TAB + as is */
 void roar_line_u64(struct roar_line *l, uint64_t v) ROAR_HIDDEN;                  /* TAB + decimal */
 void roar_line_i64(struct roar_line *l, int64_t v) ROAR_HIDDEN;
 /* Appends '\n' and the line to the buffer; flushes per the policy. Frees the line. */
@@ -157,6 +159,9 @@ void roar_spool_flush(void) ROAR_HIDDEN;             /* write the buffer (+ a C 
 void roar_spool_atfork_prepare(void) ROAR_HIDDEN;    /* flush and lock */
 void roar_spool_atfork_parent(void) ROAR_HIDDEN;
 void roar_spool_atfork_child(void) ROAR_HIDDEN;
+void roar_spool_flush_from_signal(void) ROAR_HIDDEN; /* async-signal-safe: skipped when the lock is taken */
+void roar_signals_init(void) ROAR_HIDDEN;
+void roar_signals_atfork_child(void) ROAR_HIDDEN;
 
 /* Convenience emitters. */
 void roar_emit_warning(const char *kind, const char *detail) ROAR_HIDDEN;
@@ -205,6 +210,7 @@ enum {
     DS_CONTENT = 1u << 5,    /* content changed in a way not streamed (ftruncate, copy_file_range, ...) */
     DS_FINAL = 1u << 6,      /* F already written (exec of a close-on-exec fd) */
     DS_ADOPTED = 1u << 7,    /* not opened by this image (inherited stdio): recorded only if used or changed */
+    DS_NEED_O = 1u << 8,     /* adopted at start for writing: the O record waits for the first write */
 };
 
 struct roar_desc {

@@ -263,6 +263,21 @@ ROAR_EXPORT FILE *freopen64(const char *path, const char *mode, FILE *stream) {
     return f;
 }
 
+REAL_DECL(FILE *, fdopen, (int, const char *));
+
+/* A stream on an fd we never saw opened (inherited, or from a raw syscall): identify the file now. */
+ROAR_EXPORT FILE *fdopen(int fd, const char *mode) {
+    FILE *f = REAL(fdopen)(fd, mode);
+    if (f && roar_active()) {
+        int e = errno;
+        roar_t_guard++;
+        roar_fd_adopt_if_unknown(fd);
+        roar_t_guard--;
+        errno = e;
+    }
+    return f;
+}
+
 ROAR_EXPORT int fclose(FILE *f) {
     if (f && roar_active()) {
         before_fclose(f);
@@ -585,35 +600,38 @@ READ_HOOK(preadv64v2, (int fd, const struct iovec *iov, int cnt, off_t off, int 
 REAL_DECL(ssize_t, write, (int, const void *, size_t));
 REAL_DECL(ssize_t, writev, (int, const struct iovec *, int));
 
+/* Callers hold the guard. */
 static struct roar_desc *begin_write(int fd) {
     int e = errno;
-    roar_t_guard++;
     struct roar_desc *d = roar_fd_lock_for_write(fd);
-    roar_t_guard--;
     errno = e;
     return d;
 }
 
 static void end_write(struct roar_desc *d) {
     int e = errno;
-    roar_t_guard++;
     roar_fd_unlock_write(d);
-    roar_t_guard--;
     errno = e;
 }
 
+/* The guard stays raised from begin_write to end_write: a signal handler writing to the same file while the
+ * real call runs passes through instead of waiting for the description lock this thread holds. */
 ROAR_EXPORT ssize_t write(int fd, const void *buf, size_t n) {
     if (passthrough_fd(fd) || !roar_active()) {
         return REAL(write)(fd, buf, n);
     }
+    roar_t_guard++;
     struct roar_desc *d = begin_write(fd);
     ssize_t r = REAL(write)(fd, buf, n);
     if (d) {
         if (r > 0) {
+            int e = errno;
             roar_fd_stream(d, fd, buf, (size_t)r);
+            errno = e;
         }
         end_write(d);
     }
+    roar_t_guard--;
     return r;
 }
 
@@ -631,14 +649,18 @@ ROAR_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt) {
     if (passthrough_fd(fd) || !roar_active()) {
         return REAL(writev)(fd, iov, cnt);
     }
+    roar_t_guard++;
     struct roar_desc *d = begin_write(fd);
     ssize_t r = REAL(writev)(fd, iov, cnt);
     if (d) {
         if (r > 0) {
+            int e = errno;
             stream_iov(d, fd, iov, cnt, (size_t)r);
+            errno = e;
         }
         end_write(d);
     }
+    roar_t_guard--;
     return r;
 }
 
@@ -678,14 +700,18 @@ ROAR_EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off
         return REAL(pwritev2)(fd, iov, cnt, off, fl);
     }
     if (off == -1) { /* at the current offset, like writev */
+        roar_t_guard++;
         struct roar_desc *d = begin_write(fd);
         ssize_t r = REAL(pwritev2)(fd, iov, cnt, off, fl);
         if (d) {
             if (r > 0) {
+                int e = errno;
                 stream_iov(d, fd, iov, cnt, (size_t)r);
+                errno = e;
             }
             end_write(d);
         }
+        roar_t_guard--;
         return r;
     }
     ssize_t r = REAL(pwritev2)(fd, iov, cnt, off, fl);
@@ -698,14 +724,18 @@ ROAR_EXPORT ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off_t 
         return REAL(pwritev64v2)(fd, iov, cnt, off, fl);
     }
     if (off == -1) {
+        roar_t_guard++;
         struct roar_desc *d = begin_write(fd);
         ssize_t r = REAL(pwritev64v2)(fd, iov, cnt, off, fl);
         if (d) {
             if (r > 0) {
+                int e = errno;
                 stream_iov(d, fd, iov, cnt, (size_t)r);
+                errno = e;
             }
             end_write(d);
         }
+        roar_t_guard--;
         return r;
     }
     ssize_t r = REAL(pwritev64v2)(fd, iov, cnt, off, fl);

@@ -91,11 +91,38 @@ void roar_cwd_atfork_child(void) {
     pthread_mutex_init(&cwd_mu, NULL);
 }
 
+/* An absolute path with no "//", "." or ".." component and no trailing '/': already normal. */
+static int is_normal_absolute(const char *p, size_t n) {
+    if (n == 0 || p[0] != '/') {
+        return 0;
+    }
+    if (n > 1 && p[n - 1] == '/') {
+        return 0;
+    }
+    for (const char *s = p, *end = p + n; s < end;) {
+        const char *slash = memchr(s, '/', (size_t)(end - s));
+        if (slash == NULL) {
+            break;
+        }
+        const char *c = slash + 1;
+        if (c < end && (*c == '/' || (*c == '.' && (c + 1 == end || c[1] == '/' ||
+                                                     (c[1] == '.' && (c + 2 == end || c[2] == '/')))))) {
+            return 0;
+        }
+        s = c;
+    }
+    return 1;
+}
+
 long roar_resolve_path(int dirfd, const char *path, char *out) {
     if (path == NULL) {
         return -1;
     }
     size_t plen = strlen(path);
+    if (path[0] == '/' && plen < ROAR_PATH_MAX && is_normal_absolute(path, plen)) {
+        memcpy(out, path, plen + 1);
+        return (long)plen;
+    }
     long base = 0;
     if (path[0] != '/') {
         if (dirfd == AT_FDCWD) {
@@ -133,11 +160,13 @@ long roar_resolve_path(int dirfd, const char *path, char *out) {
     return n;
 }
 
-static int prefix_match(const struct roar_prefix *p, const char *path, size_t len) {
+static inline int prefix_match(const struct roar_prefix *p, const char *path, size_t len) {
     if (p->len == 0) {
         return 1; /* "/" */
     }
-    return len >= p->len && memcmp(path, p->path, p->len) == 0 && (len == p->len || path[p->len] == '/');
+    /* cheap rejections first: most paths differ from most prefixes in the second byte or at the boundary */
+    return len >= p->len && path[1] == p->path[1] && (len == p->len || path[p->len] == '/') &&
+           memcmp(path, p->path, p->len) == 0;
 }
 
 int roar_path_ignored(const char *path, size_t len) {

@@ -72,6 +72,11 @@ void roar_line_raw(struct roar_line *l, const char *s, size_t n) {
 
 static const char hexdigits[] = "0123456789ABCDEF";
 
+/* 1 for the bytes a field must escape: 0x00-0x1F, 0x7F and '%'. */
+static inline int needs_escape(unsigned char c) {
+    return c < 0x20 || c == 0x7f || c == '%';
+}
+
 void roar_line_field(struct roar_line *l, const char *s, size_t n) {
     line_reserve(l, 1 + 3 * n);
     if (l->len + 1 + 3 * n > l->cap) {
@@ -79,17 +84,35 @@ void roar_line_field(struct roar_line *l, const char *s, size_t n) {
     }
     char *o = l->p + l->len;
     *o++ = '\t';
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == 0x7f || c == '%') {
-            *o++ = '%';
-            *o++ = hexdigits[c >> 4];
-            *o++ = hexdigits[c & 15];
-        } else {
-            *o++ = (char)c;
+    size_t i = 0;
+    while (i < n) {
+        size_t j = i;
+        while (j < n && !needs_escape((unsigned char)s[j])) {
+            j++;
         }
+        memcpy(o, s + i, j - i);
+        o += j - i;
+        if (j == n) {
+            break;
+        }
+        unsigned char c = (unsigned char)s[j];
+        *o++ = '%';
+        *o++ = hexdigits[c >> 4];
+        *o++ = hexdigits[c & 15];
+        i = j + 1;
     }
     l->len = (size_t)(o - l->p);
+}
+
+/* TAB + a field known to need no escaping (hex digests, mode letters). */
+void roar_line_plain(struct roar_line *l, const char *s, size_t n) {
+    line_reserve(l, 1 + n);
+    if (l->len + 1 + n > l->cap) {
+        return;
+    }
+    l->p[l->len++] = '\t';
+    memcpy(l->p + l->len, s, n);
+    l->len += n;
 }
 
 void roar_line_str(struct roar_line *l, const char *s) {
@@ -101,22 +124,47 @@ static const char digit_pairs[201] =
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
-void roar_line_u64(struct roar_line *l, uint64_t v) {
-    char tmp[24];
-    char *e = tmp + sizeof tmp;
+/* Digits of v < 10^8 ending at e, with 32-bit arithmetic; returns the first digit. `full`: all 8 digits. */
+static char *digits8(char *e, uint32_t v, int full) {
     char *p = e;
     while (v >= 100) {
-        unsigned k = (unsigned)(v % 100) * 2;
-        v /= 100;
+        uint32_t q = v / 100;
+        unsigned k = (v - q * 100) * 2;
+        v = q;
         *--p = digit_pairs[k + 1];
         *--p = digit_pairs[k];
     }
     if (v >= 10) {
-        unsigned k = (unsigned)v * 2;
+        unsigned k = v * 2;
         *--p = digit_pairs[k + 1];
         *--p = digit_pairs[k];
     } else {
         *--p = (char)('0' + v);
+    }
+    if (full) {
+        while (p > e - 8) {
+            *--p = '0';
+        }
+    }
+    return p;
+}
+
+void roar_line_u64(struct roar_line *l, uint64_t v) {
+    char tmp[24];
+    char *e = tmp + sizeof tmp;
+    char *p;
+    if (v < 100000000u) {
+        p = digits8(e, (uint32_t)v, 0);
+    } else {
+        uint64_t hi = v / 100000000u;
+        p = digits8(e, (uint32_t)(v - hi * 100000000u), 1);
+        if (hi < 100000000u) {
+            p = digits8(p, (uint32_t)hi, 0);
+        } else {
+            uint64_t top = hi / 100000000u;
+            p = digits8(p, (uint32_t)(hi - top * 100000000u), 1);
+            p = digits8(p, (uint32_t)top, 0);
+        }
     }
     *--p = '\t';
     size_t n = (size_t)(e - p);
@@ -301,6 +349,17 @@ void roar_line_commit(struct roar_line *l) {
 
 void roar_spool_flush(void) {
     pthread_mutex_lock(&spool_mu);
+    flush_locked(1);
+    pthread_mutex_unlock(&spool_mu);
+}
+
+void roar_spool_flush_from_signal(void) {
+    if (!roar_g.enabled || roar_g.exiting) {
+        return;
+    }
+    if (pthread_mutex_trylock(&spool_mu) != 0) {
+        return; /* this thread (or another) is inside the spool: leave it */
+    }
     flush_locked(1);
     pthread_mutex_unlock(&spool_mu);
 }

@@ -249,6 +249,11 @@ def _init(*args: Any, **kwargs: Any) -> Any:
         spool.count("runtime_env_merge_failed")
         _debug(f"runtime_env merge failed: {exc!r}")
 
+    try:
+        _ignore_interpreter_trees()
+    except Exception:
+        spool.count("ignore_extend_failed")
+
     previous = spool.get_tag()
     spool.set_tag(spool.SYSTEM_TAG)
     try:
@@ -258,6 +263,35 @@ def _init(*args: Any, **kwargs: Any) -> Any:
 
     _after_init(context, touched, mode)
     return context
+
+
+def _ignore_interpreter_trees() -> None:
+    """Add this interpreter's trees (``sys.prefix`` — a virtualenv roar cannot see from
+    ``PATH`` — and its site-packages) to ``ROAR_IGNORE`` before Ray starts its processes: every
+    Ray process imports thousands of library files, which are never lineage and which the
+    preload library then does not even record. Only under ``roar run`` (``ROAR_IGNORE`` set)."""
+    current = os.environ.get("ROAR_IGNORE")
+    if current is None:
+        return
+    import site
+
+    prefixes = [p for p in current.split(":") if p]
+    candidates = [sys.prefix, sys.exec_prefix, sys.base_prefix]
+    try:
+        candidates += site.getsitepackages()
+    except Exception:
+        pass
+    added = False
+    for candidate in candidates:
+        path = os.path.normpath(os.path.abspath(candidate)) if candidate else ""
+        if not path or path == "/":
+            continue
+        if any(path == p or path.startswith(p.rstrip("/") + "/") for p in prefixes):
+            continue
+        prefixes.append(path)
+        added = True
+    if added:
+        os.environ["ROAR_IGNORE"] = ":".join(prefixes)
 
 
 def _inherits_environment(address: Any, temp_dir: Optional[str]) -> bool:

@@ -124,19 +124,30 @@ def install() -> None:
         _core_worker = gw.core_worker
         _actor_attribution = config.actor_attribution()
         _main_module = os.environ.get(config.MAIN_MODULE_ENV) or None
-        static = {
-            "node_id": _safe_hex(lambda: _core_worker.get_current_node_id()),
-            "worker_id": _safe_hex(lambda: _core_worker.get_worker_id()),
-            "job_id": _safe_hex(lambda: _core_worker.get_current_job_id()),
-            "pid": os.getpid(),
-        }
-        _worker_static = json.dumps(static, separators=(",", ":"))[1:-1]
 
         _patch_execution_info(function_manager.FunctionActorManager)
         _patch_task_log(ray_worker.Worker)
         _patch_submission(ray)
         atexit.register(_at_exit)
         _installed = True
+
+
+def _static() -> str:
+    """The worker's ids as a JSON fragment. A worker Ray prestarted has no job until it gets
+    its first task, so this is computed at the first task and kept once the job is known."""
+    global _worker_static
+    if _worker_static:
+        return _worker_static
+    static = {
+        "node_id": _safe_hex(lambda: _core_worker.get_current_node_id()),
+        "worker_id": _safe_hex(lambda: _core_worker.get_worker_id()),
+        "job_id": _safe_hex(lambda: _core_worker.get_current_job_id()),
+        "pid": os.getpid(),
+    }
+    fragment = json.dumps(static, separators=(",", ":"))[1:-1]
+    if static["job_id"] is not None:
+        _worker_static = fragment
+    return fragment
 
 
 def _safe_hex(get: Callable[[], Any]) -> Optional[str]:
@@ -160,10 +171,8 @@ class _Meta:
         self.kind = kind
         self.function = function
         self.internal = False
-        # "kind", "function" and the worker's ids: the same for every call.
-        self.begin_prefix = (
-            '"kind":' + json.dumps(kind) + ',"function":' + json.dumps(function) + "," + _worker_static
-        )
+        # "kind" and "function": the same for every call.
+        self.begin_prefix = '"kind":' + json.dumps(kind) + ',"function":' + json.dumps(function)
 
 
 def _meta_for(descriptor: Any) -> _Meta:
@@ -317,8 +326,8 @@ def _begin(meta: _Meta) -> Optional[_Frame]:
         _enter(frame)
         actor = '"' + _actor_id_hex + '"' if (meta.kind != "task" and _actor_id_hex) else "null"
         _emit(
-            '{"event":"task_begin","v":1,"tag":%s,"task_id":"%s","attempt":%d,%s,"actor_id":%s,"parent_task_id":null}'
-            % (json.dumps(frame.tag), frame.task_id, frame.attempt, meta.begin_prefix, actor)
+            '{"event":"task_begin","v":1,"tag":"%s","task_id":"%s","attempt":%d,%s,%s,"actor_id":%s,"parent_task_id":null}'
+            % (frame.tag, frame.task_id, frame.attempt, meta.begin_prefix, _static(), actor)
         )
         _flush()
         return frame
@@ -340,8 +349,8 @@ def _finish(frame: _Frame, exc: Optional[BaseException]) -> None:
             status = "failed"
             error = json.dumps(_describe(exc))
         _emit(
-            '{"event":"task_end","v":1,"tag":%s,"task_id":"%s","attempt":%d,"status":"%s","error":%s}'
-            % (json.dumps(frame.tag), frame.task_id, frame.attempt, status, error)
+            '{"event":"task_end","v":1,"tag":"%s","task_id":"%s","attempt":%d,"status":"%s","error":%s}'
+            % (frame.tag, frame.task_id, frame.attempt, status, error)
         )
         _flush()
     except Exception as err:

@@ -575,6 +575,38 @@ def test_tag_travels_through_fork_exec_env_i_and_empty_env(traced: Traced) -> No
         assert f.records[0].type == "H"
 
 
+def test_fork_in_a_busy_multithreaded_parent(traced: Traced) -> None:
+    """Threads hold the library's locks all the time; children forked meanwhile must not deadlock."""
+    traced.python("""
+        import os, threading
+        stop = threading.Event()
+        def writer(i):
+            n = 0
+            while not stop.is_set():
+                with open(f"w{i}-{n % 3}.txt", "wb", buffering=0) as f:
+                    f.write(b"x" * (1 + n % 70000))
+                n += 1
+        ts = [threading.Thread(target=writer, args=(i,)) for i in range(3)]
+        for t in ts: t.start()
+        for k in range(30):
+            pid = os.fork()
+            if pid == 0:
+                with open(f"child{k}.txt", "w") as f:
+                    f.write(str(k))
+                os._exit(0)
+            os.waitpid(pid, 0)
+        stop.set()
+        for t in ts: t.join()
+    """)
+    sp = traced.spool()
+    for k in range(30):
+        w = only(sp.writes(traced.cwd / f"child{k}.txt"))
+        assert_digest(w, traced.cwd / f"child{k}.txt")
+    for i in range(3):
+        last = sp.writes(traced.cwd / f"w{i}-0.txt")[-1]
+        assert_digest(last, traced.cwd / f"w{i}-0.txt")
+
+
 def test_static_exec_warns(traced: Traced, tmp_path: Path) -> None:
     if not Path("/usr/lib/x86_64-linux-gnu/libc.a").exists() and not Path("/usr/lib/libc.a").exists():
         pytest.skip("no libc.a: cannot build a static binary")
@@ -649,6 +681,24 @@ def test_roar_emit_and_flush(traced: Traced) -> None:
     e = only(sp.records("E"))  # the second was buffered when the process was killed
     assert e.tag == "ray:t1:0" and e.json == '{"event":"task_start","x":"tab\there"}'
     assert not any(r.type == "Z" for r in sp.records())
+
+
+def test_killed_by_a_catchable_signal_still_flushes(traced: Traced) -> None:
+    proc = traced.run(["sh", "-c", "echo before > k.txt; kill -TERM $$"], check=False)
+    assert proc.returncode == -15  # still dies of the signal
+    w = only(traced.spool().writes(traced.cwd / "k.txt"))
+    assert_digest(w, traced.cwd / "k.txt")
+    # the program still sees the default disposition, and its own handlers still run
+    out = traced.python("""
+        import os, signal
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+        except KeyboardInterrupt:
+            print("interrupted")
+    """)
+    assert out.stdout.strip() == b"interrupted"
 
 
 def test_flush_interval_zero_writes_every_record(traced: Traced) -> None:

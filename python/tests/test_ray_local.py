@@ -45,8 +45,8 @@ class Run:
         return runs[0]
 
     def tasks(self, function: str) -> List[Dict[str, Any]]:
-        name = function if "." in function else f"{MODULE}.{function}"
-        return [j for j in self.dag["jobs"] if j.get("ray") and j["ray"]["function"] == name]
+        names = {function, f"{MODULE}.{function}"}
+        return [j for j in self.dag["jobs"] if j.get("ray") and j["ray"]["function"] in names]
 
     def task(self, function: str) -> Dict[str, Any]:
         found = self.tasks(function)

@@ -325,3 +325,19 @@ def test_tags_seen_by_task_code(tmp_path: Path, spool_dir: Path) -> None:
     assert seen["driver_after_init"] == ""
     assert seen["async_call"] == "ray:%s:0" % seen["async_call_id"]
     assert seen["async_loop_between_calls"] == "ray-system"
+    # no user runtime_env here: the task ran on a worker Ray prestarted before the job existed
+    (driver_event,) = [r.event for r in events(read_spool(spool_dir), "driver")]
+    begins = [r.event for r in events(read_spool(spool_dir), "task_begin")]
+    assert begins and all(b["job_id"] == driver_event["job_id"] for b in begins)
+
+
+def test_interpreter_trees_added_to_roar_ignore(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROAR_IGNORE", "/proc:/usr")
+    driver._ignore_interpreter_trees()
+    ignored = os.environ["ROAR_IGNORE"].split(":")
+    assert ignored[:2] == ["/proc", "/usr"]
+    prefix = os.path.normpath(sys.prefix)
+    assert any(prefix == p or prefix.startswith(p + "/") for p in ignored)
+    monkeypatch.delenv("ROAR_IGNORE")
+    driver._ignore_interpreter_trees()  # not under roar run: nothing to extend
+    assert "ROAR_IGNORE" not in os.environ
