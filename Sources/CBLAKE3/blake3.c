@@ -176,6 +176,60 @@ static void hash_many(const uint8_t *input, size_t stride, size_t count, size_t 
                           flags_end, out);
 }
 
+/* Inputs anywhere, each with its own counter: the same kernels through their pointer-per-lane entry. */
+void roar_b3_hash_lanes(const uint8_t *const *inputs, const uint64_t *counters, size_t count, size_t blocks,
+                        uint8_t flags, uint8_t flags_start, uint8_t flags_end, uint8_t *out) {
+#if defined(ROAR_B3_X86)
+    roar_b3_lanes_fn wide16 = NULL, wide8 = NULL, wide4 = NULL;
+    switch (current_kernel()) {
+    case KERNEL_AVX512:
+        wide16 = roar_b3_lanes16_avx512;
+        wide8 = roar_b3_lanes8_avx512vl;
+        wide4 = roar_b3_lanes4_avx512vl;
+        break;
+    case KERNEL_AVX2:
+        wide8 = roar_b3_lanes8_avx2;
+        wide4 = roar_b3_lanes4_sse41;
+        break;
+    case KERNEL_SSE41:
+        wide4 = roar_b3_lanes4_sse41;
+        break;
+    default:
+        break;
+    }
+    while (count > 0) {
+        size_t step;
+        roar_b3_lanes_fn fn;
+        if (wide16 != NULL && count > 8) {
+            fn = wide16;
+            step = count < 16 ? count : 16;
+        } else if (wide8 != NULL && count > 4) {
+            fn = wide8;
+            step = count < 8 ? count : 8;
+        } else if (wide4 != NULL && count > 1) {
+            fn = wide4;
+            step = count < 4 ? count : 4;
+        } else {
+            break;
+        }
+        fn(inputs, counters, step, blocks, roar_b3_iv, flags, flags_start, flags_end, out);
+        inputs += step;
+        counters += step;
+        out += step * OUT_LEN;
+        count -= step;
+    }
+#endif
+    for (size_t i = 0; i < count; i++) {
+        roar_b3_many_portable(inputs[i], 0, 1, blocks, roar_b3_iv, counters[i], 0, flags, flags_start, flags_end,
+                              out + i * OUT_LEN);
+    }
+}
+
+void roar_b3_hash_many(const uint8_t *input, size_t stride, size_t count, size_t blocks, uint64_t counter,
+                       int increment_counter, uint8_t flags, uint8_t flags_start, uint8_t flags_end, uint8_t *out) {
+    hash_many(input, stride, count, blocks, counter, increment_counter, flags, flags_start, flags_end, out);
+}
+
 /* One block, with the fastest single-block code for the kernel in use. */
 static inline void compress1(uint32_t cv[8], const uint8_t block[64], uint8_t block_len, uint64_t counter,
                              uint8_t flags) {
@@ -482,6 +536,10 @@ void roar_blake3_hex(const uint8_t digest[OUT_LEN], char hex[2 * OUT_LEN + 1]) {
 
 void roar_b3_subtree_cv(const uint8_t *input, size_t len, uint64_t counter, int is_root, uint8_t out[OUT_LEN]) {
     subtree_cv(input, len, counter, is_root, out);
+}
+
+void roar_b3_chunk_cv(const uint8_t *input, size_t len, uint64_t counter, int is_root, uint8_t out[OUT_LEN]) {
+    chunk_cv(input, len, counter, is_root, out);
 }
 
 void roar_b3_parent_cv(const uint8_t left_right[2 * OUT_LEN], int is_root, uint8_t out[OUT_LEN]) {

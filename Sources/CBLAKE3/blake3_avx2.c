@@ -10,5 +10,6 @@
 #define KV __m256i
 #define KW 8
 #define KNAME roar_b3_many8_avx2
+#define KNAME_LANES roar_b3_lanes8_avx2
 #include "blake3_simd_template.h"
 #endif

@@ -99,10 +99,12 @@ static KATTR inline void KFN(store_cvs)(const __m512i h[8], uint8_t out[16 * 32]
 #define KV __m512i
 #define KW 16
 #define KNAME roar_b3_many16_avx512
+#define KNAME_LANES roar_b3_lanes16_avx512
 #include "blake3_simd_template.h"
 #undef KV
 #undef KW
 #undef KNAME
+#undef KNAME_LANES
 #undef KFN
 
 /* ---- 8 lanes ---- */
@@ -111,10 +113,12 @@ static KATTR inline void KFN(store_cvs)(const __m512i h[8], uint8_t out[16 * 32]
 #define KV __m256i
 #define KW 8
 #define KNAME roar_b3_many8_avx512vl
+#define KNAME_LANES roar_b3_lanes8_avx512vl
 #include "blake3_simd_template.h"
 #undef KV
 #undef KW
 #undef KNAME
+#undef KNAME_LANES
 #undef KFN
 
 /* ---- 4 lanes ---- */
@@ -123,6 +127,7 @@ static KATTR inline void KFN(store_cvs)(const __m512i h[8], uint8_t out[16 * 32]
 #define KV __m128i
 #define KW 4
 #define KNAME roar_b3_many4_avx512vl
+#define KNAME_LANES roar_b3_lanes4_avx512vl
 #include "blake3_simd_template.h"
 
 #define KCOMPRESS roar_b3_compress_avx512vl

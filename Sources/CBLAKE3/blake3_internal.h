@@ -55,6 +55,21 @@ typedef void (*roar_b3_many_fn)(const uint8_t *input, size_t stride, size_t coun
                                 const uint32_t key[8], uint64_t counter, int increment_counter, uint8_t flags,
                                 uint8_t flags_start, uint8_t flags_end, uint8_t *out);
 
+/* The same for inputs anywhere in memory, input i with chunk counter counters[i]. */
+typedef void (*roar_b3_lanes_fn)(const uint8_t *const *inputs, const uint64_t *counters, size_t count, size_t blocks,
+                                 const uint32_t key[8], uint8_t flags, uint8_t flags_start, uint8_t flags_end,
+                                 uint8_t *out);
+
+/* Dispatchers (blake3.c): the widest kernel in use, any count. */
+ROAR_B3_HIDDEN void roar_b3_hash_many(const uint8_t *input, size_t stride, size_t count, size_t blocks,
+                                      uint64_t counter, int increment_counter, uint8_t flags, uint8_t flags_start,
+                                      uint8_t flags_end, uint8_t *out);
+ROAR_B3_HIDDEN void roar_b3_hash_lanes(const uint8_t *const *inputs, const uint64_t *counters, size_t count,
+                                       size_t blocks, uint8_t flags, uint8_t flags_start, uint8_t flags_end,
+                                       uint8_t *out);
+/* Chaining value (or root output) of one chunk of 0..1024 bytes. */
+ROAR_B3_HIDDEN void roar_b3_chunk_cv(const uint8_t *input, size_t len, uint64_t counter, int is_root, uint8_t out[32]);
+
 /* One compression of one block, chaining value updated in place (first 8 output words). */
 ROAR_B3_HIDDEN void roar_b3_compress_portable(uint32_t cv[8], const uint8_t block[64], uint8_t block_len,
                                               uint64_t counter, uint8_t flags);
@@ -80,6 +95,21 @@ ROAR_B3_HIDDEN void roar_b3_many8_avx2(const uint8_t *input, size_t stride, size
 ROAR_B3_HIDDEN void roar_b3_many16_avx512(const uint8_t *input, size_t stride, size_t count, size_t blocks,
                                           const uint32_t key[8], uint64_t counter, int increment_counter,
                                           uint8_t flags, uint8_t flags_start, uint8_t flags_end, uint8_t *out);
+ROAR_B3_HIDDEN void roar_b3_lanes4_sse41(const uint8_t *const *inputs, const uint64_t *counters, size_t count,
+                                         size_t blocks, const uint32_t key[8], uint8_t flags, uint8_t flags_start,
+                                         uint8_t flags_end, uint8_t *out);
+ROAR_B3_HIDDEN void roar_b3_lanes8_avx2(const uint8_t *const *inputs, const uint64_t *counters, size_t count,
+                                        size_t blocks, const uint32_t key[8], uint8_t flags, uint8_t flags_start,
+                                        uint8_t flags_end, uint8_t *out);
+ROAR_B3_HIDDEN void roar_b3_lanes16_avx512(const uint8_t *const *inputs, const uint64_t *counters, size_t count,
+                                           size_t blocks, const uint32_t key[8], uint8_t flags, uint8_t flags_start,
+                                           uint8_t flags_end, uint8_t *out);
+ROAR_B3_HIDDEN void roar_b3_lanes8_avx512vl(const uint8_t *const *inputs, const uint64_t *counters, size_t count,
+                                            size_t blocks, const uint32_t key[8], uint8_t flags, uint8_t flags_start,
+                                            uint8_t flags_end, uint8_t *out);
+ROAR_B3_HIDDEN void roar_b3_lanes4_avx512vl(const uint8_t *const *inputs, const uint64_t *counters, size_t count,
+                                            size_t blocks, const uint32_t key[8], uint8_t flags, uint8_t flags_start,
+                                            uint8_t flags_end, uint8_t *out);
 /* One block at a time, state in 128-bit rows. */
 ROAR_B3_HIDDEN void roar_b3_compress_sse41(uint32_t cv[8], const uint8_t block[64], uint8_t block_len,
                                            uint64_t counter, uint8_t flags);

@@ -5,6 +5,7 @@
  *   KW              lanes: 4, 8 or 16
  *   KATTR           __attribute__((target(...))) for every function here
  *   KNAME           name of the kernel function (signature of roar_b3_many_fn)
+ *   KNAME_LANES     name of the variant with one pointer and counter per input (signature of roar_b3_lanes_fn)
  *   KFN(name)       the helper named `name` of this instance
  *   static KATTR functions: kv_add, kv_xor, kv_set1, kv_loadu, kv_rot16, kv_rot12, kv_rot8, kv_rot7,
  *   kv_load_message(const uint8_t *const lanes[KW], size_t offset, KV m[16])  (word w of each lane's block -> m[w])
@@ -49,18 +50,10 @@
         KG(3, 4, 9, 14, m[roar_b3_schedule[r][14]], m[roar_b3_schedule[r][15]]);      \
     } while (0)
 
-KATTR void KNAME(const uint8_t *input, size_t stride, size_t count, size_t blocks, const uint32_t key[8],
-                 uint64_t counter, int increment_counter, uint8_t flags, uint8_t flags_start, uint8_t flags_end,
-                 uint8_t *out) {
-    const uint8_t *lanes[KW];
-    uint32_t counter_lo[KW], counter_hi[KW];
-    for (size_t i = 0; i < KW; i++) {
-        size_t lane = i < count ? i : count - 1;
-        lanes[i] = input + lane * stride;
-        uint64_t c = counter + (increment_counter ? lane : 0);
-        counter_lo[i] = (uint32_t)c;
-        counter_hi[i] = (uint32_t)(c >> 32);
-    }
+static KATTR inline void KFN(many_lanes)(const uint8_t *const lanes[KW], const uint32_t counter_lo[KW],
+                                        const uint32_t counter_hi[KW], size_t count, size_t blocks,
+                                        const uint32_t key[8], uint8_t flags, uint8_t flags_start, uint8_t flags_end,
+                                        uint8_t *out) {
     KV h[8];
     for (int j = 0; j < 8; j++) {
         h[j] = kv_set1(key[j]);
@@ -101,6 +94,36 @@ KATTR void KNAME(const uint8_t *input, size_t stride, size_t count, size_t block
         kv_store_cvs(h, tmp);
         memcpy(out, tmp, count * 32);
     }
+}
+
+/* Inputs at a fixed stride (the roar_b3_many_fn shape). */
+KATTR void KNAME(const uint8_t *input, size_t stride, size_t count, size_t blocks, const uint32_t key[8],
+                 uint64_t counter, int increment_counter, uint8_t flags, uint8_t flags_start, uint8_t flags_end,
+                 uint8_t *out) {
+    const uint8_t *lanes[KW];
+    uint32_t counter_lo[KW], counter_hi[KW];
+    for (size_t i = 0; i < KW; i++) {
+        size_t lane = i < count ? i : count - 1;
+        lanes[i] = input + lane * stride;
+        uint64_t c = counter + (increment_counter ? lane : 0);
+        counter_lo[i] = (uint32_t)c;
+        counter_hi[i] = (uint32_t)(c >> 32);
+    }
+    KFN(many_lanes)(lanes, counter_lo, counter_hi, count, blocks, key, flags, flags_start, flags_end, out);
+}
+
+/* Inputs anywhere, each with its own counter (the roar_b3_lanes_fn shape). */
+KATTR void KNAME_LANES(const uint8_t *const *inputs, const uint64_t *counters, size_t count, size_t blocks,
+                       const uint32_t key[8], uint8_t flags, uint8_t flags_start, uint8_t flags_end, uint8_t *out) {
+    const uint8_t *lanes[KW];
+    uint32_t counter_lo[KW], counter_hi[KW];
+    for (size_t i = 0; i < KW; i++) {
+        size_t lane = i < count ? i : count - 1;
+        lanes[i] = inputs[lane];
+        counter_lo[i] = (uint32_t)counters[lane];
+        counter_hi[i] = (uint32_t)(counters[lane] >> 32);
+    }
+    KFN(many_lanes)(lanes, counter_lo, counter_hi, count, blocks, key, flags, flags_start, flags_end, out);
 }
 
 #undef KG

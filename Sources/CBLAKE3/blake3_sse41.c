@@ -10,6 +10,7 @@
 #define KV __m128i
 #define KW 4
 #define KNAME roar_b3_many4_sse41
+#define KNAME_LANES roar_b3_lanes4_sse41
 #include "blake3_simd_template.h"
 
 #define KCOMPRESS roar_b3_compress_sse41

@@ -157,8 +157,9 @@ public struct JobAssembler {
     // MARK: - Tags
 
     static let unknownFunction = "(unknown)"
-    /// Coverage counters of the preload library that mean something was not recorded.
-    static let lossCounters: Set<String> = ["lost", "fd_overflow", "rehash_failed", "path_too_long", "untracked_fd"]
+    /// Coverage counters of the preload library that mean lineage was lost. (`untracked_fd`, I/O on
+    /// deleted or anonymous files, and `static_exec`, also reported per job by `W` records, are not.)
+    static let lossCounters: Set<String> = ["lost", "fd_overflow", "rehash_failed", "path_too_long", "tag_truncated"]
 
     static func isJobTag(_ tag: String) -> Bool {
         tag.isEmpty || tag.hasPrefix("ray:") || tag.hasPrefix("ray-actor:")

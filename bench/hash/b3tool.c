@@ -9,7 +9,8 @@
  *   b3tool --list-kernels
  *   b3tool --speed [--kernel NAME] [--bytes N] [--seconds S]        (in-memory GiB/s of roar_blake3_hash)
  *   b3tool --files-from LIST                                        (paths one per line, "-" for stdin)
- *   b3tool --jobs N ...                                             (N files at a time, as `roar hash` does)
+ *   b3tool --jobs N ...                                             (N threads over the files, as `roar hash`)
+ *   b3tool --batch ...                                              (files in batches: roar_blake3_hash_fds)
  *   b3tool --fd-speed [--threads N] [--mmap] [--seconds S] FILE...  (wall time per roar_blake3_hash_fd_ex call)
  *   b3tool --update-speed [--seconds S]                             (ns per roar_blake3_update call by size)
  *   b3tool --truncate-during N ...   (fd mode: truncate each file to N bytes after the first piece is hashed, to
@@ -243,8 +244,35 @@ struct file_list {
     _Atomic size_t next;
 };
 
+static int use_batch = 0;
+#define BATCH_FILES 64
+
 static void *list_worker(void *arg) {
     struct file_list *list = arg;
+    if (use_batch) {
+        void *scratch = malloc(ROAR_BLAKE3_BATCH_SCRATCH);
+        for (;;) {
+            size_t first = atomic_fetch_add(&list->next, BATCH_FILES);
+            if (first >= list->count) {
+                break;
+            }
+            size_t n = list->count - first < BATCH_FILES ? list->count - first : BATCH_FILES;
+            int fds[BATCH_FILES];
+            for (size_t k = 0; k < n; k++) {
+                fds[k] = open(list->paths[first + k], O_RDONLY | O_CLOEXEC);
+            }
+            int results[BATCH_FILES];
+            roar_blake3_hash_fds(n, fds, threads, fd_flags, scratch, list->digests + first, results);
+            for (size_t k = 0; k < n; k++) {
+                list->status[first + k] = fds[k] < 0 ? -ENOENT : results[k];
+                if (fds[k] >= 0) {
+                    close(fds[k]);
+                }
+            }
+        }
+        free(scratch);
+        return NULL;
+    }
     for (;;) {
         size_t i = atomic_fetch_add(&list->next, 1);
         if (i >= list->count) {
@@ -339,6 +367,8 @@ int main(int argc, char **argv) {
             speed_seconds = atof(argv[++i]);
         } else if (strcmp(a, "--truncate-during") == 0 && i + 1 < argc) {
             truncate_during = atoll(argv[++i]);
+        } else if (strcmp(a, "--batch") == 0) {
+            use_batch = 1;
         } else if (strcmp(a, "--jobs") == 0 && i + 1 < argc) {
             jobs = atoi(argv[++i]);
         } else if (strcmp(a, "--files-from") == 0 && i + 1 < argc) {
@@ -387,7 +417,7 @@ int main(int argc, char **argv) {
     if (do_fd_speed) {
         return fd_speed(paths, count, speed_seconds);
     }
-    if (jobs > 1) {
+    if (jobs > 1 || use_batch) {
         failures = hash_list(paths, count, jobs);
     } else {
         for (size_t i = 0; i < count; i++) {

@@ -58,6 +58,22 @@ typedef void (*roar_blake3_progress_fn)(void *context, uint64_t bytes_done, uint
 int roar_blake3_hash_fd_progress(int fd, int threads, unsigned flags, roar_blake3_progress_fn progress,
                                  void *context, uint8_t out[ROAR_BLAKE3_OUT_LEN]);
 
+/*
+ * Many inputs at once: the chunks and parents of small inputs share the SIMD lanes (a 4 KiB input alone uses a
+ * quarter of an AVX-512 call). Same digests as roar_blake3_hash on each input; no allocation.
+ */
+void roar_blake3_hash_inputs(size_t count, const void *const inputs[], const size_t lengths[],
+                             uint8_t (*outs)[ROAR_BLAKE3_OUT_LEN]);
+
+/*
+ * Many open files at once: files under 16 KiB are read (pread at offset 0) into `scratch` and hashed together as
+ * roar_blake3_hash_inputs does; others as roar_blake3_hash_fd_ex(fd, threads, flags). results[i] is 0 or -errno.
+ * `scratch` must hold ROAR_BLAKE3_BATCH_SCRATCH bytes. Not for the preload library (stack use ~30 KiB).
+ */
+#define ROAR_BLAKE3_BATCH_SCRATCH (256u * 1024u)
+void roar_blake3_hash_fds(size_t count, const int fds[], int threads, unsigned flags, void *scratch,
+                          uint8_t (*outs)[ROAR_BLAKE3_OUT_LEN], int results[]);
+
 /* Lowercase hex of a digest into `hex` (65 bytes incl. NUL). */
 void roar_blake3_hex(const uint8_t digest[ROAR_BLAKE3_OUT_LEN], char hex[2 * ROAR_BLAKE3_OUT_LEN + 1]);
 
