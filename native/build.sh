@@ -19,7 +19,7 @@ cc="${CC:-cc}"
 jobs="$(nproc 2>/dev/null || echo 2)"
 
 headers=("$root"/native/preload/*.h "$root"/Sources/CBLAKE3/*.h "$root"/Sources/CBLAKE3/include/*.h)
-cflags="-O2 -g -fPIC -D_GNU_SOURCE -fvisibility=hidden -Wall -Wextra -Wno-unused-parameter \
+cflags="-O2 -fPIC -D_GNU_SOURCE -fvisibility=hidden -ftls-model=initial-exec -Wall -Wextra -Wno-unused-parameter \
 -Wno-missing-field-initializers -fno-strict-aliasing -I$root/Sources/CBLAKE3/include -I$root/native/preload"
 
 # newer_than TARGET DEPS...: true when TARGET is missing or some dependency is newer.

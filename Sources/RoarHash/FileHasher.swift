@@ -46,6 +46,40 @@ public enum FileHasher {
         }
     }
 
+    /// What happened to one file of a batch (the caller knows the paths, so errors carry code and errno only).
+    enum BatchOutcome {
+        case success(Digest)
+        case failure(HashError.Code, Int32)
+    }
+
+    /// BLAKE3 of several open files at once: small files share SIMD lanes, large ones are mapped and hashed with
+    /// `threads`. The descriptors stay open.
+    static func blake3Digests(ofFileDescriptors fds: [Int32], threads: Int, scratch: BatchScratch) -> [BatchOutcome] {
+        var digests = [UInt8](repeating: 0, count: fds.count * Int(ROAR_BLAKE3_OUT_LEN))
+        var results = [Int32](repeating: 0, count: fds.count)
+        fds.withUnsafeBufferPointer { fdBuffer in
+            digests.withUnsafeMutableBytes { digestBuffer in
+                results.withUnsafeMutableBufferPointer { resultBuffer in
+                    let outs = digestBuffer.baseAddress!.assumingMemoryBound(
+                        to: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                            UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                            UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8).self)
+                    roar_blake3_hash_fds(
+                        fds.count, fdBuffer.baseAddress, Int32(clamping: threads), UInt32(ROAR_BLAKE3_FD_MMAP),
+                        scratch.pointer, outs, resultBuffer.baseAddress)
+                }
+            }
+        }
+        return results.indices.map { index in
+            let result = results[index]
+            guard result == 0 else {
+                return .failure(result == -EISDIR ? .cannotOpen : .cannotRead, -result)
+            }
+            let start = index * Int(ROAR_BLAKE3_OUT_LEN)
+            return .success(Digest(algorithm: .blake3, bytes: Array(digests[start..<start + Int(ROAR_BLAKE3_OUT_LEN)])))
+        }
+    }
+
     private final class ProgressBox {
         let progress: Progress
         init(_ progress: @escaping Progress) { self.progress = progress }
@@ -101,5 +135,18 @@ public enum FileHasher {
             if let progress, total > UInt64(capacity) { progress(done, total) }
         }
         return hasher.finalize()
+    }
+}
+
+/// The read buffer `roar_blake3_hash_fds` needs, one per worker.
+final class BatchScratch {
+    let pointer: UnsafeMutableRawPointer
+
+    init() {
+        pointer = .allocate(byteCount: Int(ROAR_BLAKE3_BATCH_SCRATCH), alignment: 64)
+    }
+
+    deinit {
+        pointer.deallocate()
     }
 }

@@ -1,6 +1,12 @@
 @testable import RoarHash
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 @Suite("roar hash: listing and --check")
 struct HashToolTests {
     private func run(_ request: HashRequest) -> (status: Int32, output: [String], diagnostics: [String]) {
@@ -22,6 +28,24 @@ struct HashToolTests {
             let digest = algorithm.hash(bytes: KnownDigests.pattern(length: index * 37))
             #expect(line == "\(digest.hex)  \(paths[index])")
         }
+    }
+
+    @Test("batched hashing of mixed sizes, missing files and directories keeps order", arguments: [0, 1, 2])
+    func mixedBatch(threads: Int) {
+        let directory = TemporaryDirectory()
+        let sizes = [0, 1024, 1025, 4096, 16383, 16384, 16385, 100_000, 3 << 20, 5, 70_000]
+        var paths = sizes.enumerated().map { directory.write(KnownDigests.pattern(length: $0.element), to: "m\($0.offset)") }
+        paths.insert("/nonexistent/z", at: 3)
+        paths.insert(directory.path, at: 6)
+        let result = run(HashRequest(paths: paths, threads: threads))
+        #expect(result.status == 1)
+        let expected = sizes.enumerated().map {
+            "\(BLAKE3Hasher.hash(bytes: KnownDigests.pattern(length: $0.element)).hex)  \(directory.path)/m\($0.offset)"
+        }
+        #expect(result.output == expected)
+        #expect(result.diagnostics.count == 2)
+        #expect(result.diagnostics.first?.contains("/nonexistent/z") == true)
+        #expect(result.diagnostics.last?.contains("errno \(EISDIR)") == true)
     }
 
     @Test("--check reports OK and FAILED and exits 1 on a mismatch", arguments: [0, 1])

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -69,6 +70,27 @@ long roar_sys_write_all(int fd, const void *buf, size_t len) {
         len -= (size_t)n;
     }
     return 0;
+}
+
+int roar_fd_move_high(int fd) {
+    static int base;
+    if (base == 0) {
+        struct rlimit rl;
+        long lim = syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, &rl) == 0 ? (long)rl.rlim_cur : 1024;
+        if (lim > 1024) {
+            lim = 1024; /* higher would grow every process's fd table */
+        }
+        base = lim > 128 ? (int)lim - 48 : -1;
+    }
+    if (base < 0 || fd >= base) {
+        return fd;
+    }
+    long r = syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, base);
+    if (r < 0) {
+        return fd;
+    }
+    syscall(SYS_close, fd);
+    return (int)r;
 }
 
 long roar_sys_readlink(const char *path, char *buf, size_t len) {

@@ -649,6 +649,7 @@ static int bg_enable(struct roar_desc *d, int fd) {
     if (hfd < 0) {
         return 0;
     }
+    hfd = roar_fd_move_high((int)hfd);
     pthread_mutex_lock(&bg_mu);
     if (!bg_started) {
         bg_buf = malloc(BG_BATCH);

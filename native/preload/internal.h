@@ -98,6 +98,15 @@ void *roar_real(const char *name, void **slot) ROAR_HIDDEN;
                                    ? (void *)real_##name \
                                    : roar_real(#name, (void **)&real_##name)))
 
+/* The library's own long-lived fds (spool file, background-hash readers) are moved out of the way of the
+ * program's (shells dup2 onto small numbers: `exec 3>file`): returns the new fd (the old one is closed), or fd. */
+int roar_fd_move_high(int fd) ROAR_HIDDEN;
+
+/* The spool fd, -1 when none. The program closing or dup2-ing over it (it cannot know it is ours) makes the
+ * library flush to it first and open a new spool file for later records. */
+extern volatile int roar_spool_fd ROAR_HIDDEN;
+void roar_spool_fd_closing(void) ROAR_HIDDEN;
+
 /* Raw syscalls (never traced, never touch stdio). */
 long roar_sys_open(const char *path, int flags, int mode) ROAR_HIDDEN;
 long roar_sys_close(int fd) ROAR_HIDDEN;

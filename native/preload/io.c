@@ -424,7 +424,17 @@ REAL_DECL(int, dup3, (int, int, int));
 REAL_DECL(int, fcntl, (int, int, ...));
 REAL_DECL(int, fcntl64, (int, int, ...));
 
+/* The program closing (or dup2-ing onto) the number of the library's spool fd: see roar_spool_fd_closing. */
+static inline void protect_spool_fd(int fd) {
+    if (ROAR_UNLIKELY(fd == roar_spool_fd && fd >= 0)) {
+        int e = errno;
+        roar_spool_fd_closing();
+        errno = e;
+    }
+}
+
 ROAR_EXPORT int close(int fd) {
+    protect_spool_fd(fd);
     if ((unsigned)fd < ROAR_FD_MAX && roar_fd_peek(fd) != NULL && roar_active()) {
         int e = errno;
         roar_t_guard++;
@@ -436,6 +446,10 @@ ROAR_EXPORT int close(int fd) {
 }
 
 static void closing_range(unsigned first, unsigned last) {
+    int sfd = roar_spool_fd;
+    if (sfd >= 0 && (unsigned)sfd >= first && (unsigned)sfd <= last) {
+        protect_spool_fd(sfd);
+    }
     int e = errno;
     roar_t_guard++;
     int max = roar_fd_max_seen();
@@ -488,6 +502,7 @@ static void after_dup(int oldfd, int newfd) {
 
 /* dup2/dup3 onto a tracked fd close it first (when the call is going to succeed). */
 static void before_dup_onto(int oldfd, int newfd) {
+    protect_spool_fd(newfd);
     if ((unsigned)newfd >= ROAR_FD_MAX || roar_fd_peek(newfd) == NULL || oldfd == newfd) {
         return;
     }

@@ -19,7 +19,8 @@ static pthread_mutex_t spool_mu = PTHREAD_MUTEX_INITIALIZER;
 static char spool_buf[SPOOL_BUFFER_BYTES];
 static size_t spool_len;
 static size_t spool_records;   /* records in spool_buf */
-static int spool_fd = -1;
+volatile int roar_spool_fd = -1;
+#define spool_fd roar_spool_fd
 static int spool_failed;       /* the spool file could not be opened: drop (count) records */
 static uint64_t last_flush_ns;
 
@@ -234,7 +235,7 @@ static int spool_open_locked(void) {
         spool_failed = 1;
         return -1;
     }
-    spool_fd = (int)fd;
+    spool_fd = roar_fd_move_high((int)fd);
 
     /* H version pid ppid start_ns exe cwd */
     struct roar_line h;
@@ -350,6 +351,15 @@ void roar_line_commit(struct roar_line *l) {
 void roar_spool_flush(void) {
     pthread_mutex_lock(&spool_mu);
     flush_locked(1);
+    pthread_mutex_unlock(&spool_mu);
+}
+
+void roar_spool_fd_closing(void) {
+    pthread_mutex_lock(&spool_mu);
+    if (spool_fd >= 0) {
+        flush_locked(1); /* while the fd is still ours */
+        spool_fd = -1;   /* the program's close/dup2 takes it; the next flush opens a new spool file */
+    }
     pthread_mutex_unlock(&spool_mu);
 }
 

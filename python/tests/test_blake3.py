@@ -1,6 +1,7 @@
 """Oracle tests for roar's C BLAKE3 (Sources/CBLAKE3): every kernel the CPU offers, forced one at a time, against
 PyPI ``blake3`` and ``b3sum`` on random data at and around block and chunk boundaries, one-shot, streamed with
-random split points, and through ``roar_blake3_hash_fd`` with 1 and N threads (read and mmap modes).
+random split points, through ``roar_blake3_hash_fd`` with 1 and N threads (read and mmap modes), and batched
+(``roar_blake3_hash_fds``: small files sharing SIMD lanes).
 
 The C code is driven through ``bench/hash/b3tool.c``, compiled here with ``cc``, so these tests need no Swift
 build. The 1 GiB check runs with ROAR_SLOW_TESTS=1 (and in ``bench/hash/run``).
@@ -105,6 +106,8 @@ MODES = [
     ["--threads", "0"],
     ["--threads", "1", "--mmap"],
     ["--threads", "3", "--mmap"],
+    ["--batch"],
+    ["--batch", "--jobs", "2", "--mmap"],
 ]
 
 

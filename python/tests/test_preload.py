@@ -428,6 +428,30 @@ def test_dup_shares_one_description(traced: Traced) -> None:
     assert_digest(w, traced.cwd / "d.txt")
 
 
+def test_program_closing_every_fd_does_not_break_the_spool(traced: Traced) -> None:
+    """Daemons close every fd; shells dup2 onto numbers they like. The spool must survive and never leak."""
+    traced.python("""
+        import os
+        with open("before.txt", "w") as f:
+            f.write("1")
+        os.closerange(3, 4096)
+        with open("after.txt", "w") as f:
+            f.write("2")
+        fd = os.open("victim.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        for n in range(3, 1024):
+            if n != fd:
+                os.dup2(fd, n)
+        with open("last.txt", "w") as f:
+            f.write("3")
+    """, ROAR_FLUSH_MS="0")
+    sp = traced.spool()
+    for name in ("before.txt", "after.txt", "last.txt"):
+        assert_digest(only(sp.writes(traced.cwd / name)), traced.cwd / name)
+    assert (traced.cwd / "victim.txt").read_bytes() == b""
+    python_files = [f for f in sp.files if f.header.fsexe.startswith(os.path.realpath(sys.base_prefix))]
+    assert len(python_files) >= 2  # the spool was reopened after the program took its fd
+
+
 def test_file_left_open_is_finalised_at_exit(traced: Traced) -> None:
     traced.python("""
         import os
