@@ -225,11 +225,6 @@ void roar_b3_hash_lanes(const uint8_t *const *inputs, const uint64_t *counters, 
     }
 }
 
-void roar_b3_hash_many(const uint8_t *input, size_t stride, size_t count, size_t blocks, uint64_t counter,
-                       int increment_counter, uint8_t flags, uint8_t flags_start, uint8_t flags_end, uint8_t *out) {
-    hash_many(input, stride, count, blocks, counter, increment_counter, flags, flags_start, flags_end, out);
-}
-
 /* One block, with the fastest single-block code for the kernel in use. */
 static inline void compress1(uint32_t cv[8], const uint8_t block[64], uint8_t block_len, uint64_t counter,
                              uint8_t flags) {

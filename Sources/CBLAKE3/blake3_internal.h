@@ -60,10 +60,7 @@ typedef void (*roar_b3_lanes_fn)(const uint8_t *const *inputs, const uint64_t *c
                                  const uint32_t key[8], uint8_t flags, uint8_t flags_start, uint8_t flags_end,
                                  uint8_t *out);
 
-/* Dispatchers (blake3.c): the widest kernel in use, any count. */
-ROAR_B3_HIDDEN void roar_b3_hash_many(const uint8_t *input, size_t stride, size_t count, size_t blocks,
-                                      uint64_t counter, int increment_counter, uint8_t flags, uint8_t flags_start,
-                                      uint8_t flags_end, uint8_t *out);
+/* Dispatcher (blake3.c): the widest kernel in use, any count. */
 ROAR_B3_HIDDEN void roar_b3_hash_lanes(const uint8_t *const *inputs, const uint64_t *counters, size_t count,
                                        size_t blocks, uint8_t flags, uint8_t flags_start, uint8_t flags_end,
                                        uint8_t *out);

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// A Ray task boundary written by `roar_runtime` as an `E` spool record (`docs/ray-events.md`).
 public struct RayTaskEvent: Codable, Hashable, Sendable {

@@ -211,14 +211,19 @@ static void atfork_parent(void) {
     roar_t_guard--;
 }
 
-static void atfork_child(void) {
-    if (!roar_g.enabled) {
-        return;
-    }
+/* In the child of fork(): drop the parent's buffer, mark its descriptions inherited, start a new spool file. */
+static void became_child(void) {
     roar_g.pid = (pid_t)syscall(SYS_getpid);
     roar_spool_atfork_child();
     roar_fd_atfork_child();
     roar_signals_atfork_child();
+}
+
+static void atfork_child(void) {
+    if (!roar_g.enabled) {
+        return;
+    }
+    became_child();
     roar_t_guard--;
 }
 
@@ -326,6 +331,11 @@ __attribute__((constructor)) static void roar_constructor(void) {
 void roar_process_exit(void) {
     int saved = errno;
     if (!roar_g.enabled || roar_g.exiting) {
+        return;
+    }
+    if ((pid_t)syscall(SYS_getpid) != roar_g.pid) {
+        /* A child made by a raw clone() (no atfork handlers ran), possibly sharing the parent's memory
+         * (CLONE_VM): touching the state would corrupt the parent's. Its records are not written. */
         return;
     }
     roar_t_guard++;

@@ -5,7 +5,14 @@
  * Locking: `roar_table_mu` protects the table, the live list and the mapping list; `refs` only grows under it
  * (a lookup pins a description by taking a reference) and may drop anywhere (atomically); whoever drops the last
  * reference finalises. `d->mu` serialises writes to one description (the streamed hash must see the bytes in
- * file order). Lock order: table, then description. Nobody takes the table lock while holding a description.
+ * file order). Lock order: table, then description, then the background queue, then the spool. Nobody takes the
+ * table lock while holding a description.
+ *
+ * Hashing: writes from offset 0 onwards are streamed into the description's BLAKE3 hasher; large writes (from
+ * 32 KiB) switch the description to a background thread that reads the written bytes back from the page cache
+ * (on another core) while the program goes on. At the last close the stream is used when it accounts for the
+ * whole file (sequential, size matches, no pwrite/mmap/stdio/in-kernel copy); otherwise the file is hashed
+ * again from a private fd (`s`).
  */
 #include "internal.h"
 

@@ -1,5 +1,6 @@
 /*
- * Process hooks: fork/vfork, the exec family, posix_spawn, system, popen, pthread_create and _exit.
+ * Process hooks: fork/vfork, the exec family, posix_spawn, system, popen, pthread_create, _exit and the
+ * fatal-signal flush (sigaction/signal).
  *
  * Before an exec the library writes X, checks the target for PT_INTERP (a static binary cannot be traced: W
  * static-exec), finalises close-on-exec descriptions, hands the others to the new image in ROAR_FDS, rebuilds
@@ -696,6 +697,8 @@ static int install_ours(int sig) {
 }
 
 void roar_signals_init(void) {
+    /* Read first, then install: installing blindly and putting back an ignored disposition would leave a
+     * window in which, say, a nohup'd process dies of SIGHUP. */
     for (size_t i = 0; i < sizeof fatal_signals / sizeof fatal_signals[0]; i++) {
         int sig = fatal_signals[i];
         struct sigaction cur;

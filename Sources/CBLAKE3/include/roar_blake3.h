@@ -43,9 +43,11 @@ void roar_blake3_hash(const void *input, size_t input_len, uint8_t out[ROAR_BLAK
 int roar_blake3_hash_fd(int fd, int threads, uint8_t out[ROAR_BLAKE3_OUT_LEN]);
 
 /*
- * roar_blake3_hash_fd with options. ROAR_BLAKE3_FD_MMAP maps large files instead of reading them into a buffer:
- * faster, but a file truncated by another process while mapped raises SIGBUS in the caller, so the preload
- * library must not use it.
+ * roar_blake3_hash_fd with options. ROAR_BLAKE3_FD_MMAP maps files over 256 KiB instead of reading them into a
+ * buffer (about 30% less CPU, as b3sum does). A file truncated by another process while mapped faults with
+ * SIGBUS: for the duration of the call a SIGBUS handler is installed that turns this into a re-read (and passes
+ * any other SIGBUS to the previous handler). The preload library must not use it: it would touch the traced
+ * program's signal handlers. Without the flag: pread only, no signal handling, ~24 KiB of stack.
  */
 #define ROAR_BLAKE3_FD_MMAP 1u
 int roar_blake3_hash_fd_ex(int fd, int threads, unsigned flags, uint8_t out[ROAR_BLAKE3_OUT_LEN]);
