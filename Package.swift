@@ -66,6 +66,14 @@ let package = Package(
             dependencies: ["RoarCore", "RoarHash", "RoarStore"],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "RoarTransport",
+            dependencies: [
+                "RoarCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "roar",
             dependencies: [
@@ -92,6 +100,12 @@ let package = Package(
         .testTarget(
             name: "RoarConfigTests",
             dependencies: ["RoarConfig"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RoarTransportTests",
+            dependencies: ["RoarTransport", "RoarReconstitute", "RoarCore"],
+            resources: [.copy("vectors")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

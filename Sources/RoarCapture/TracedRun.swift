@@ -66,6 +66,8 @@ public struct TracedRun {
         {
             root.coverage["static-exec", default: 0] += 1
         }
+        var manifest = RunManifest(runID: runID, roarPID: getpid(), root: root)
+        try manifest.write(to: spoolDirectory)
         let termination = try CommandRunner.run(arguments, environment: trace.applied(to: environment))
 
         root.durationSeconds = Self.now() - root.startedAt
@@ -77,15 +79,65 @@ public struct TracedRun {
             root.status = .killed
             root.error = "killed by \(termination.signalName ?? "a signal")"
         }
+        manifest.root = root
+        try? manifest.write(to: spoolDirectory)
         var result = Result(termination: termination, root: root, outcome: nil, mergeError: nil, spoolDirectory: spoolDirectory)
         do {
-            let reconstituter = Reconstituter(store: store, filter: filter)
-            result.outcome = try reconstituter.reconstitute(spoolDirectory: spoolDirectory, root: root, runID: runID)
-            if !settings.keepsSpool { Self.removeTree(spoolDirectory) }
+            result.outcome = try Self.record(
+                spoolDirectory: spoolDirectory, root: root, runID: runID, filter: filter, store: store,
+                keepsSpool: settings.keepsSpool)
         } catch {
             result.mergeError = error
         }
         return result
+    }
+
+    /// Merges one run's spool into the store, then removes the spool (unless kept).
+    static func record(
+        spoolDirectory: String, root: Job, runID: String, filter: PathFilter, store: RoarStore, keepsSpool: Bool
+    ) throws(StoreError) -> Reconstituter.Outcome {
+        let outcome = try Reconstituter(store: store, filter: filter)
+            .reconstitute(spoolDirectory: spoolDirectory, root: root, runID: runID)
+        if !keepsSpool { removeTree(spoolDirectory) }
+        return outcome
+    }
+
+    /// `roar recover`: records every run whose trace is still in `.roar/spool/` and whose roar
+    /// process is gone (killed, or its merge failed). Runs still going are left alone.
+    public func recoverAbandonedRuns(store: RoarStore, environment: [String: String]) -> [(
+        runID: String, outcome: Swift.Result<Reconstituter.Outcome, StoreError>
+    )] {
+        var recovered: [(String, Swift.Result<Reconstituter.Outcome, StoreError>)] = []
+        for name in Self.entries(of: project.spoolRoot).sorted() {
+            let directory = project.spoolRoot + "/" + name
+            guard var manifest = RunManifest.read(from: directory), !manifest.isOwnerAlive else { continue }
+            if manifest.root.status == .running {
+                manifest.root.status = .killed
+                manifest.root.error = "roar was interrupted before the command ended"
+            }
+            do {
+                let outcome = try Self.record(
+                    spoolDirectory: directory, root: manifest.root, runID: manifest.runID,
+                    filter: pathFilter(environment: environment), store: store, keepsSpool: settings.keepsSpool)
+                recovered.append((manifest.runID, .success(outcome)))
+            } catch {
+                recovered.append((manifest.runID, .failure(error)))
+            }
+        }
+        return recovered
+    }
+
+    static func entries(of directory: String) -> [String] {
+        guard let handle = opendir(directory) else { return [] }
+        defer { closedir(handle) }
+        var names: [String] = []
+        while let entry = readdir(handle) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
     }
 
     func pathFilter(environment: [String: String]) -> PathFilter {
@@ -113,15 +165,7 @@ public struct TracedRun {
     }
 
     static func removeTree(_ path: String) {
-        guard let handle = opendir(path) else {
-            unlink(path)
-            return
-        }
-        while let entry = readdir(handle) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
-            }
-            if name == "." || name == ".." { continue }
+        for name in entries(of: path) {
             let child = path + "/" + name
             var info = stat()
             if lstat(child, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR {
@@ -130,7 +174,6 @@ public struct TracedRun {
                 unlink(child)
             }
         }
-        closedir(handle)
         rmdir(path)
     }
 

@@ -73,7 +73,9 @@ public enum HashListing {
     }
 
     private static func escape(_ path: String) -> (String, Bool) {
-        guard path.contains(where: { $0 == "\\" || $0 == "\n" }) else { return (path, false) }
+        guard path.utf8.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\n") }) else {
+            return (path, false)
+        }
         var escaped = ""
         for character in path {
             switch character {

@@ -155,7 +155,7 @@ public enum HashTool {
         var results = [Result<Digest, HashError>?](repeating: nil, count: paths.count)
         var batched = [(index: Int, fd: Int32)]()
         for (index, path) in zip(0..., paths) {
-            if path == "-" {
+            if path.utf8.count == 1 && path.utf8.first == UInt8(ascii: "-") {
                 results[index] = Result { () throws(HashError) -> Digest in
                     try digest(of: path, request: request, reporter: reporter)
                 }

@@ -11,6 +11,8 @@ public final class HashingResolver: ReadDigestResolver {
     let store: RoarStore
     /// Digests found in this run, so a file read by many tasks is looked up once.
     var memo: [FileVersion: String] = [:]
+    /// Newly computed digests, written to the cache in one transaction by ``saveCache()``.
+    var computed: [(version: FileVersion, algorithm: String, digest: String)] = []
 
     public init(store: RoarStore) {
         self.store = store
@@ -27,9 +29,16 @@ public final class HashingResolver: ReadDigestResolver {
         guard let digest = try? FileHasher.digest(ofFileAt: path, algorithm: .blake3) else { return nil }
         // The file may have changed while it was hashed: only a stable version is cached.
         guard Self.version(ofFileAt: path) == version else { return nil }
-        try? store.cacheDigest(digest.hex, for: version, algorithm: "blake3")
+        computed.append((version, "blake3", digest.hex))
         memo[version] = digest.hex
         return (digest.hex, version)
+    }
+
+    /// Writes the digests computed so far to the store's hash cache.
+    public func saveCache() throws(StoreError) {
+        guard !computed.isEmpty else { return }
+        try store.cacheDigests(computed)
+        computed.removeAll()
     }
 
     /// What `stat` says of a regular file now; nil for anything else.

@@ -26,8 +26,10 @@ public struct Reconstituter {
     /// history: the root job gets the next free step, tasks follow it.
     public func reconstitute(spoolDirectory: String, root: Job, runID: String) throws(StoreError) -> Outcome {
         let (spools, readProblems) = SpoolCollector.read(directory: spoolDirectory)
-        let assembler = JobAssembler(root: root, runID: runID, filter: filter, resolver: HashingResolver(store: store))
+        let resolver = HashingResolver(store: store)
+        let assembler = JobAssembler(root: root, runID: runID, filter: filter, resolver: resolver)
         let result = assembler.assemble(spools, problems: readProblems)
+        try resolver.saveCache()
         // Merging the same run again keeps its steps: the root job already has one.
         let base: Int
         if let step = root.step {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import RoarCapture
 import RoarConfig
 import RoarCore
 import RoarStore
@@ -52,5 +53,29 @@ enum Environment {
             entry += 1
         }
         return values
+    }
+}
+
+extension TracedRun.Settings {
+    /// How runs are traced, from roar.toml (with its environment overrides).
+    init(config: RoarConfig, environment: [String: String]) {
+        self.init()
+        isRayEnabled = config.ray.isEnabled
+        actorAttribution = config.ray.actorAttribution.rawValue
+        flushMilliseconds = config.run.flushMilliseconds
+        ignoreTemporary = config.filters.ignoresTemporaryDirectories
+        extraIgnored = config.filters.ignore
+        extraIncluded = config.filters.include
+        keepsSpool = environment["ROAR_KEEP_SPOOL"] == "1"
+    }
+}
+
+extension RuntimeFiles {
+    static func locateForCLI(environment: [String: String]) throws -> RuntimeFiles {
+        do {
+            return try RuntimeFiles.locate(environment: environment)
+        } catch {
+            throw Failure(error.description)
+        }
     }
 }

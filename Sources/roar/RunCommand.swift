@@ -46,20 +46,9 @@ struct Run: ParsableCommand {
         let environment = Environment.current
         let context = try ProjectContext.open()
         let config = try context.config()
-        let runtime: RuntimeFiles
-        do {
-            runtime = try RuntimeFiles.locate(environment: environment)
-        } catch {
-            throw Failure(error.description)
-        }
-        var settings = TracedRun.Settings()
-        settings.isRayEnabled = config.ray.isEnabled
-        settings.actorAttribution = config.ray.actorAttribution.rawValue
-        settings.flushMilliseconds = config.run.flushMilliseconds
-        settings.ignoreTemporary = config.filters.ignoresTemporaryDirectories
-        settings.extraIgnored = config.filters.ignore
-        settings.extraIncluded = config.filters.include
-        settings.keepsSpool = keepsSpool || environment["ROAR_KEEP_SPOOL"] == "1"
+        let runtime = try RuntimeFiles.locateForCLI(environment: environment)
+        var settings = TracedRun.Settings(config: config, environment: environment)
+        settings.keepsSpool = settings.keepsSpool || keepsSpool
 
         let result: TracedRun.Result
         do {
@@ -91,5 +80,37 @@ struct Run: ParsableCommand {
         printError(
             "roar: recorded @\(root.job.step ?? 0) (\(root.job.status.rawValue)\(taskNote)): "
                 + "\(inputs) input\(inputs == 1 ? "" : "s"), \(outputs) output\(outputs == 1 ? "" : "s")")
+    }
+}
+
+struct Recover: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Record runs whose trace was left in .roar/spool/ (roar was killed, or recording failed).",
+        discussion: """
+            `roar run` records a run right after its command ends. If roar itself was killed, or \
+            the store could not be written, the raw trace stays in .roar/spool/ and `roar status` \
+            says so. This records those runs now; runs still going are left alone.
+            """)
+
+    func run() throws {
+        let context = try ProjectContext.open()
+        let environment = Environment.current
+        let settings = TracedRun.Settings(config: try context.config(), environment: environment)
+        let runtime = try RuntimeFiles.locateForCLI(environment: environment)
+        let tracedRun = TracedRun(project: context.project, arguments: [], settings: settings, runtime: runtime)
+        let recovered = tracedRun.recoverAbandonedRuns(store: context.store, environment: environment)
+        if recovered.isEmpty { print("Nothing to recover.") }
+        var failed = false
+        for (runID, outcome) in recovered {
+            switch outcome {
+            case .success(let outcome):
+                let step = outcome.jobs.first?.job.step ?? 0
+                print("Recorded run \(runID) as @\(step) (\(outcome.jobs.count) job\(outcome.jobs.count == 1 ? "" : "s"))")
+            case .failure(let error):
+                failed = true
+                printError("roar: could not record run \(runID): \(error.description)")
+            }
+        }
+        if failed { throw ExitCode(1) }
     }
 }

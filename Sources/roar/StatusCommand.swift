@@ -41,7 +41,7 @@ struct Status: ParsableCommand {
         }
         let pending = pendingSpools(in: context.project.spoolRoot)
         if !pending.isEmpty {
-            print(terminal.yellow("\(pending.count) trace(s) not yet recorded in \(context.project.spoolRoot)") + " (a run still going, or roar was interrupted)")
+            print(terminal.yellow("\(pending.count) trace(s) not yet recorded in \(context.project.spoolRoot)") + " (a run still going, or roar was interrupted: `roar recover` records those)")
         }
     }
 

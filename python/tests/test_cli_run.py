@@ -280,3 +280,23 @@ def test_static_binary_is_reported(project: Project, tmp_path: Path) -> None:
     result = project.run(str(binary))
     assert "statically linked" in result.stderr
     assert "static-exec" in project.cli("status").stdout
+
+
+def test_recover_records_a_run_whose_roar_was_killed(project: Project) -> None:
+    process = subprocess.Popen(
+        [str(project.roar), "run", "sh", "-c", "echo saved > saved.txt; touch ready; sleep 2"],
+        cwd=project.root, env=project.env())
+    deadline = time.time() + 30
+    while not (project.root / "ready").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    process.kill()
+    process.wait()
+    time.sleep(2.5)  # the command itself goes on and ends
+    assert "roar recover" in project.cli("status").stdout
+    recovered = project.cli("recover").stdout
+    assert "Recorded run" in recovered
+    job = last_run(project.dag())
+    assert job["status"] == "killed"
+    assert "interrupted" in job["error"]
+    assert_output(job, project.root / "saved.txt")
+    assert "Nothing to recover" in project.cli("recover").stdout
