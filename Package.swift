@@ -105,7 +105,12 @@ let package = Package(
         .testTarget(
             name: "RoarTransportTests",
             dependencies: ["RoarTransport", "RoarReconstitute", "RoarCore"],
-            resources: [.copy("vectors")],
+            exclude: ["vectors"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RoarCaptureTests",
+            dependencies: ["RoarCapture"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

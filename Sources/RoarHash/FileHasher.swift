@@ -1,9 +1,9 @@
 import CBLAKE3
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Hashes whole files. BLAKE3 uses the SIMD kernels and, for large files, several threads; SHA-256 streams
@@ -61,9 +61,11 @@ public enum FileHasher {
             digests.withUnsafeMutableBytes { digestBuffer in
                 results.withUnsafeMutableBufferPointer { resultBuffer in
                     let outs = digestBuffer.baseAddress!.assumingMemoryBound(
-                        to: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                        to: (
                             UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                            UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8).self)
+                            UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                            UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8
+                        ).self)
                     roar_blake3_hash_fds(
                         fds.count, fdBuffer.baseAddress, Int32(clamping: threads), UInt32(ROAR_BLAKE3_FD_MMAP),
                         scratch.pointer, outs, resultBuffer.baseAddress)

@@ -43,6 +43,40 @@ public struct JobAssembler {
         var beginNanoseconds: [Int64] = []
         var firstNanoseconds: Int64 = .max
         var lastNanoseconds: Int64 = .min
+        /// `task_submit` events seen under this tag: submitted task → (submitter task, attempt).
+        var submissions: [(String, (taskID: String, attempt: Int))] = []
+        var undecodableEvents: [String] = []
+
+        mutating func add(_ record: SpoolRecord, at nanoseconds: Int64, process: Int) {
+            firstNanoseconds = min(firstNanoseconds, nanoseconds)
+            lastNanoseconds = max(lastNanoseconds, nanoseconds)
+            guard case .event(_, _, let json) = record else {
+                records.append((process, record))
+                return
+            }
+            let decoded: RayTaskEvent?
+            do {
+                decoded = try RayTaskEvent.decode(json: json)
+            } catch {
+                undecodableEvents.append(json)
+                return
+            }
+            guard let event = decoded else { return }  // a kind this roar does not use
+            switch event.event {
+            case .taskBegin:
+                begins.append(event)
+                beginProcesses.append(process)
+                beginNanoseconds.append(nanoseconds)
+            case .taskEnd:
+                ends.append(event)
+            case .taskSubmit:
+                if let child = event.taskID, let parent = event.parentTaskID {
+                    submissions.append((child, (parent, event.parentAttempt ?? 0)))
+                }
+            case .driver, .config:
+                break
+            }
+        }
     }
 
     public func assemble(_ spools: [SpoolReader.Contents], problems readProblems: [SpoolProblem] = []) -> Result {
@@ -81,36 +115,18 @@ public struct JobAssembler {
                     dropped[tag, default: 0] += 1
                     continue
                 }
-                var group = groups[tag] ?? Group(tag: tag)
-                group.firstNanoseconds = min(group.firstNanoseconds, nanoseconds)
-                group.lastNanoseconds = max(group.lastNanoseconds, nanoseconds)
-                if case .event(_, _, let json) = record {
-                    do {
-                        if let event = try RayTaskEvent.decode(json: json) {
-                            if event.event == .taskBegin {
-                                group.begins.append(event)
-                                group.beginProcesses.append(processIndex)
-                                group.beginNanoseconds.append(nanoseconds)
-                            } else if event.event == .taskEnd {
-                                group.ends.append(event)
-                            } else if event.event == .taskSubmit, let child = event.taskID,
-                                let parent = event.parentTaskID
-                            {
-                                submitters[child] = (parent, event.parentAttempt ?? 0)
-                            }
-                        }
-                    } catch {
-                        problems.append(
-                            SpoolProblem(file: spool.file, line: 0, kind: .corrupt, detail: "undecodable event \(json.prefix(80))"))
-                    }
-                } else {
-                    group.records.append((processIndex, record))
-                }
-                groups[tag] = group
+                // Mutated in place: a copy out of the dictionary would copy its records on every line.
+                groups[tag, default: Group(tag: tag)].add(record, at: nanoseconds, process: processIndex)
             }
             processExited.append(exited)
             for (key, value) in lastCounters where Self.lossCounters.contains(key) && value > 0 {
                 rootCoverage[key, default: 0] += value
+            }
+        }
+        for group in groups.values {
+            for (child, parent) in group.submissions { submitters[child] = parent }
+            for json in group.undecodableEvents {
+                problems.append(SpoolProblem(file: "spool", line: 0, kind: .corrupt, detail: "undecodable event \(json.prefix(80))"))
             }
         }
         if !problems.isEmpty {

@@ -1,10 +1,11 @@
-@testable import RoarHash
 import Testing
 
+@testable import RoarHash
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 @Suite("roar hash: listing and --check")
@@ -34,7 +35,9 @@ struct HashToolTests {
     func mixedBatch(threads: Int) {
         let directory = TemporaryDirectory()
         let sizes = [0, 1024, 1025, 4096, 16383, 16384, 16385, 100_000, 3 << 20, 5, 70_000]
-        var paths = sizes.enumerated().map { directory.write(KnownDigests.pattern(length: $0.element), to: "m\($0.offset)") }
+        var paths = sizes.enumerated().map {
+            directory.write(KnownDigests.pattern(length: $0.element), to: "m\($0.offset)")
+        }
         paths.insert("/nonexistent/z", at: 3)
         paths.insert(directory.path, at: 6)
         let result = run(HashRequest(paths: paths, threads: threads))
@@ -55,8 +58,9 @@ struct HashToolTests {
         let bad = directory.write(KnownDigests.pattern(length: 5000), to: "bad")
         let listing = run(HashRequest(paths: [good, bad], threads: threads)).output
         let list = directory.write(listing.joined(separator: "\n") + "\n", to: "list.b3")
-        #expect(run(HashRequest(paths: [list], isChecking: true, threads: threads)).output
-            == ["\(good): OK", "\(bad): OK"])
+        #expect(
+            run(HashRequest(paths: [list], isChecking: true, threads: threads)).output
+                == ["\(good): OK", "\(bad): OK"])
 
         directory.write(KnownDigests.pattern(length: 5001), to: "bad")
         let result = run(HashRequest(paths: [list], isChecking: true, threads: threads))

@@ -2,9 +2,9 @@ import RoarHash
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A deterministic generator (SplitMix64), so random split points are reproducible.

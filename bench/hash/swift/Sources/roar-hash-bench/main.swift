@@ -3,9 +3,9 @@
 import RoarHash
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 var request = HashRequest(paths: [])
@@ -21,7 +21,9 @@ while let argument = arguments.popFirst() {
             exit(2)
         }
         request.threads = value
-    case "--": request.paths += arguments; arguments = []
+    case "--":
+        request.paths += arguments
+        arguments = []
     default: request.paths.append(argument)
     }
 }
