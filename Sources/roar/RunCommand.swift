@@ -31,6 +31,8 @@ struct Run: ParsableCommand {
 
     func run() throws {
         var arguments = command
+        // Everything after `run` belongs to the command, except a lone request for roar's help.
+        if arguments == ["--help"] || arguments == ["-h"] { throw CleanExit.helpRequest(self) }
         if arguments.first == "--" { arguments.removeFirst() }
         guard !arguments.isEmpty else { throw ValidationError("give the command to run, e.g. `roar run python train.py`") }
 

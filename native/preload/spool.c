@@ -78,22 +78,52 @@ static inline int needs_escape(unsigned char c) {
     return c < 0x20 || c == 0x7f || c == '%';
 }
 
+/* SWAR scan: index of the first byte in s[i..n) that needs escaping, or n. A word is flagged when one of its
+ * bytes is < 0x20, 0x7F or '%' (the borrow tricks give no false positive for "some byte matches"); the flagged
+ * word is then searched byte by byte. */
+static inline size_t next_escape(const char *s, size_t i, size_t n) {
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    while (i + 8 <= n) {
+        uint64_t x;
+        memcpy(&x, s + i, 8);
+        uint64_t del = x ^ (0x7full * ones), pct = x ^ (0x25ull * ones);
+        uint64_t hit = ((x - 0x20ull * ones) | (del - ones) | (pct - ones)) & ~x & highs;
+        /* ~x & highs excludes bytes >= 0x80 from every test: none of the three can match them */
+        if (hit) {
+            break;
+        }
+        i += 8;
+    }
+    while (i < n && !needs_escape((unsigned char)s[i])) {
+        i++;
+    }
+    return i;
+}
+
 void roar_line_field(struct roar_line *l, const char *s, size_t n) {
+    size_t first = next_escape(s, 0, n);
+    if (ROAR_LIKELY(first == n) && ROAR_LIKELY(l->len + 1 + n <= l->cap)) {
+        /* nothing to escape (the common case): one copy */
+        char *o = l->p + l->len;
+        *o = '\t';
+        memcpy(o + 1, s, n);
+        l->len += 1 + n;
+        return;
+    }
     line_reserve(l, 1 + 3 * n);
     if (l->len + 1 + 3 * n > l->cap) {
         n = (l->cap - l->len - 1) / 3;
+        if (first > n) {
+            first = n;
+        }
     }
     char *o = l->p + l->len;
     *o++ = '\t';
-    size_t i = 0;
-    while (i < n) {
-        size_t j = i;
-        while (j < n && !needs_escape((unsigned char)s[j])) {
-            j++;
-        }
+    size_t i = 0, j = first;
+    for (;;) {
         memcpy(o, s + i, j - i);
         o += j - i;
-        if (j == n) {
+        if (j >= n) {
             break;
         }
         unsigned char c = (unsigned char)s[j];
@@ -101,6 +131,7 @@ void roar_line_field(struct roar_line *l, const char *s, size_t n) {
         *o++ = hexdigits[c >> 4];
         *o++ = hexdigits[c & 15];
         i = j + 1;
+        j = next_escape(s, i, n);
     }
     l->len = (size_t)(o - l->p);
 }
@@ -125,56 +156,73 @@ static const char digit_pairs[201] =
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
-/* Digits of v < 10^8 ending at e, with 32-bit arithmetic; returns the first digit. `full`: all 8 digits. */
-static char *digits8(char *e, uint32_t v, int full) {
+static inline unsigned u64_len(uint64_t v) {
+    unsigned n = 1;
+    if (v >= 10000000000000000ull) {
+        n += 16;
+        v /= 10000000000000000ull;
+    }
+    if (v >= 100000000u) {
+        n += 8;
+        v /= 100000000u;
+    }
+    if (v >= 10000u) {
+        n += 4;
+        v /= 10000u;
+    }
+    if (v >= 100u) {
+        n += 2;
+        v /= 100u;
+    }
+    return n + (v >= 10u);
+}
+
+/* The 8 digits of v < 10^8 ending at e (two independent halves: short dependency chains). */
+static inline void put8(char *e, uint32_t v) {
+    uint32_t hi = v / 10000u, lo = v - hi * 10000u;
+    uint32_t h1 = hi / 100u, h2 = hi - h1 * 100u, l1 = lo / 100u, l2 = lo - l1 * 100u;
+    memcpy(e - 8, digit_pairs + 2 * h1, 2);
+    memcpy(e - 6, digit_pairs + 2 * h2, 2);
+    memcpy(e - 4, digit_pairs + 2 * l1, 2);
+    memcpy(e - 2, digit_pairs + 2 * l2, 2);
+}
+
+/* Writes the decimal digits of v at o (room for 20 bytes); returns the end. */
+static inline char *put_u64(char *o, uint64_t v) {
+    unsigned n = u64_len(v);
+    char *e = o + n;
     char *p = e;
-    while (v >= 100) {
-        uint32_t q = v / 100;
-        unsigned k = (v - q * 100) * 2;
+    while (v >= 100000000u) {
+        uint64_t q = v / 100000000u;
+        put8(p, (uint32_t)(v - q * 100000000u));
+        p -= 8;
         v = q;
-        *--p = digit_pairs[k + 1];
-        *--p = digit_pairs[k];
     }
-    if (v >= 10) {
-        unsigned k = v * 2;
-        *--p = digit_pairs[k + 1];
-        *--p = digit_pairs[k];
+    uint32_t w = (uint32_t)v;
+    while (w >= 100u) {
+        uint32_t q = w / 100u;
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * (w - q * 100u), 2);
+        w = q;
+    }
+    if (w >= 10u) {
+        memcpy(p - 2, digit_pairs + 2 * w, 2);
     } else {
-        *--p = (char)('0' + v);
+        p[-1] = (char)('0' + w);
     }
-    if (full) {
-        while (p > e - 8) {
-            *--p = '0';
-        }
-    }
-    return p;
+    return e;
 }
 
 void roar_line_u64(struct roar_line *l, uint64_t v) {
+    if (ROAR_LIKELY(l->len + 21 <= l->cap)) {
+        char *o = l->p + l->len;
+        *o = '\t';
+        l->len = (size_t)(put_u64(o + 1, v) - l->p);
+        return;
+    }
     char tmp[24];
-    char *e = tmp + sizeof tmp;
-    char *p;
-    if (v < 100000000u) {
-        p = digits8(e, (uint32_t)v, 0);
-    } else {
-        uint64_t hi = v / 100000000u;
-        p = digits8(e, (uint32_t)(v - hi * 100000000u), 1);
-        if (hi < 100000000u) {
-            p = digits8(p, (uint32_t)hi, 0);
-        } else {
-            uint64_t top = hi / 100000000u;
-            p = digits8(p, (uint32_t)(hi - top * 100000000u), 1);
-            p = digits8(p, (uint32_t)top, 0);
-        }
-    }
-    *--p = '\t';
-    size_t n = (size_t)(e - p);
-    if (ROAR_LIKELY(l->len + n <= l->cap)) {
-        memcpy(l->p + l->len, p, n);
-        l->len += n;
-    } else {
-        roar_line_raw(l, p, n);
-    }
+    tmp[0] = '\t';
+    roar_line_raw(l, tmp, (size_t)(put_u64(tmp + 1, v) - tmp));
 }
 
 void roar_line_i64(struct roar_line *l, int64_t v) {
