@@ -56,50 +56,60 @@ enum BatchEnvelope {
 
     /// Reads the header; `offset` is left at the nonce.
     static func parseHeader(_ bytes: [UInt8], offset: inout Int) throws(TransportError) -> Header {
+        var reader = HeaderReader(bytes: bytes)
+        let header = try reader.read()
+        offset = reader.offset
+        return header
+    }
+
+    /// Walks a header, knowing as much of the batch's name as it has read (for errors).
+    struct HeaderReader {
+        var bytes: [UInt8]
+        var offset = 0
         var name: BatchName?
+
         func need(_ count: Int, _ what: String) throws(TransportError) {
             guard bytes.count - offset >= count else {
                 throw TransportError(
                     .truncated, batch: name,
-                    detail: "the batch ends inside its \(what) (\(bytes.count) bytes in all); it was cut short in transit or on disk")
+                    detail:
+                        "the batch ends inside its \(what) (\(bytes.count) bytes in all); it was cut short in transit or on disk"
+                )
             }
         }
-        try need(4, "magic")
-        guard Array(bytes[0..<4]) == magic else {
-            throw TransportError(.badMagic, detail: "the first bytes are not 'RBAT': this is not a roar batch")
-        }
-        offset = 4
-        try need(1, "version")
-        guard bytes[offset] == version else {
-            throw TransportError(
-                .unsupportedVersion,
-                detail: "batch format version \(bytes[offset]) is not supported (this roar reads \(version)); upgrade roar on the host")
-        }
-        offset += 1
-        try need(keyLength, "ephemeral public key")
-        let ephemeral = Array(bytes[offset..<offset + keyLength])
-        offset += keyLength
-        let producer = try readField(bytes, offset: &offset, what: "producer id", need: need)
-        name = BatchName(producer: producer, sequenceNumber: 0)
-        try need(8, "seq")
-        var sequenceNumber: UInt64 = 0
-        for byte in bytes[offset..<offset + 8] { sequenceNumber = sequenceNumber << 8 | UInt64(byte) }
-        offset += 8
-        name = BatchName(producer: producer, sequenceNumber: sequenceNumber)
-        let session = try readField(bytes, offset: &offset, what: "session id", need: need)
-        return Header(ephemeralPublicKey: ephemeral, producer: producer, sequenceNumber: sequenceNumber, sessionID: session)
-    }
 
-    static func readField(
-        _ bytes: [UInt8], offset: inout Int, what: String, need: (Int, String) throws(TransportError) -> Void
-    ) throws(TransportError) -> String {
-        try need(2, "\(what) length")
-        let length = Int(bytes[offset]) << 8 | Int(bytes[offset + 1])
-        offset += 2
-        try need(length, what)
-        let field = bytes[offset..<offset + length]
-        offset += length
-        // Not rejected here even if not UTF-8: authentication decides whether the header is genuine.
-        return String(decoding: field, as: UTF8.self)
+        mutating func take(_ count: Int, _ what: String) throws(TransportError) -> ArraySlice<UInt8> {
+            try need(count, what)
+            defer { offset += count }
+            return bytes[offset..<offset + count]
+        }
+
+        mutating func field(_ what: String) throws(TransportError) -> String {
+            let length = try take(2, "\(what) length").reduce(0) { $0 << 8 | Int($1) }
+            // Not rejected here even if not UTF-8: authentication decides whether the header is genuine.
+            return String(decoding: try take(length, what), as: UTF8.self)
+        }
+
+        mutating func read() throws(TransportError) -> Header {
+            guard Array(try take(4, "magic")) == BatchEnvelope.magic else {
+                throw TransportError(.badMagic, detail: "the first bytes are not 'RBAT': this is not a roar batch")
+            }
+            let version = try take(1, "version").first!
+            guard version == BatchEnvelope.version else {
+                throw TransportError(
+                    .unsupportedVersion,
+                    detail:
+                        "batch format version \(version) is not supported (this roar reads \(BatchEnvelope.version)); upgrade roar on the host"
+                )
+            }
+            let ephemeral = Array(try take(BatchEnvelope.keyLength, "ephemeral public key"))
+            let producer = try field("producer id")
+            name = BatchName(producer: producer, sequenceNumber: 0)
+            let sequenceNumber = try take(8, "seq").reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            name = BatchName(producer: producer, sequenceNumber: sequenceNumber)
+            let session = try field("session id")
+            return Header(
+                ephemeralPublicKey: ephemeral, producer: producer, sequenceNumber: sequenceNumber, sessionID: session)
+        }
     }
 }

@@ -28,7 +28,9 @@ public struct BatchOpener: Sendable {
         guard bytes.count - offset >= BatchEnvelope.nonceLength + BatchEnvelope.tagLength else {
             throw TransportError(
                 .truncated, batch: name,
-                detail: "the batch ends before its nonce and authentication tag (\(bytes.count) bytes in all); it was cut short in transit or on disk")
+                detail:
+                    "the batch ends before its nonce and authentication tag (\(bytes.count) bytes in all); it was cut short in transit or on disk"
+            )
         }
         let associatedData = Array(bytes[0..<offset])
         let plaintext: Data
@@ -43,7 +45,8 @@ public struct BatchOpener: Sendable {
         } catch {
             throw TransportError(
                 .authenticationFailed, batch: name,
-                detail: "the batch was altered or cut short after sealing, or sealed to another run's key; skip it and merge the rest",
+                detail:
+                    "the batch was altered or cut short after sealing, or sealed to another run's key; skip it and merge the rest",
                 underlyingError: error)
         }
         if let expectedSessionID, header.sessionID != expectedSessionID {
@@ -63,7 +66,9 @@ public struct BatchOpener: Sendable {
         if let stranger = fragments.first(where: { $0.sessionID != header.sessionID }) {
             throw TransportError(
                 .sessionMismatch, batch: name,
-                detail: "fragment \(stranger.jobUID) claims session \(stranger.sessionID) inside a batch of \(header.sessionID)")
+                detail:
+                    "fragment \(stranger.jobUID) claims session \(stranger.sessionID) inside a batch of \(header.sessionID)"
+            )
         }
         return OpenedBatch(name: name, sessionID: header.sessionID, fragments: fragments)
     }

@@ -144,7 +144,8 @@ public struct Fragmenter: Sendable {
                 continue  // a task tag with neither identity nor I/O: noise, as in reconstitution
             }
             if let taskID = fragment.rayTaskID, let submitter = submitters[taskID] {
-                let parentUID = SpoolTags.jobUID(sessionID: sessionID, tag: "ray:\(submitter.taskID):\(submitter.attempt)")
+                let parentUID = SpoolTags.jobUID(
+                    sessionID: sessionID, tag: "ray:\(submitter.taskID):\(submitter.attempt)")
                 if parentUID != fragment.jobUID { fragment.parentJobUID = parentUID }
             }
             fragments.append(fragment)
@@ -217,7 +218,8 @@ public struct Fragmenter: Sendable {
     /// What one job read and wrote: files written (renames followed, deletes removed), files read
     /// that the job did not write itself, and coverage warnings. Truncates, hard links and writes
     /// left open are not resolved here (they need the file on disk; see `docs/fragment-format.md`).
-    func collectIO(of records: [SpoolRecord], into fragment: inout TaskFragment, writtenDigests: [FileVersion: String]) {
+    func collectIO(of records: [SpoolRecord], into fragment: inout TaskFragment, writtenDigests: [FileVersion: String])
+    {
         var writes: [String: FragmentRef] = [:]
         var writeOrder: [String] = []
         var reads: [String: FragmentRef] = [:]

@@ -2,9 +2,9 @@ import Crypto
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The public half of a run's key: what agents seal batches to. Safe to put in the job's
@@ -32,7 +32,9 @@ public struct RunPublicKey: Hashable, Sendable {
         guard let data = Data(base64Encoded: trimmed) else {
             throw TransportError(
                 .invalidKey,
-                detail: "'\(trimmed.prefix(60))' is not base64; expected the value roar printed for \(Self.environmentVariable)")
+                detail:
+                    "'\(trimmed.prefix(60))' is not base64; expected the value roar printed for \(Self.environmentVariable)"
+            )
         }
         try self.init(rawRepresentation: Array(data))
     }
@@ -111,7 +113,9 @@ public struct RunKeyPair: Sendable {
         guard status.st_mode & 0o077 == 0 else {
             throw TransportError(
                 .keyFile,
-                detail: "\(path) is accessible by group or others (mode \(String(status.st_mode & 0o777, radix: 8))); run chmod 600 \(path)")
+                detail:
+                    "\(path) is accessible by group or others (mode \(String(status.st_mode & 0o777, radix: 8))); run chmod 600 \(path)"
+            )
         }
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
         else {

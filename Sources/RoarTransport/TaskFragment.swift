@@ -1,5 +1,5 @@
-public import RoarCore
 import Foundation
+public import RoarCore
 
 /// What one Ray task (or the driver) did, as seen by one producer at one moment: the unit an
 /// agent ships to the host (`docs/fragment-format.md`, schema `docs/fragment.schema.json`).
@@ -224,7 +224,8 @@ public struct FragmentRef: Codable, Hashable, Sendable {
             let fields = try container.nestedContainer(keyedBy: VersionKeys.self, forKey: .version)
             version = FileVersion(
                 device: try fields.decode(UInt64.self, forKey: .device),
-                inode: try fields.decode(UInt64.self, forKey: .inode), size: try fields.decode(Int64.self, forKey: .size),
+                inode: try fields.decode(UInt64.self, forKey: .inode),
+                size: try fields.decode(Int64.self, forKey: .size),
                 modifiedNanoseconds: try fields.decode(Int64.self, forKey: .modifiedNanoseconds))
         }
     }

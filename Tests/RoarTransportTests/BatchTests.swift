@@ -208,8 +208,12 @@ struct BatchTests {
             let start = inputs.nonceHex.index(inputs.nonceHex.startIndex, offsetBy: offset)
             return UInt8(inputs.nonceHex[start...inputs.nonceHex.index(after: start)], radix: 16)!
         }
-        let sealed = try BatchSealer(recipient: keyPair.publicKey, sessionID: inputs.sessionId, producer: inputs.producer)
-            .seal(fragments, sequenceNumber: inputs.seq, ephemeralKey: ephemeral, nonce: try ChaChaPoly.Nonce(data: nonceBytes))
+        let sealed = try BatchSealer(
+            recipient: keyPair.publicKey, sessionID: inputs.sessionId, producer: inputs.producer
+        )
+        .seal(
+            fragments, sequenceNumber: inputs.seq, ephemeralKey: ephemeral,
+            nonce: try ChaChaPoly.Nonce(data: nonceBytes))
         let file = Vectors.directory.appending(path: inputs.sealedFile)
         if ProcessInfo.processInfo.environment["ROAR_WRITE_VECTORS"] == "1" {
             try Data(sealed).write(to: file)

@@ -7,7 +7,8 @@ import Testing
 /// Every read file "on disk" has this digest in these tests.
 struct EveryFileHashesTo: ReadDigestResolver {
     var digest: String
-    func currentDigest(ofPath path: String, ifVersion version: FileVersion?) -> (digest: String, version: FileVersion)? {
+    func currentDigest(ofPath path: String, ifVersion version: FileVersion?) -> (digest: String, version: FileVersion)?
+    {
         version.map { (digest, $0) }
     }
 }
@@ -97,7 +98,10 @@ struct FragmenterTests {
     @Test func groupsByTagAndDropsNoise() throws {
         var fragmenter = Self.fragmenter()
         let fragments = fragmenter.fragments(from: Self.spools())
-        #expect(fragments.map(\.jobUID) == [Self.uid(""), Self.uid("ray:aaaa:0"), Self.uid("ray:bbbb:0"), Self.uid("ray:cccc:0")])
+        #expect(
+            fragments.map(\.jobUID) == [
+                Self.uid(""), Self.uid("ray:aaaa:0"), Self.uid("ray:bbbb:0"), Self.uid("ray:cccc:0"),
+            ])
         #expect(fragments.map(\.sequenceNumber) == [0, 1, 2, 3])
         #expect(fragmenter.nextSequenceNumber == 4)
         #expect(!fragments.flatMap(\.reads).contains { $0.path.hasSuffix("ray-internal.json") })
@@ -168,8 +172,9 @@ struct FragmenterTests {
     }
 
     @Test func agreesWithJobAssemblerOnJobsAndOutputs() throws {
-        let root = Job(uid: SpoolTags.jobUID(sessionID: Self.session, tag: ""), role: .run, command: "python p.py",
-                       startedAt: 0, status: .ok)
+        let root = Job(
+            uid: SpoolTags.jobUID(sessionID: Self.session, tag: ""), role: .run, command: "python p.py",
+            startedAt: 0, status: .ok)
         let assembler = JobAssembler(
             root: root, runID: Self.session, filter: PathFilter(projectDirectory: Self.project),
             resolver: EveryFileHashesTo(digest: Self.readDigest))

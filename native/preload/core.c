@@ -300,6 +300,7 @@ void roar_init_once(void) {
     }
     roar_prefixes_parse(getenv("ROAR_IGNORE"), roar_g.ignore, &roar_g.n_ignore);
     roar_prefixes_parse(getenv("ROAR_INCLUDE"), roar_g.include, &roar_g.n_include);
+    roar_prefixes_done();
 
     collect_roar_env();
 

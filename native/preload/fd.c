@@ -245,7 +245,7 @@ static void finalise(struct roar_desc *d, int fd) {
     roar_line_u64(&l, mtime);
     roar_line_plain(&l, hash, strlen(hash));
     roar_line_field(&l, d->path, d->path_len);
-    roar_line_commit(&l);
+    roar_line_commit_at(&l, close_ns);
 }
 
 /* The last reference is gone: finalise and free. `unlinked`: already off the live list. */
@@ -780,16 +780,29 @@ void roar_fd_stream(struct roar_desc *d, int fd, const void *buf, size_t n) {
 }
 
 void roar_fd_count_read(int fd, uint64_t n, int moves_offset) {
-    struct roar_desc *d = pin(fd);
-    if (d == NULL) {
+    if (fd < 0 || fd >= ROAR_FD_MAX) {
         return;
     }
-    __atomic_add_fetch(&d->bytes_read, n, __ATOMIC_RELAXED);
-    if (moves_offset && n > 0 && (d->mode & DM_W) && !(d->mode & DM_A)) {
-        /* reading moves the offset the next write() lands at */
-        __atomic_and_fetch(&d->state, ~(uint32_t)DS_STREAM_OK, __ATOMIC_RELEASE);
+    struct roar_desc *d = roar_fd_peek(fd);
+    if (d == NULL) {
+        adopt(fd);
+        d = roar_fd_peek(fd);
     }
-    unref(d, -1);
+    if (!roar_is_desc(d)) {
+        return;
+    }
+    /* No pin: while the slot holds d under the table lock, its reference keeps d alive, and only atomic
+     * updates are made (cheaper than taking and dropping a reference). */
+    pthread_mutex_lock(&roar_table_mu);
+    d = roar_fd_table[fd];
+    if (roar_is_desc(d) && !(d->state & DS_DIR)) {
+        __atomic_add_fetch(&d->bytes_read, n, __ATOMIC_RELAXED);
+        if (moves_offset && n > 0 && (d->mode & DM_W) && !(d->mode & DM_A)) {
+            /* reading moves the offset the next write() lands at */
+            __atomic_and_fetch(&d->state, ~(uint32_t)DS_STREAM_OK, __ATOMIC_RELEASE);
+        }
+    }
+    pthread_mutex_unlock(&roar_table_mu);
 }
 
 void roar_fd_count_write_unstreamed(int fd, uint64_t n, uint32_t extra_state) {

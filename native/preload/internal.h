@@ -163,6 +163,8 @@ void roar_line_u64(struct roar_line *l, uint64_t v) ROAR_HIDDEN;                
 void roar_line_i64(struct roar_line *l, int64_t v) ROAR_HIDDEN;
 /* Appends '\n' and the line to the buffer; flushes per the policy. Frees the line. */
 void roar_line_commit(struct roar_line *l) ROAR_HIDDEN;
+/* The same, with a CLOCK_REALTIME time the caller already took (for the flush-interval check). */
+void roar_line_commit_at(struct roar_line *l, uint64_t now_ns) ROAR_HIDDEN;
 
 void roar_spool_flush(void) ROAR_HIDDEN;             /* write the buffer (+ a C record) now */
 void roar_spool_atfork_prepare(void) ROAR_HIDDEN;    /* flush and lock */
@@ -190,6 +192,7 @@ long roar_resolve_path(int dirfd, const char *path, char *out) ROAR_HIDDEN;
  * "." and ".." lexically; returns the new length (a lone "/" for the root), or -1 when it does not fit. */
 long roar_normalise(const char *in, size_t in_len, char *out, size_t out_len, size_t cap) ROAR_HIDDEN;
 int roar_path_ignored(const char *path, size_t len) ROAR_HIDDEN;
+void roar_prefixes_done(void) ROAR_HIDDEN; /* after roar_g.ignore is final */
 void roar_cwd_invalidate(void) ROAR_HIDDEN;
 void roar_cwd_atfork_child(void) ROAR_HIDDEN;
 void roar_process_exit(void) ROAR_HIDDEN;

@@ -91,38 +91,46 @@ void roar_cwd_atfork_child(void) {
     pthread_mutex_init(&cwd_mu, NULL);
 }
 
-/* An absolute path with no "//", "." or ".." component and no trailing '/': already normal. */
-static int is_normal_absolute(const char *p, size_t n) {
-    if (n == 0 || p[0] != '/') {
-        return 0;
+/* Length of an absolute path with no "//", "." or ".." component and no trailing '/' (already normal), at most
+ * `max`; -1 when it is not normal or longer. One pass: the length and the check together. */
+static long normal_absolute_len(const char *p, size_t max) {
+    if (p[0] != '/') {
+        return -1;
     }
-    if (n > 1 && p[n - 1] == '/') {
-        return 0;
-    }
-    for (const char *s = p, *end = p + n; s < end;) {
-        const char *slash = memchr(s, '/', (size_t)(end - s));
-        if (slash == NULL) {
-            break;
+    size_t i = 0;
+    for (;;) {
+        /* p[i] == '/': look at the component after it */
+        const char *c = p + i + 1;
+        if (c[0] == 0 || c[0] == '/' ||
+            (c[0] == '.' && (c[1] == 0 || c[1] == '/' || (c[1] == '.' && (c[2] == 0 || c[2] == '/'))))) {
+            return (i == 0 && c[0] == 0) ? 1 : -1; /* "/" alone is normal; empty, "." or ".." components are not */
         }
-        const char *c = slash + 1;
-        if (c < end && (*c == '/' || (*c == '.' && (c + 1 == end || c[1] == '/' ||
-                                                     (c[1] == '.' && (c + 2 == end || c[2] == '/')))))) {
-            return 0;
+        size_t j = i + 1;
+        while (p[j] != 0 && p[j] != '/') {
+            j++;
         }
-        s = c;
+        if (j >= max) {
+            return -1;
+        }
+        if (p[j] == 0) {
+            return (long)j;
+        }
+        i = j;
     }
-    return 1;
 }
 
 long roar_resolve_path(int dirfd, const char *path, char *out) {
     if (path == NULL) {
         return -1;
     }
-    size_t plen = strlen(path);
-    if (path[0] == '/' && plen < ROAR_PATH_MAX && is_normal_absolute(path, plen)) {
-        memcpy(out, path, plen + 1);
-        return (long)plen;
+    if (path[0] == '/') {
+        long k = normal_absolute_len(path, ROAR_PATH_MAX);
+        if (k > 0) {
+            memcpy(out, path, (size_t)k + 1);
+            return k;
+        }
     }
+    size_t plen = strlen(path);
     long base = 0;
     if (path[0] != '/') {
         if (dirfd == AT_FDCWD) {
@@ -169,6 +177,21 @@ static inline int prefix_match(const struct roar_prefix *p, const char *path, si
            memcmp(path, p->path, p->len) == 0;
 }
 
+/* Second bytes of the ignore prefixes (all set when "/" is one): most recorded paths match none, which settles
+ * them with one lookup. Built by roar_prefixes_done() before the library is enabled. */
+static uint8_t ignore_second[256];
+
+void roar_prefixes_done(void) {
+    for (int i = 0; i < roar_g.n_ignore; i++) {
+        const struct roar_prefix *p = &roar_g.ignore[i];
+        if (p->len == 0) {
+            memset(ignore_second, 1, sizeof ignore_second);
+        } else {
+            ignore_second[(unsigned char)p->path[1]] = 1;
+        }
+    }
+}
+
 int roar_path_ignored(const char *path, size_t len) {
     if (roar_g.spool_dir_len > 0) {
         struct roar_prefix spool = {roar_g.spool_dir, roar_g.spool_dir_len};
@@ -176,17 +199,28 @@ int roar_path_ignored(const char *path, size_t len) {
             return 1;
         }
     }
-    for (int i = 0; i < roar_g.n_include; i++) {
-        if (prefix_match(&roar_g.include[i], path, len)) {
+    if (len < 2 || !ignore_second[(unsigned char)path[1]]) {
+        /* no ignore prefix starts like this ("/" alone only matches a "/" prefix, which sets every entry) */
+        if (!(len < 2 && ignore_second[0])) {
             return 0;
         }
     }
+    int ignored = 0;
     for (int i = 0; i < roar_g.n_ignore; i++) {
         if (prefix_match(&roar_g.ignore[i], path, len)) {
-            return 1;
+            ignored = 1;
+            break;
         }
     }
-    return 0;
+    if (!ignored) {
+        return 0;
+    }
+    for (int i = 0; i < roar_g.n_include; i++) {
+        if (prefix_match(&roar_g.include[i], path, len)) {
+            return 0; /* ROAR_INCLUDE wins over ROAR_IGNORE */
+        }
+    }
+    return 1;
 }
 
 void roar_prefixes_parse(const char *spec, struct roar_prefix *out, int *n) {

@@ -151,76 +151,70 @@ void roar_line_str(struct roar_line *l, const char *s) {
     roar_line_field(l, s ? s : "", s ? strlen(s) : 0);
 }
 
-static const char digit_pairs[201] =
-    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-    "8081828384858687888990919293949596979899";
+static const uint64_t pow10_table[20] = {
+    1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull, 100000000ull, 1000000000ull,
+    10000000000ull, 100000000000ull, 1000000000000ull, 10000000000000ull, 100000000000000ull,
+    1000000000000000ull, 10000000000000000ull, 100000000000000000ull, 1000000000000000000ull,
+    10000000000000000000ull,
+};
 
+/* Number of decimal digits of v: log10 estimated from the bit length, corrected with one comparison. */
 static inline unsigned u64_len(uint64_t v) {
-    unsigned n = 1;
-    if (v >= 10000000000000000ull) {
-        n += 16;
-        v /= 10000000000000000ull;
-    }
-    if (v >= 100000000u) {
-        n += 8;
-        v /= 100000000u;
-    }
-    if (v >= 10000u) {
-        n += 4;
-        v /= 10000u;
-    }
-    if (v >= 100u) {
-        n += 2;
-        v /= 100u;
-    }
-    return n + (v >= 10u);
+    unsigned bits = 64u - (unsigned)__builtin_clzll(v | 1);
+    unsigned t = (bits * 1233u) >> 12; /* 1233/4096 ~ log10(2): t is the digit count or one less */
+    return t + ((v | 1) >= pow10_table[t]); /* v | 1: 0 has one digit */
 }
 
-/* The 8 digits of v < 10^8 ending at e (two independent halves: short dependency chains). */
-static inline void put8(char *e, uint32_t v) {
-    uint32_t hi = v / 10000u, lo = v - hi * 10000u;
-    uint32_t h1 = hi / 100u, h2 = hi - h1 * 100u, l1 = lo / 100u, l2 = lo - l1 * 100u;
-    memcpy(e - 8, digit_pairs + 2 * h1, 2);
-    memcpy(e - 6, digit_pairs + 2 * h2, 2);
-    memcpy(e - 4, digit_pairs + 2 * l1, 2);
-    memcpy(e - 2, digit_pairs + 2 * l2, 2);
+/* The 8 ASCII digits of v < 10^8 as a little-endian word (first digit in the lowest byte), with no division
+ * chain: the two 4-digit halves, then their 2-digit and 1-digit parts, are split in parallel lanes of one
+ * 64-bit word using multiply-and-shift reciprocals (exact in these ranges: x*10486>>20 == x/100 for
+ * x < 10^4, x*103>>10 == x/10 for x < 100). */
+static inline uint64_t digits8_word(uint32_t v) {
+    uint64_t hi = v / 10000u;
+    uint64_t x = hi | ((uint64_t)(v - (uint32_t)hi * 10000u) << 32);    /* lanes of 32: [hi4, lo4] */
+    uint64_t y = ((x * 10486u) >> 20) & 0x0000007F0000007Full;           /* each / 100 */
+    uint64_t w = y | ((x - y * 100u) << 16);                             /* lanes of 16: [/100, %100] x 2 */
+    uint64_t t = ((w * 103u) >> 10) & 0x000F000F000F000Full;             /* each / 10 */
+    uint64_t d = t | ((w - t * 10u) << 8);                               /* lanes of 8: one digit each */
+    return d + 0x3030303030303030ull;
 }
 
-/* Writes the decimal digits of v at o (room for 20 bytes); returns the end. */
+/* Writes the decimal digits of v at o, which must have room for 24 bytes (the bytes after the digits are
+ * scratch); returns the end of the digits. */
 static inline char *put_u64(char *o, uint64_t v) {
     unsigned n = u64_len(v);
-    char *e = o + n;
-    char *p = e;
-    while (v >= 100000000u) {
-        uint64_t q = v / 100000000u;
-        put8(p, (uint32_t)(v - q * 100000000u));
-        p -= 8;
-        v = q;
-    }
-    uint32_t w = (uint32_t)v;
-    while (w >= 100u) {
-        uint32_t q = w / 100u;
-        p -= 2;
-        memcpy(p, digit_pairs + 2 * (w - q * 100u), 2);
-        w = q;
-    }
-    if (w >= 10u) {
-        memcpy(p - 2, digit_pairs + 2 * w, 2);
+    char buf[48]; /* digits right-aligned at buf + 24 */
+    uint64_t w;
+    if (v < 100000000u) {
+        w = digits8_word((uint32_t)v);
+        memcpy(buf + 16, &w, 8);
     } else {
-        p[-1] = (char)('0' + w);
+        uint64_t hi = v / 100000000u;
+        w = digits8_word((uint32_t)(v - hi * 100000000u));
+        memcpy(buf + 16, &w, 8);
+        if (hi < 100000000u) {
+            w = digits8_word((uint32_t)hi);
+            memcpy(buf + 8, &w, 8);
+        } else {
+            uint64_t top = hi / 100000000u;
+            w = digits8_word((uint32_t)(hi - top * 100000000u));
+            memcpy(buf + 8, &w, 8);
+            w = digits8_word((uint32_t)top);
+            memcpy(buf, &w, 8);
+        }
     }
-    return e;
+    memcpy(o, buf + 24 - n, 24); /* fixed size: a few moves; only the first n bytes are digits */
+    return o + n;
 }
 
 void roar_line_u64(struct roar_line *l, uint64_t v) {
-    if (ROAR_LIKELY(l->len + 21 <= l->cap)) {
+    if (ROAR_LIKELY(l->len + 25 <= l->cap)) {
         char *o = l->p + l->len;
         *o = '\t';
         l->len = (size_t)(put_u64(o + 1, v) - l->p);
         return;
     }
-    char tmp[24];
+    char tmp[32];
     tmp[0] = '\t';
     roar_line_raw(l, tmp, (size_t)(put_u64(tmp + 1, v) - tmp));
 }
@@ -360,14 +354,21 @@ static void flush_locked(int counters) {
 #define COUNTER_RESERVE 1024
 
 void roar_line_commit(struct roar_line *l) {
-    roar_line_raw(l, "\n", 1);
-    if (l->p[l->len - 1] != '\n') {
-        l->p[l->len - 1] = '\n'; /* truncated by an allocation failure: keep the line well-formed */
-    }
-    __atomic_fetch_add(&roar_counters[RC_EVENTS], 1, __ATOMIC_RELAXED);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME_COARSE, &ts); /* the interval check needs milliseconds, not nanoseconds */
-    uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    roar_line_commit_at(l, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
+}
+
+void roar_line_commit_at(struct roar_line *l, uint64_t now) {
+    if (ROAR_LIKELY(l->len < l->cap)) {
+        l->p[l->len++] = '\n';
+    } else {
+        roar_line_raw(l, "\n", 1);
+        if (l->p[l->len - 1] != '\n') {
+            l->p[l->len - 1] = '\n'; /* truncated by an allocation failure: keep the line well-formed */
+        }
+    }
+    __atomic_fetch_add(&roar_counters[RC_EVENTS], 1, __ATOMIC_RELAXED);
     pthread_mutex_lock(&spool_mu);
     if (last_flush_ns == 0) {
         last_flush_ns = now; /* the interval starts with the first record */
