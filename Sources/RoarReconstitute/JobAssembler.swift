@@ -110,8 +110,8 @@ public struct JobAssembler {
                     }
                 default: break
                 }
-                guard let (tag, nanoseconds) = Self.tagAndTime(of: record) else { continue }
-                guard Self.isJobTag(tag) else {
+                guard let (tag, nanoseconds) = SpoolTags.tagAndTime(of: record) else { continue }
+                guard SpoolTags.isJobTag(tag) else {
                     dropped[tag, default: 0] += 1
                     continue
                 }
@@ -119,7 +119,7 @@ public struct JobAssembler {
                 groups[tag, default: Group(tag: tag)].add(record, at: nanoseconds, process: processIndex)
             }
             processExited.append(exited)
-            for (key, value) in lastCounters where Self.lossCounters.contains(key) && value > 0 {
+            for (key, value) in lastCounters where SpoolTags.lossCounters.contains(key) && value > 0 {
                 rootCoverage[key, default: 0] += value
             }
         }
@@ -173,28 +173,10 @@ public struct JobAssembler {
     // MARK: - Tags
 
     static let unknownFunction = "(unknown)"
-    /// Coverage counters of the preload library that mean lineage was lost. (`untracked_fd`, I/O on
-    /// deleted or anonymous files, and `static_exec`, also reported per job by `W` records, are not.)
-    static let lossCounters: Set<String> = ["lost", "fd_overflow", "rehash_failed", "path_too_long", "tag_truncated"]
-
-    static func isJobTag(_ tag: String) -> Bool {
-        tag.isEmpty || tag.hasPrefix("ray:") || tag.hasPrefix("ray-actor:")
-    }
-
-    static func tagAndTime(of record: SpoolRecord) -> (String, Int64)? {
-        switch record {
-        case .file(let access): (access.tag, access.closedNanoseconds)
-        case .openForWrite(let tag, let ns, _, _), .delete(let tag, let ns, _), .truncate(let tag, let ns, _, _),
-            .rename(let tag, let ns, _, _), .link(let tag, let ns, _, _), .exec(let tag, let ns, _, _),
-            .spawn(let tag, let ns, _), .warning(let tag, let ns, _, _), .event(let tag, let ns, _):
-            (tag, ns)
-        case .header, .coverage, .exit: nil
-        }
-    }
 
     /// A stable job uid for a tag of this run: merging the same run twice updates the same jobs.
     public static func jobUID(runID: String, tag: String) -> String {
-        StableID.make(from: runID + "\u{1F}" + tag)
+        SpoolTags.jobUID(sessionID: runID, tag: tag)
     }
 
     // MARK: - Jobs
@@ -206,15 +188,11 @@ public struct JobAssembler {
         let begin = group.begins.first
         var taskID = begin?.taskID
         var attempt = begin?.attempt ?? 0
-        if !isPerActor, taskID == nil {
+        if taskID == nil, let identity = SpoolTags.taskIdentity(ofTag: tag) {
             // ray:<task_id>:<attempt> without its task_begin (lost): keep what the tag says.
-            let parts = tag.split(separator: ":")
-            if parts.count >= 3 {
-                taskID = String(parts[1])
-                attempt = Int(parts[2]) ?? 0
-            }
+            (taskID, attempt) = identity
         }
-        let actorID = begin?.actorID ?? (isPerActor ? String(tag.dropFirst("ray-actor:".count)) : nil)
+        let actorID = begin?.actorID ?? SpoolTags.actorID(ofTag: tag)
         guard taskID != nil || actorID != nil else { return nil }
 
         var status = Job.Status.ok
@@ -284,7 +262,7 @@ public struct JobAssembler {
             deletes.removeAll { $0 == ref.path }
         }
 
-        let ordered = group.records.sorted { (Self.tagAndTime(of: $0.record)?.1 ?? 0) < (Self.tagAndTime(of: $1.record)?.1 ?? 0) }
+        let ordered = group.records.sorted { (SpoolTags.tagAndTime(of: $0.record)?.1 ?? 0) < (SpoolTags.tagAndTime(of: $1.record)?.1 ?? 0) }
         for (process, record) in ordered {
             switch record {
             case .file(let access):

@@ -1,10 +1,6 @@
-public import RoarCore
-
 /// How spool tags map to jobs (`docs/ray-events.md`): the empty tag is the driver, `ray:<task>:<attempt>`
 /// and `ray-actor:<actor>` are tasks, every other tag is Ray's own machinery.
-///
-/// Mirrors `JobAssembler`'s private rules in `RoarReconstitute` (kept equal by `RoarTransportTests`);
-/// both should move to `RoarCore` so there is one copy.
+/// Shared by the host's `JobAssembler` and the agent's `Fragmenter`.
 public enum SpoolTags {
     /// Whether records with this tag belong to a job (the driver or a task) rather than to Ray itself.
     public static func isJobTag(_ tag: String) -> Bool {
@@ -41,7 +37,8 @@ public enum SpoolTags {
         }
     }
 
-    /// Coverage counters of the preload library that mean lineage was lost (as `JobAssembler`).
+    /// Coverage counters of the preload library that mean lineage was lost. (`untracked_fd`, I/O on
+    /// deleted or anonymous files, and `static_exec`, reported per job by `W` records, are not.)
     public static let lossCounters: Set<String> = [
         "lost", "fd_overflow", "rehash_failed", "path_too_long", "tag_truncated",
     ]
