@@ -57,7 +57,7 @@ public struct TracedRun {
             flushMilliseconds: settings.flushMilliseconds)
         let cwd = Project.currentDirectory()
         var root = Job(
-            uid: runID, role: .run, command: ShellQuoting.join(arguments), cwd: cwd,
+            uid: runID, role: .run, command: SecretRedactor.redact(argv: arguments), cwd: cwd,
             git: GitInspector.state(of: project.directory), startedAt: Self.now(), status: .running,
             hostname: Self.hostname())
 

@@ -91,32 +91,55 @@ void roar_cwd_atfork_child(void) {
     pthread_mutex_init(&cwd_mu, NULL);
 }
 
-/* Length of an absolute path with no "//", "." or ".." component and no trailing '/' (already normal), at most
- * `max`; -1 when it is not normal or longer. One pass: the length and the check together. */
+/* 1 when the component after the '/' at c[-1] is empty, "." or ".." (c is NUL-terminated). */
+static inline int bad_component(const char *c) {
+    return c[0] == 0 || c[0] == '/' ||
+           (c[0] == '.' && (c[1] == 0 || c[1] == '/' || (c[1] == '.' && (c[2] == 0 || c[2] == '/'))));
+}
+
+/* High bit set in (at least) the bytes of x equal to c; a byte above a match may be flagged too (borrow), never
+ * one below the first match: fine for finding candidates that are then checked exactly. */
+static inline uint64_t eq_bytes(uint64_t x, unsigned char c) {
+    uint64_t y = x ^ (0x0101010101010101ull * c);
+    return (y - 0x0101010101010101ull) & ~y & 0x8080808080808080ull;
+}
+
+/* Length of an absolute path with no "//", "." or ".." component and no trailing '/' (already normal), when it
+ * is shorter than `max`; -1 otherwise. Candidates ('/' followed by '/' or '.') are found 8 bytes at a time. */
 static long normal_absolute_len(const char *p, size_t max) {
     if (p[0] != '/') {
         return -1;
     }
+    size_t n = strlen(p);
+    if (n >= max) {
+        return -1;
+    }
+    if (n == 1) {
+        return 1; /* "/" */
+    }
+    if (p[n - 1] == '/') {
+        return -1;
+    }
     size_t i = 0;
-    for (;;) {
-        /* p[i] == '/': look at the component after it */
-        const char *c = p + i + 1;
-        if (c[0] == 0 || c[0] == '/' ||
-            (c[0] == '.' && (c[1] == 0 || c[1] == '/' || (c[1] == '.' && (c[2] == 0 || c[2] == '/'))))) {
-            return (i == 0 && c[0] == 0) ? 1 : -1; /* "/" alone is normal; empty, "." or ".." components are not */
+    /* window i..i+7 compared with i+1..i+8: reads up to p[i + 8] <= p[n] (the NUL) */
+    for (; i + 8 <= n; i += 8) {
+        uint64_t a, b;
+        memcpy(&a, p + i, 8);
+        memcpy(&b, p + i + 1, 8);
+        if (eq_bytes(a, '/') & (eq_bytes(b, '/') | eq_bytes(b, '.'))) {
+            for (size_t k = i; k < i + 8; k++) {
+                if (p[k] == '/' && bad_component(p + k + 1)) {
+                    return -1;
+                }
+            }
         }
-        size_t j = i + 1;
-        while (p[j] != 0 && p[j] != '/') {
-            j++;
-        }
-        if (j >= max) {
+    }
+    for (; i < n; i++) {
+        if (p[i] == '/' && bad_component(p + i + 1)) {
             return -1;
         }
-        if (p[j] == 0) {
-            return (long)j;
-        }
-        i = j;
     }
+    return (long)n;
 }
 
 long roar_resolve_path(int dirfd, const char *path, char *out) {

@@ -179,32 +179,35 @@ static inline uint64_t digits8_word(uint32_t v) {
     return d + 0x3030303030303030ull;
 }
 
+/* Stores the last k (1..8) digits of a digits8_word at o: the leading zeros are shifted out in the register
+ * and 8 bytes are stored (the bytes after the k digits are scratch). Stores only: reading the digits back
+ * from a stack buffer at a variable offset would stall on store forwarding. */
+static inline void store_tail(char *o, uint64_t w, unsigned k) {
+    w >>= 8u * (8u - k);
+    memcpy(o, &w, 8);
+}
+
 /* Writes the decimal digits of v at o, which must have room for 24 bytes (the bytes after the digits are
  * scratch); returns the end of the digits. */
 static inline char *put_u64(char *o, uint64_t v) {
     unsigned n = u64_len(v);
-    char buf[48]; /* digits right-aligned at buf + 24 */
-    uint64_t w;
     if (v < 100000000u) {
-        w = digits8_word((uint32_t)v);
-        memcpy(buf + 16, &w, 8);
-    } else {
-        uint64_t hi = v / 100000000u;
-        w = digits8_word((uint32_t)(v - hi * 100000000u));
-        memcpy(buf + 16, &w, 8);
-        if (hi < 100000000u) {
-            w = digits8_word((uint32_t)hi);
-            memcpy(buf + 8, &w, 8);
-        } else {
-            uint64_t top = hi / 100000000u;
-            w = digits8_word((uint32_t)(hi - top * 100000000u));
-            memcpy(buf + 8, &w, 8);
-            w = digits8_word((uint32_t)top);
-            memcpy(buf, &w, 8);
-        }
+        store_tail(o, digits8_word((uint32_t)v), n);
+        return o + n;
     }
-    memcpy(o, buf + 24 - n, 24); /* fixed size: a few moves; only the first n bytes are digits */
-    return o + n;
+    uint64_t hi = v / 100000000u;
+    uint64_t lo = digits8_word((uint32_t)(v - hi * 100000000u));
+    char *e = o + n;
+    if (hi < 100000000u) {
+        store_tail(o, digits8_word((uint32_t)hi), n - 8);
+    } else {
+        uint64_t top = hi / 100000000u;
+        store_tail(o, digits8_word((uint32_t)top), n - 16);
+        uint64_t mid = digits8_word((uint32_t)(hi - top * 100000000u));
+        memcpy(e - 16, &mid, 8);
+    }
+    memcpy(e - 8, &lo, 8);
+    return e;
 }
 
 void roar_line_u64(struct roar_line *l, uint64_t v) {

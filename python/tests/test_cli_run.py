@@ -300,3 +300,12 @@ def test_recover_records_a_run_whose_roar_was_killed(project: Project) -> None:
     assert "interrupted" in job["error"]
     assert_output(job, project.root / "saved.txt")
     assert "Nothing to recover" in project.cli("recover").stdout
+
+
+def test_secrets_in_the_command_line_are_not_recorded(project: Project) -> None:
+    project.run("sh", "-c", "true", "--password", "hunter2", "AWS_SECRET_ACCESS_KEY=abc123",
+                "https://user:pa55@example.invalid/x")
+    command = last_run(project.dag())["command"]
+    for secret in ("hunter2", "abc123", "pa55"):
+        assert secret not in command
+    assert "***" in command

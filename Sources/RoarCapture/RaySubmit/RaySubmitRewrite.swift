@@ -126,7 +126,9 @@ public struct RaySubmitRewrite: Sendable {
                 arguments.append(setting.value.map { setting.option.rawValue + "=" + $0 } ?? setting.option.rawValue)
             }
         }
-        arguments.append(RaySubmitCommand.Option.runtimeEnvironmentJSON.rawValue + "=" + RuntimeEnvironmentValue.object(environment).jsonText)
+        arguments.append(
+            RaySubmitCommand.Option.runtimeEnvironmentJSON.rawValue + "="
+                + RuntimeEnvironmentValue.object(environment).jsonText)
         arguments.append("--")
         arguments += Self.routedEntrypoint(command.entrypoint)
 
@@ -137,13 +139,15 @@ public struct RaySubmitRewrite: Sendable {
 
     /// `<python> -m roar_runtime.driver -- <entrypoint…>`; unchanged when already routed.
     public static func routedEntrypoint(_ entrypoint: [String]) -> [String] {
-        if entrypoint.count >= 4, RaySubmitCommand.isPythonInterpreter(RaySubmitCommand.lastPathComponent(entrypoint[0])),
+        if entrypoint.count >= 4,
+            RaySubmitCommand.isPythonInterpreter(RaySubmitCommand.lastPathComponent(entrypoint[0])),
             entrypoint[1] == "-m", entrypoint[2] == driverModule, entrypoint[3] == "--"
         {
             return entrypoint
         }
         let first = entrypoint.first ?? "python"
-        let interpreter = RaySubmitCommand.isPythonInterpreter(RaySubmitCommand.lastPathComponent(first)) ? first : "python"
+        let interpreter =
+            RaySubmitCommand.isPythonInterpreter(RaySubmitCommand.lastPathComponent(first)) ? first : "python"
         return [interpreter, "-m", driverModule, "--"] + entrypoint
     }
 
@@ -167,14 +171,16 @@ public struct RaySubmitRewrite: Sendable {
                 text = try String(contentsOfFile: path, encoding: .utf8)
             } catch {
                 throw RaySubmitError(
-                    .unreadableRuntimeEnvironment, "`--runtime-env \(file)`: cannot read \(path) (\(error.localizedDescription))")
+                    .unreadableRuntimeEnvironment,
+                    "`--runtime-env \(file)`: cannot read \(path) (\(error.localizedDescription))")
             }
             switch try RuntimeEnvironmentYAML.parse(text, file: file) {
             case .null: break
             case .object(let map): environment = map
             default:
                 throw RaySubmitError(
-                    .unreadableRuntimeEnvironment, "`--runtime-env \(file)`: the file must hold a mapping of runtime_env fields")
+                    .unreadableRuntimeEnvironment,
+                    "`--runtime-env \(file)`: the file must hold a mapping of runtime_env fields")
             }
         } else if let json {
             switch RuntimeEnvironmentValue.decode(json: json) {
@@ -183,7 +189,8 @@ public struct RaySubmitRewrite: Sendable {
             case nil:
                 throw RaySubmitError(.unreadableRuntimeEnvironment, "`--runtime-env-json` is not valid JSON: \(json)")
             default:
-                throw RaySubmitError(.unreadableRuntimeEnvironment, "`--runtime-env-json` must be a JSON object: \(json)")
+                throw RaySubmitError(
+                    .unreadableRuntimeEnvironment, "`--runtime-env-json` must be a JSON object: \(json)")
             }
         }
         if let workingDirectory = command.value(of: .workingDirectory) {
@@ -205,8 +212,12 @@ public struct RaySubmitRewrite: Sendable {
                 "runtime_env sets \(managers.map { "`\($0)`" }.joined(separator: " and ")); Ray accepts only one of "
                     + "pip, uv and conda (with or without roar). Put pip packages inside the conda environment instead")
         }
-        for (field, allowed) in [("container", ["container", "config", "env_vars"]), ("image_uri", ["image_uri", "config", "env_vars"])] {
-            guard let value = environment[field], value != .null, value != .string(""), value != .array([]) else { continue }
+        for (field, allowed) in [
+            ("container", ["container", "config", "env_vars"]), ("image_uri", ["image_uri", "config", "env_vars"]),
+        ] {
+            guard let value = environment[field], value != .null, value != .string(""), value != .array([]) else {
+                continue
+            }
             let others = environment.keys.filter { !allowed.contains($0) }.sorted()
             let detail = others.isEmpty ? "" : " (it already sets \(others.joined(separator: ", ")))"
             throw RaySubmitError(
@@ -221,7 +232,8 @@ public struct RaySubmitRewrite: Sendable {
             }
             for key in variables.keys.sorted() where variables[key]?.stringValue == nil {
                 throw invalid(
-                    "env_vars", "must be of type Dict[str, str], but the value of \(key) is of type "
+                    "env_vars",
+                    "must be of type Dict[str, str], but the value of \(key) is of type "
                         + "\(variables[key]!.pythonTypeName) (quote it)")
             }
             if variables[raySetupHookVariable] != nil {
@@ -249,7 +261,8 @@ public struct RaySubmitRewrite: Sendable {
 
     static func joinPathLists(_ front: String, _ back: String) -> String {
         var parts: [String] = []
-        for part in (front.split(separator: ":") + back.split(separator: ":")).map(String.init) where !parts.contains(part) {
+        for part in (front.split(separator: ":") + back.split(separator: ":")).map(String.init)
+        where !parts.contains(part) {
             parts.append(part)
         }
         return parts.joined(separator: ":")

@@ -43,7 +43,9 @@ public enum RuntimeEnvironmentYAML {
                 continue
             }
             var children: [(number: Int, indent: Int, text: String)] = []
-            while index < lines.count, lines[index].indent > 0 || lines[index].text.hasPrefix("- ") || lines[index].text == "-" {
+            while index < lines.count,
+                lines[index].indent > 0 || lines[index].text.hasPrefix("- ") || lines[index].text == "-"
+            {
                 children.append(lines[index])
                 index += 1
             }
@@ -84,12 +86,14 @@ public enum RuntimeEnvironmentYAML {
         return .object(map)
     }
 
-    private static func value(_ text: String, file: String, line: Int) throws(RaySubmitError) -> RuntimeEnvironmentValue {
+    private static func value(_ text: String, file: String, line: Int) throws(RaySubmitError) -> RuntimeEnvironmentValue
+    {
         if text.hasPrefix("[") {
             guard text.hasSuffix("]") else { throw refusal(file, line, "a flow list that spans lines") }
-            return .array(try flowItems(String(text.dropFirst().dropLast()), file: file, line: line).map {
-                (item) throws(RaySubmitError) in try scalar(item, file: file, line: line)
-            })
+            return .array(
+                try flowItems(String(text.dropFirst().dropLast()), file: file, line: line).map {
+                    (item) throws(RaySubmitError) in try scalar(item, file: file, line: line)
+                })
         }
         if text.hasPrefix("{") {
             guard text.hasSuffix("}") else { throw refusal(file, line, "a flow map that spans lines") }
@@ -155,7 +159,9 @@ public enum RuntimeEnvironmentYAML {
         } else {
             throw refusal(file, line, "`key: value` expected")
         }
-        guard case .string(let key) = try scalar(keyPart.trimmingCharacters(in: .whitespaces), file: file, line: line, typed: false)
+        guard
+            case .string(let key) = try scalar(
+                keyPart.trimmingCharacters(in: .whitespaces), file: file, line: line, typed: false)
         else { throw refusal(file, line, "a key that is not a string") }
         return (key, rest.trimmingCharacters(in: .whitespaces))
     }
@@ -164,12 +170,16 @@ public enum RuntimeEnvironmentYAML {
         _ text: String, file: String, line: Int, typed: Bool = true
     ) throws(RaySubmitError) -> RuntimeEnvironmentValue {
         if text.hasPrefix("'") {
-            guard text.count >= 2, text.hasSuffix("'") else { throw refusal(file, line, "an unterminated quoted string") }
+            guard text.count >= 2, text.hasSuffix("'") else {
+                throw refusal(file, line, "an unterminated quoted string")
+            }
             let inner = String(text.dropFirst().dropLast())
             return .string(inner.replacingOccurrences(of: "''", with: "'"))
         }
         if text.hasPrefix("\"") {
-            guard text.count >= 2, text.hasSuffix("\"") else { throw refusal(file, line, "an unterminated quoted string") }
+            guard text.count >= 2, text.hasSuffix("\"") else {
+                throw refusal(file, line, "an unterminated quoted string")
+            }
             let inner = String(text.dropFirst().dropLast())
             if inner.contains("\\") { throw refusal(file, line, "escape sequences in a double-quoted string") }
             return .string(inner)
@@ -204,7 +214,9 @@ public enum RuntimeEnvironmentYAML {
         }
         // Forms PyYAML types as numbers, dates or special floats: refuse rather than guess.
         let numberLike = Set("0123456789_:.+-eExXoObB")
-        if let first = unsigned.first, first.isASCIIDigit || first == ".", unsigned.allSatisfy({ numberLike.contains($0) }) {
+        if let first = unsigned.first, first.isASCIIDigit || first == ".", unsigned.contains(where: \.isASCIIDigit),
+            unsigned.allSatisfy({ numberLike.contains($0) })
+        {
             throw refusal(file, line, "`\(text)` (PyYAML may read it as a number or date); quote it")
         }
         if [".inf", ".Inf", ".INF", ".nan", ".NaN", ".NAN"].contains(unsigned) {
