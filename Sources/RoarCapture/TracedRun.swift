@@ -68,7 +68,14 @@ public struct TracedRun {
         }
         var manifest = RunManifest(runID: runID, roarPID: getpid(), root: root)
         try manifest.write(to: spoolDirectory)
-        let termination = try CommandRunner.run(arguments, environment: trace.applied(to: environment))
+        let termination: Termination
+        do {
+            termination = try CommandRunner.run(arguments, environment: trace.applied(to: environment))
+        } catch {
+            // Nothing ran, so there is nothing to record (or to recover later).
+            Self.removeTree(spoolDirectory)
+            throw error
+        }
 
         root.durationSeconds = Self.now() - root.startedAt
         root.exitCode = Int(termination.shellExitCode)

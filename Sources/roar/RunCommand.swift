@@ -5,6 +5,10 @@ import RoarCore
 import RoarReconstitute
 import RoarStore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a command and record what it (and every Ray task it starts) read and wrote.",
@@ -57,7 +61,9 @@ struct Run: ParsableCommand {
             result = try TracedRun(project: project, arguments: arguments, settings: settings, runtime: runtime)
                 .execute(store: context.store, environment: environment)
         } catch {
-            throw Failure(error.description)
+            printError("roar: \(error.description)")
+            // As a shell does: 127 when the command does not exist, 126 when it cannot run.
+            throw ExitCode(error.code == .launchFailed ? (error.errorNumber == ENOENT ? 127 : 126) : 1)
         }
         report(result)
         let code = result.termination.shellExitCode

@@ -309,3 +309,11 @@ def test_secrets_in_the_command_line_are_not_recorded(project: Project) -> None:
     for secret in ("hunter2", "abc123", "pa55"):
         assert secret not in command
     assert "***" in command
+
+
+def test_a_missing_command_exits_127_and_leaves_nothing_behind(project: Project) -> None:
+    result = project.run("no-such-command-anywhere", check=False)
+    assert result.returncode == 127
+    assert "no-such-command-anywhere" in result.stderr and "not found" in result.stderr
+    assert "Nothing to recover" in project.cli("recover").stdout
+    assert [job for job in project.dag()["jobs"]] == []
