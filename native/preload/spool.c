@@ -214,6 +214,11 @@ void roar_line_u64(struct roar_line *l, uint64_t v) {
     if (ROAR_LIKELY(l->len + 25 <= l->cap)) {
         char *o = l->p + l->len;
         *o = '\t';
+        if (v < 10u) { /* counters that stay 0, "version 1" */
+            o[1] = (char)('0' + v);
+            l->len += 2;
+            return;
+        }
         l->len = (size_t)(put_u64(o + 1, v) - l->p);
         return;
     }
