@@ -1,6 +1,7 @@
 /*
  * The spool writer: one file per process image, `<pid>-<start_ns>-<rand>.spool` in ROAR_SPOOL, opened on the
- * first flush with raw syscalls, `H` first. Records are formatted outside any lock into a line buffer, then
+ * first flush that has something to say (a record other than `Z`, or a loss counted: a process that recorded
+ * nothing leaves no file) with raw syscalls, `H` first. Records are formatted outside any lock into a line buffer, then
  * appended under the spool lock to a process buffer that is written with one write(2) when full, when more than
  * ROAR_FLUSH_MS passed since the last flush, at roar_flush(), before fork/exec and at exit. Never uses stdio.
  */
@@ -23,6 +24,22 @@ volatile int roar_spool_fd = -1;
 #define spool_fd roar_spool_fd
 static int spool_failed;       /* the spool file could not be opened: drop (count) records */
 static uint64_t last_flush_ns;
+/* A record other than Z was committed in this image (since fork), or its spool file was opened once: until
+ * then a flush with nothing else to say (only Z, and no loss counted) creates no file. */
+static int spool_content;
+
+/* Counters that must reach a reader even when the process recorded nothing else (SpoolTags.lossCounters, plus
+ * those that say a record is missing). */
+static int loss_counted(void) {
+    static const enum roar_counter loss[] = {RC_LOST,          RC_UNTRACKED_FD,  RC_FD_OVERFLOW, RC_REHASH_FAILED,
+                                             RC_PATH_TOO_LONG, RC_TAG_TRUNCATED, RC_STATIC_EXEC};
+    for (size_t i = 0; i < sizeof loss / sizeof loss[0]; i++) {
+        if (__atomic_load_n(&roar_counters[loss[i]], __ATOMIC_RELAXED) != 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
 
 /* ---------------------------------------------------------------------------------------------------------
  * Line building
@@ -286,6 +303,7 @@ static int spool_open_locked(void) {
         return -1;
     }
     spool_fd = roar_fd_move_high((int)fd);
+    spool_content = 1;
 
     /* H version pid ppid start_ns exe cwd */
     struct roar_line h;
@@ -342,6 +360,12 @@ static void flush_locked(int counters) {
     if (spool_len == 0 && !counters) {
         return;
     }
+    if (spool_fd < 0 && !spool_content && !loss_counted()) {
+        /* Nothing but Z (or nothing at all): a process that recorded nothing leaves no file. */
+        spool_len = 0;
+        spool_records = 0;
+        return;
+    }
     if (spool_open_locked() != 0) {
         __atomic_fetch_add(&roar_counters[RC_LOST], spool_records, __ATOMIC_RELAXED);
         spool_len = 0;
@@ -378,6 +402,9 @@ void roar_line_commit_at(struct roar_line *l, uint64_t now) {
     }
     __atomic_fetch_add(&roar_counters[RC_EVENTS], 1, __ATOMIC_RELAXED);
     pthread_mutex_lock(&spool_mu);
+    if (l->p[0] != 'Z') {
+        spool_content = 1;
+    }
     if (last_flush_ns == 0) {
         last_flush_ns = now; /* the interval starts with the first record */
     }
@@ -447,6 +474,7 @@ void roar_spool_atfork_child(void) {
     }
     spool_fd = -1;
     spool_failed = 0;
+    spool_content = 0;
     spool_len = 0;
     spool_records = 0;
     last_flush_ns = roar_now_ns();

@@ -406,3 +406,12 @@ def _emit_stats() -> None:
 def _debug(message: str) -> None:
     if os.environ.get("ROAR_DEBUG"):
         sys.stderr.write(f"roar: {message}\n")
+
+
+if __name__ == "__main__":
+    # ``python -m roar_runtime.driver -- <entrypoint…>`` (roar's rewrite of ``ray job submit``).
+    # The work is done by roar_runtime.driver_main so that the patches above live in the
+    # module ``roar_runtime.driver``, not in this ``__main__`` copy of it.
+    from roar_runtime.driver_main import main as _main
+
+    sys.exit(_main())
