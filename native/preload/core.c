@@ -245,7 +245,8 @@ static void collect_roar_env(void) {
     }
     size_t k = 0;
     for (char **e = environ; e && *e && k < n; e++) {
-        if (strncmp(*e, "ROAR_", 5) != 0 || strncmp(*e, "ROAR_TAG=", 9) == 0 || strncmp(*e, "ROAR_FDS=", 9) == 0) {
+        if (strncmp(*e, "ROAR_", 5) != 0 || strncmp(*e, "ROAR_TAG=", 9) == 0 || strncmp(*e, "ROAR_FDS=", 9) == 0 ||
+            strncmp(*e, "ROAR_EXEC=", 10) == 0) {
             continue;
         }
         out[k] = strdup(*e);
@@ -305,8 +306,16 @@ void roar_init_once(void) {
     collect_roar_env();
 
     const char *fds = getenv("ROAR_FDS");
+    const char *carried = getenv("ROAR_EXEC");
     if (roar_g.spool_dir != NULL) {
         pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+        if (carried != NULL && carried[0] == 'X' && carried[1] == '\t') {
+            /* The X of the exec that started this image, written by the previous image's pid (see proc.c) */
+            struct roar_line l;
+            roar_line_init(&l, 'X');
+            roar_line_raw(&l, carried + 1, strlen(carried + 1));
+            roar_line_commit(&l);
+        }
         if (fds != NULL) {
             roar_fd_adopt_handoff(fds);
         }
@@ -316,6 +325,9 @@ void roar_init_once(void) {
     }
     if (fds != NULL) {
         unsetenv("ROAR_FDS"); /* meant for this image only; never leaks to children we do not see */
+    }
+    if (carried != NULL) {
+        unsetenv("ROAR_EXEC");
     }
 
     roar_t_guard--;

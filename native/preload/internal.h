@@ -167,6 +167,8 @@ void roar_line_commit(struct roar_line *l) ROAR_HIDDEN;
 void roar_line_commit_at(struct roar_line *l, uint64_t now_ns) ROAR_HIDDEN;
 
 void roar_spool_flush(void) ROAR_HIDDEN;             /* write the buffer (+ a C record) now */
+/* No spool file yet and nothing to write but Z: a flush now would create no file. */
+int roar_spool_untouched(void) ROAR_HIDDEN;
 void roar_spool_atfork_prepare(void) ROAR_HIDDEN;    /* flush and lock */
 void roar_spool_atfork_parent(void) ROAR_HIDDEN;
 void roar_spool_atfork_child(void) ROAR_HIDDEN;

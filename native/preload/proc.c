@@ -29,8 +29,11 @@ static long pread_raw(int fd, void *buf, size_t n, off_t off) {
     return syscall(SYS_pread64, fd, buf, n, off);
 }
 
-/* 1: an ELF without PT_INTERP; 0: dynamic, not ELF or unreadable. Follows one "#!" interpreter. */
-static int is_static_elf(const char *path, int depth) {
+/* 1: an ELF without PT_INTERP; 0: dynamic, not ELF or unreadable. Follows one "#!" interpreter. *traceable is set
+ * to 1 when the image that will run is sure to load this library: a dynamic ELF of our class, neither set-id nor
+ * with file capabilities (secure-execution mode restricts LD_PRELOAD). */
+static int is_static_elf(const char *path, int depth, int *traceable) {
+    *traceable = 0;
     int fd = (int)roar_sys_open(path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0) {
         return 0;
@@ -51,7 +54,7 @@ static int is_static_elf(const char *path, int depth) {
             char interp[256];
             memcpy(interp, head + i, j - i);
             interp[j - i] = 0;
-            result = is_static_elf(interp, 1);
+            result = is_static_elf(interp, 1, traceable);
         }
     } else if (n >= (long)sizeof(Elf32_Ehdr) && memcmp(head, ELFMAG, SELFMAG) == 0) {
         int found = 0, ok = 0;
@@ -85,6 +88,12 @@ static int is_static_elf(const char *path, int depth) {
             }
         }
         result = ok && !found;
+        int native_class = head[EI_CLASS] == (sizeof(void *) == 8 ? ELFCLASS64 : ELFCLASS32);
+        if (ok && found && native_class) {
+            struct stat st;
+            *traceable = roar_sys_fstat(fd, &st) == 0 && !(st.st_mode & (S_ISUID | S_ISGID)) &&
+                         syscall(SYS_fgetxattr, fd, "security.capability", NULL, 0) < 0;
+        }
     }
     roar_sys_close(fd);
     return result;
@@ -135,8 +144,10 @@ static long resolve_program(const char *file, int search, char *out) {
  */
 struct new_env {
     char **envp;
-    char *owned[4];
+    char *owned[5];
     int n_owned;
+    int x_carried;        /* x goes to the new image in ROAR_EXEC: written here only if the exec fails */
+    struct roar_line x;
 };
 
 static void new_env_free(struct new_env *ne) {
@@ -190,9 +201,8 @@ static int env_has_key(char *const *envp, const char *kv) {
     return 0;
 }
 
-/* envp as the program passed it, plus what tracing the new image needs. `handoff` is consumed. */
-static int new_env_build(struct new_env *ne, char *const *envp, char *handoff) {
-    memset(ne, 0, sizeof *ne);
+/* envp as the program passed it, plus what tracing the new image needs. `handoff` and `carry` are consumed. */
+static int new_env_build(struct new_env *ne, char *const *envp, char *handoff, char *carry) {
     size_t n = 0, r = 0;
     for (char *const *e = envp; e && *e; e++) {
         n++;
@@ -200,9 +210,10 @@ static int new_env_build(struct new_env *ne, char *const *envp, char *handoff) {
     for (char **e = roar_g.roar_env; e && *e; e++) {
         r++;
     }
-    ne->envp = malloc((n + r + 4) * sizeof(char *));
+    ne->envp = malloc((n + r + 5) * sizeof(char *));
     if (ne->envp == NULL) {
         free(handoff);
+        free(carry);
         return -1;
     }
     size_t k = 0;
@@ -212,7 +223,8 @@ static int new_env_build(struct new_env *ne, char *const *envp, char *handoff) {
             old_preload = *e + 11;
             continue;
         }
-        if (strncmp(*e, "ROAR_TAG=", 9) == 0 || strncmp(*e, "ROAR_FDS=", 9) == 0) {
+        if (strncmp(*e, "ROAR_TAG=", 9) == 0 || strncmp(*e, "ROAR_FDS=", 9) == 0 ||
+            strncmp(*e, "ROAR_EXEC=", 10) == 0) {
             continue;
         }
         ne->envp[k++] = *e;
@@ -240,6 +252,10 @@ static int new_env_build(struct new_env *ne, char *const *envp, char *handoff) {
         ne->owned[ne->n_owned++] = handoff;
         ne->envp[k++] = handoff;
     }
+    if (carry) {
+        ne->owned[ne->n_owned++] = carry;
+        ne->envp[k++] = carry;
+    }
     for (char **e = roar_g.roar_env; e && *e; e++) {
         if (!env_has_key(envp, *e)) {
             ne->envp[k++] = *e;
@@ -249,18 +265,28 @@ static int new_env_build(struct new_env *ne, char *const *envp, char *handoff) {
     return 0;
 }
 
+/* Longest X line carried in ROAR_EXEC (one environment string may hold 128 KiB; argv is passed as well). */
+#define ROAR_EXEC_CARRY_MAX 16384
+
 /* X record, static check, descriptions, environment, flush. `spawn`: the caller keeps running (posix_spawn,
- * system); otherwise this image is replaced when the call succeeds. */
+ * system); otherwise this image is replaced when the call succeeds.
+ *
+ * A process that has written nothing yet (typically a fork/vfork child between fork and exec) would create a
+ * spool file for the X alone: instead the X line goes to the new image in ROAR_EXEC, which writes it as its
+ * first record after H; when the exec fails, exec_failed() writes it here. Only when the new image is sure to
+ * load the library (dynamic ELF of our class, not set-id). */
 static int exec_prepare(const char *resolved, long rlen, char *const argv[], char *const *envp, int spawn,
                         struct new_env *ne) {
+    memset(ne, 0, offsetof(struct new_env, x));
+    char *carry = NULL;
     /* Only an exec that can succeed is recorded (execvp-style callers try every PATH entry). */
     int likely = rlen >= 0 && access(resolved, X_OK) == 0;
     if (likely) {
-        struct roar_line l;
-        roar_line_init(&l, 'X');
-        roar_line_str(&l, roar_current_tag());
-        roar_line_u64(&l, roar_now_ns());
-        roar_line_field(&l, resolved, (size_t)rlen);
+        struct roar_line *lp = &ne->x;
+        roar_line_init(lp, 'X');
+        roar_line_str(lp, roar_current_tag());
+        roar_line_u64(lp, roar_now_ns());
+        roar_line_field(lp, resolved, (size_t)rlen);
         size_t budget = ROAR_ARGV_MAX;
         int truncated = 0;
         for (char *const *a = argv; a && *a; a++) {
@@ -270,21 +296,49 @@ static int exec_prepare(const char *resolved, long rlen, char *const argv[], cha
                 break;
             }
             budget -= al;
-            roar_line_field(&l, *a, al);
+            roar_line_field(lp, *a, al);
         }
-        roar_line_commit(&l);
+        int traceable;
+        int is_static = is_static_elf(resolved, 0, &traceable);
+        if (!spawn && !truncated && traceable && lp->len <= ROAR_EXEC_CARRY_MAX && roar_spool_untouched()) {
+            carry = malloc(10 + lp->len + 1);
+            if (carry != NULL) {
+                memcpy(carry, "ROAR_EXEC=", 10);
+                memcpy(carry + 10, lp->p, lp->len);
+                carry[10 + lp->len] = 0;
+            }
+        }
+        if (carry != NULL) {
+            ne->x_carried = 1;
+        } else {
+            roar_line_commit(lp);
+        }
         if (truncated) {
             roar_emit_warning("argv-truncated", resolved);
         }
-        if (is_static_elf(resolved, 0)) {
+        if (is_static) {
             roar_count(RC_STATIC_EXEC);
             roar_emit_warning("static-exec", resolved);
         }
     }
     char *handoff = roar_fd_handoff(!spawn && likely, spawn);
-    int rc = new_env_build(ne, envp, handoff);
+    int rc = new_env_build(ne, envp, handoff, carry);
+    if (rc != 0 && ne->x_carried) {
+        ne->x_carried = 0;
+        roar_line_commit(&ne->x);
+    }
     roar_spool_flush();
     return rc;
+}
+
+/* After an exec that returned (failed): the X that was to be carried is written by this image. */
+static void exec_failed(struct new_env *ne) {
+    if (ne->x_carried) {
+        ne->x_carried = 0;
+        roar_t_guard++;
+        roar_line_commit(&ne->x);
+        roar_t_guard--;
+    }
 }
 
 /* ---------------------------------------------------------------------------------------------------------
@@ -309,6 +363,7 @@ static int do_exec(const char *file, char *const argv[], char *const envp[], int
     char *const *use = rc == 0 ? ne.envp : envp;
     int r = search ? REAL(execvpe)(file, argv, use) : REAL(execve)(file, argv, use);
     int e = errno;
+    exec_failed(&ne);
     if (rc == 0) {
         new_env_free(&ne);
     }
@@ -352,6 +407,7 @@ ROAR_EXPORT int fexecve(int fd, char *const argv[], char *const envp[]) {
     errno = saved;
     int r = REAL(fexecve)(fd, argv, rc == 0 ? ne.envp : envp);
     int e = errno;
+    exec_failed(&ne);
     if (rc == 0) {
         new_env_free(&ne);
     }
@@ -683,12 +739,16 @@ static void fatal_handler(int sig) {
     errno = saved;
 }
 
+static void our_action(struct sigaction *sa) {
+    memset(sa, 0, sizeof *sa);
+    sa->sa_handler = fatal_handler;
+    sigemptyset(&sa->sa_mask);
+    sa->sa_flags = SA_RESTART;
+}
+
 static int install_ours(int sig) {
     struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = fatal_handler;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;
+    our_action(&sa);
     if (REAL(sigaction)(sig, &sa, NULL) != 0) {
         return -1;
     }
@@ -697,16 +757,32 @@ static int install_ours(int sig) {
 }
 
 void roar_signals_init(void) {
-    /* Read first, then install: installing blindly and putting back an ignored disposition would leave a
-     * window in which, say, a nohup'd process dies of SIGHUP. */
+    /* One rt_sigaction per signal: install ours and read the previous disposition in the same call, putting
+     * it back when it was not the default. The signals are blocked meanwhile, so none is delivered to our
+     * handler in place of an ignored disposition (a nohup'd process must not die of SIGHUP); a signal that
+     * arrives then stays pending, and is discarded by the kernel when SIG_IGN is put back. */
+    sigset_t block, old;
+    sigemptyset(&block);
+    for (size_t i = 0; i < sizeof fatal_signals / sizeof fatal_signals[0]; i++) {
+        sigaddset(&block, fatal_signals[i]);
+    }
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    struct sigaction sa;
+    our_action(&sa);
     for (size_t i = 0; i < sizeof fatal_signals / sizeof fatal_signals[0]; i++) {
         int sig = fatal_signals[i];
         struct sigaction cur;
-        if (REAL(sigaction)(sig, NULL, &cur) == 0 && !(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_DFL) {
+        if (REAL(sigaction)(sig, &sa, &cur) != 0) {
+            continue;
+        }
+        if (!(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_DFL) {
             prog_act[sig] = cur;
-            install_ours(sig);
+            ours[sig] = 1;
+        } else {
+            REAL(sigaction)(sig, &cur, NULL);
         }
     }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 /* The child of fork keeps our handlers (same image); nothing to do. Locks: */

@@ -432,6 +432,13 @@ void roar_line_commit_at(struct roar_line *l, uint64_t now) {
     roar_line_free(l);
 }
 
+int roar_spool_untouched(void) {
+    pthread_mutex_lock(&spool_mu);
+    int r = spool_fd < 0 && !spool_content && !loss_counted();
+    pthread_mutex_unlock(&spool_mu);
+    return r;
+}
+
 void roar_spool_flush(void) {
     pthread_mutex_lock(&spool_mu);
     flush_locked(1);

@@ -225,6 +225,73 @@ def test_exec_hands_an_open_file_to_the_new_image(traced: Traced) -> None:
     assert_digest(w, f)
 
 
+def test_a_process_that_records_nothing_leaves_no_spool_file(traced: Traced) -> None:
+    traced.run(["/bin/true"])
+    assert list(traced.spool_dir.iterdir()) == []
+
+
+def test_a_fork_childs_exec_is_written_by_the_new_image(traced: Traced) -> None:
+    """`sh -c 'cat a; :'`: the forked child only execs cat, so the X is carried to cat's image (ROAR_EXEC) and
+    written after its H; the child leaves no file of its own."""
+    (traced.cwd / "a").write_text("x")
+    traced.run(["sh", "-c", "cat a; :"])
+    sp = traced.spool()
+    cat_file = only([f for f in sp.files if any(r.type == "F" and r.path.endswith(b"/a") for r in f.records)])
+    h, x = cat_file.records[0], cat_file.records[1]
+    assert x.type == "X" and x.argv == ["cat", "a"], cat_file.records
+    assert x.ns <= h.start_ns
+    assert only(sp.records("P")).child_pid == h.pid
+    assert [r.argv for r in sp.records("X")] == [["cat", "a"]]
+    assert len(sp.files) == 2  # sh and cat
+    assert not any("ROAR_EXEC" in r.path.decode(errors="replace") for r in sp.records("F"))
+
+
+def test_a_failed_exec_in_a_fork_child_writes_its_own_x(traced: Traced, tmp_path: Path) -> None:
+    """A non-ELF file with no #! is executable but not traceable: not carried; an exec that fails (ENOEXEC
+    from execv) is still recorded by the child, once."""
+    script = traced.cwd / "noexec"
+    script.write_text("garbage\n")
+    script.chmod(0o755)
+    traced.python(f"""
+        import os
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.execv({str(script)!r}, ["noexec"])
+            except OSError:
+                os._exit(3)
+        os.waitpid(pid, 0)
+    """)
+    sp = traced.spool()
+    x = only(sp.records("X"))
+    assert x.argv == ["noexec"]
+    assert not any("ROAR_EXEC" in k for k in os.environ)
+
+
+def test_a_carried_exec_that_fails_is_written_by_the_child(traced: Traced) -> None:
+    """The target is a dynamic ELF (the X would be carried) but exec fails with ETXTBSY: the child writes it."""
+    exe = traced.cwd / "t"
+    exe.write_bytes(Path("/bin/true").read_bytes())
+    exe.chmod(0o755)
+    traced.python(f"""
+        import os
+        busy = open({str(exe)!r}, "r+b")
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.execv({str(exe)!r}, ["t", "arg"])
+            except OSError:
+                os._exit(3)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 3
+    """)
+    sp = traced.spool()
+    x = only(sp.records("X"))
+    assert x.argv == ["t", "arg"]
+    child = only([f for f in sp.files if f.records[1:2] and f.records[1].type == "X"])
+    assert child.header.pid == only(sp.records("P")).child_pid
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Python
 
