@@ -660,13 +660,14 @@ static void stream_iov(struct roar_desc *d, int fd, const struct iovec *iov, int
     }
 }
 
-ROAR_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt) {
-    if (passthrough_fd(fd) || !roar_active()) {
-        return REAL(writev)(fd, iov, cnt);
-    }
+/* A vector write at the current offset: the bytes extend the stream being hashed. `real` performs it. */
+typedef ssize_t (*vector_write_fn)(int fd, const struct iovec *iov, int cnt, off_t off, int fl);
+
+static ssize_t streamed_vector_write(vector_write_fn real, int fd, const struct iovec *iov, int cnt, off_t off,
+                                     int fl) {
     roar_t_guard++;
     struct roar_desc *d = begin_write(fd);
-    ssize_t r = REAL(writev)(fd, iov, cnt);
+    ssize_t r = real(fd, iov, cnt, off, fl);
     if (d) {
         if (r > 0) {
             int e = errno;
@@ -677,6 +678,19 @@ ROAR_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt) {
     }
     roar_t_guard--;
     return r;
+}
+
+static ssize_t call_writev(int fd, const struct iovec *iov, int cnt, off_t off, int fl) {
+    (void)off;
+    (void)fl;
+    return REAL(writev)(fd, iov, cnt);
+}
+
+ROAR_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt) {
+    if (passthrough_fd(fd) || !roar_active()) {
+        return REAL(writev)(fd, iov, cnt);
+    }
+    return streamed_vector_write(call_writev, fd, iov, cnt, -1, 0);
 }
 
 /* Positioned writes change content the stream does not describe: the hash is recomputed at close. */
@@ -710,52 +724,33 @@ PWRITE_HOOK(pwritev64, (int fd, const struct iovec *iov, int cnt, off_t off), (f
 REAL_DECL(ssize_t, pwritev2, (int, const struct iovec *, int, off_t, int));
 REAL_DECL(ssize_t, pwritev64v2, (int, const struct iovec *, int, off_t, int));
 
-ROAR_EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int fl) {
+static ssize_t call_pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int fl) {
+    return REAL(pwritev2)(fd, iov, cnt, off, fl);
+}
+
+static ssize_t call_pwritev64v2(int fd, const struct iovec *iov, int cnt, off_t off, int fl) {
+    return REAL(pwritev64v2)(fd, iov, cnt, off, fl);
+}
+
+/* pwritev2 with offset -1 writes at the current offset, like writev: streamed. Else positioned. */
+static ssize_t traced_pwritev2(vector_write_fn real, int fd, const struct iovec *iov, int cnt, off_t off, int fl) {
     if (passthrough_fd(fd) || !roar_active()) {
-        return REAL(pwritev2)(fd, iov, cnt, off, fl);
+        return real(fd, iov, cnt, off, fl);
     }
-    if (off == -1) { /* at the current offset, like writev */
-        roar_t_guard++;
-        struct roar_desc *d = begin_write(fd);
-        ssize_t r = REAL(pwritev2)(fd, iov, cnt, off, fl);
-        if (d) {
-            if (r > 0) {
-                int e = errno;
-                stream_iov(d, fd, iov, cnt, (size_t)r);
-                errno = e;
-            }
-            end_write(d);
-        }
-        roar_t_guard--;
-        return r;
+    if (off == -1) {
+        return streamed_vector_write(real, fd, iov, cnt, off, fl);
     }
-    ssize_t r = REAL(pwritev2)(fd, iov, cnt, off, fl);
+    ssize_t r = real(fd, iov, cnt, off, fl);
     after_unstreamed_write(fd, r);
     return r;
 }
 
+ROAR_EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int fl) {
+    return traced_pwritev2(call_pwritev2, fd, iov, cnt, off, fl);
+}
+
 ROAR_EXPORT ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off_t off, int fl) {
-    if (passthrough_fd(fd) || !roar_active()) {
-        return REAL(pwritev64v2)(fd, iov, cnt, off, fl);
-    }
-    if (off == -1) {
-        roar_t_guard++;
-        struct roar_desc *d = begin_write(fd);
-        ssize_t r = REAL(pwritev64v2)(fd, iov, cnt, off, fl);
-        if (d) {
-            if (r > 0) {
-                int e = errno;
-                stream_iov(d, fd, iov, cnt, (size_t)r);
-                errno = e;
-            }
-            end_write(d);
-        }
-        roar_t_guard--;
-        return r;
-    }
-    ssize_t r = REAL(pwritev64v2)(fd, iov, cnt, off, fl);
-    after_unstreamed_write(fd, r);
-    return r;
+    return traced_pwritev2(call_pwritev64v2, fd, iov, cnt, off, fl);
 }
 
 /* ---------------------------------------------------------------------------------------------------------
