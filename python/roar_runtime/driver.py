@@ -20,6 +20,18 @@ attributed to the user's command.
 
 from __future__ import annotations
 
+if __name__ == "__main__":
+    # ``python -m roar_runtime.driver -- <entrypoint…>``, roar's rewrite of a ``ray job submit``
+    # entrypoint (docs/ray-submit.md). Handled by ``roar_runtime.driver_main`` before anything
+    # else here runs: the patches below then live only in the module ``roar_runtime.driver``
+    # (not in a ``__main__`` copy of it), and a broken roar module cannot keep the entrypoint
+    # from running.
+    import sys as _sys
+
+    from roar_runtime.driver_main import main as _main
+
+    _sys.exit(_main())
+
 import atexit
 import json
 import os
@@ -407,11 +419,3 @@ def _debug(message: str) -> None:
     if os.environ.get("ROAR_DEBUG"):
         sys.stderr.write(f"roar: {message}\n")
 
-
-if __name__ == "__main__":
-    # ``python -m roar_runtime.driver -- <entrypoint…>`` (roar's rewrite of ``ray job submit``).
-    # The work is done by roar_runtime.driver_main so that the patches above live in the
-    # module ``roar_runtime.driver``, not in this ``__main__`` copy of it.
-    from roar_runtime.driver_main import main as _main
-
-    sys.exit(_main())

@@ -23,3 +23,5 @@ def project(tmp_path: Path) -> Project:
     proj = Project(root=root, roar=binary)
     proj.cli("init")
     return proj
+
+from fixtures_cluster import ray_cluster  # noqa: E402,F401  (test_cluster_submit.py)
