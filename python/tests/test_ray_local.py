@@ -320,3 +320,22 @@ def test_demo_pipeline(pipeline: Run) -> None:
     assert pipeline.has_edge(concat, features, "work/all.csv")
     assert pipeline.has_edge(features, report, "work/features.parquet")
     assert pipeline.has_edge(dump, report, "work/stats.json")
+
+
+def test_ray_disabled_in_roar_toml_records_the_driver_only(tmp_path_factory: pytest.TempPathFactory) -> None:
+    project = _project(tmp_path_factory, "raydisabled")
+    project.cli("config", "set", "ray.enabled", "false")
+    script = project.root / "two_tasks.py"
+    script.write_text(
+        "import ray\n"
+        "@ray.remote\n"
+        "def write(i):\n"
+        "    open(f'out-{i}.txt', 'w').write(str(i))\n"
+        "ray.init(num_cpus=2, include_dashboard=False)\n"
+        "ray.get([write.remote(i) for i in range(2)])\n"
+        "ray.shutdown()\n"
+    )
+    run = _run(project, python_exe(), "two_tasks.py")
+    assert run.result.returncode == 0, run.result.stderr
+    assert [job for job in run.dag["jobs"] if job["role"] != "run"] == []
+    assert run.run_job()["status"] == "ok"
