@@ -547,16 +547,20 @@ ROAR_EXPORT int dup3(int oldfd, int newfd, int flags) {
     return r;
 }
 
+/* fcntl's F_DUPFD forms duplicate a descriptor like dup. */
+static int after_fcntl(int fd, int cmd, int r) {
+    if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && roar_active()) {
+        after_dup(fd, r);
+    }
+    return r;
+}
+
 ROAR_EXPORT int fcntl(int fd, int cmd, ...) {
     va_list ap;
     va_start(ap, cmd);
     long arg = va_arg(ap, long);
     va_end(ap);
-    int r = REAL(fcntl)(fd, cmd, arg);
-    if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && roar_active()) {
-        after_dup(fd, r);
-    }
-    return r;
+    return after_fcntl(fd, cmd, REAL(fcntl)(fd, cmd, arg));
 }
 
 ROAR_EXPORT int fcntl64(int fd, int cmd, ...) {
@@ -564,11 +568,7 @@ ROAR_EXPORT int fcntl64(int fd, int cmd, ...) {
     va_start(ap, cmd);
     long arg = va_arg(ap, long);
     va_end(ap);
-    int r = REAL(fcntl64)(fd, cmd, arg);
-    if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && roar_active()) {
-        after_dup(fd, r);
-    }
-    return r;
+    return after_fcntl(fd, cmd, REAL(fcntl64)(fd, cmd, arg));
 }
 
 /* ---------------------------------------------------------------------------------------------------------
