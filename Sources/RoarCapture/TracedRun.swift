@@ -134,7 +134,8 @@ public struct TracedRun {
         return recovered
     }
 
-    static func entries(of directory: String) -> [String] {
+    /// The names in a folder (empty when it cannot be read).
+    public static func entries(of directory: String) -> [String] {
         guard let handle = opendir(directory) else { return [] }
         defer { closedir(handle) }
         var names: [String] = []

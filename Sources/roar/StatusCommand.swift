@@ -1,4 +1,5 @@
 import ArgumentParser
+import RoarCapture
 import RoarCore
 import RoarStore
 
@@ -13,31 +14,28 @@ struct Status: ParsableCommand {
     func run() throws {
         let context = try ProjectContext.open()
         let terminal = Terminal.standardOutput
-        let jobs = try context.store.allJobs()
-        let runs = jobs.filter { $0.job.role == .run }
-        let tasks = jobs.filter { $0.job.role != .run }
-        let artifacts = Set(jobs.flatMap { ($0.inputs + $0.outputs).compactMap { $0.primaryHash?.digest } })
+        let summary = try context.store.summary()
+        let runs = summary.jobsByRole[.run] ?? 0
+        let tasks = summary.jobCount - runs
 
         print(terminal.bold("Project ") + context.project.directory)
         print("Store    " + context.project.databasePath)
-        print("Runs     \(runs.count)" + (tasks.isEmpty ? "" : "  (+\(tasks.count) Ray task/actor jobs)"))
-        print("Steps    \(jobs.compactMap(\.job.step).max() ?? 0)")
-        print("Files    \(artifacts.count) distinct contents")
-        var byStatus: [String: Int] = [:]
-        for job in jobs { byStatus[job.job.status.rawValue, default: 0] += 1 }
+        print("Runs     \(runs)" + (tasks == 0 ? "" : "  (+\(tasks) Ray task/actor jobs)"))
+        print("Steps    \(summary.lastStep ?? 0)")
+        print("Files    \(summary.artifactCount) distinct contents")
         let statusLine = Job.Status.allCases.compactMap { status in
-            byStatus[status.rawValue].map { terminal.status(status.rawValue) + " \($0)" }
+            summary.jobsByStatus[status].map { terminal.status(status.rawValue) + " \($0)" }
         }.joined(separator: ", ")
         if !statusLine.isEmpty { print("Status   " + statusLine) }
-        if let last = runs.last {
+        if let last = try context.store.allJobs().last(where: { $0.job.role == .run }) {
             print("Last run @\(last.job.step ?? 0): \(last.job.command) (\(terminal.status(last.job.status.rawValue)))")
         }
-
-        var losses: [String: Int] = [:]
-        for job in jobs { for (kind, count) in job.job.coverage { losses[kind, default: 0] += count } }
-        if !losses.isEmpty {
+        if summary.unhashedReadCount > 0 {
+            print(terminal.yellow("\(summary.unhashedReadCount) read(s) changed before roar could hash them") + " (matched by file version only)")
+        }
+        if !summary.coverage.isEmpty {
             print(terminal.yellow("Coverage: some I/O could not be recorded"))
-            for (kind, count) in losses.sorted(by: { $0.key < $1.key }) { print("  \(kind): \(count)") }
+            for (kind, count) in summary.coverage.sorted(by: { $0.key < $1.key }) { print("  \(kind): \(count)") }
         }
         let pending = pendingSpools(in: context.project.spoolRoot)
         if !pending.isEmpty {
@@ -46,14 +44,7 @@ struct Status: ParsableCommand {
     }
 
     func pendingSpools(in directory: String) -> [String] {
-        guard let handle = opendir(directory) else { return [] }
-        defer { closedir(handle) }
-        var names: [String] = []
-        while let entry = readdir(handle) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names
+        TracedRun.entries(of: directory)
     }
 }
 
