@@ -120,6 +120,23 @@ int roar_blake3_force_kernel(const char *name) {
     return -1;
 }
 
+#if defined(ROAR_B3_X86)
+/* How many inputs the next kernel call takes: up to 16, 8 or 4 with the widest kernel available that pays
+ * off for `count` inputs (a wide kernel with spare lanes still beats narrower calls); 0 when none does. */
+static size_t lanes_for(size_t count, int has16, int has8, int has4) {
+    if (has16 && count > 8) {
+        return count < 16 ? count : 16;
+    }
+    if (has8 && count > 4) {
+        return count < 8 ? count : 8;
+    }
+    if (has4 && count > 1) {
+        return count < 4 ? count : 4;
+    }
+    return 0;
+}
+#endif
+
 /* Hash `count` equal inputs with the widest kernel that pays off, falling back to narrower ones for the tail. */
 static void hash_many(const uint8_t *input, size_t stride, size_t count, size_t blocks, uint64_t counter,
                       int increment_counter, uint8_t flags, uint8_t flags_start, uint8_t flags_end, uint8_t *out) {
@@ -144,20 +161,11 @@ static void hash_many(const uint8_t *input, size_t stride, size_t count, size_t 
     }
     /* Kernels accept fewer inputs than their width (spare lanes repeat the last input, outputs are not stored). */
     while (count > 0) {
-        size_t step;
-        roar_b3_many_fn fn;
-        if (wide16 != NULL && count > 8) {
-            fn = wide16;
-            step = count < 16 ? count : 16;
-        } else if (wide8 != NULL && count > 4) {
-            fn = wide8;
-            step = count < 8 ? count : 8;
-        } else if (wide4 != NULL && count > 1) {
-            fn = wide4;
-            step = count < 4 ? count : 4;
-        } else {
+        size_t step = lanes_for(count, wide16 != NULL, wide8 != NULL, wide4 != NULL);
+        if (step == 0) {
             break;
         }
+        roar_b3_many_fn fn = step > 8 ? wide16 : step > 4 ? wide8 : wide4;
         fn(input, stride, step, blocks, roar_b3_iv, counter, increment_counter, flags, flags_start, flags_end, out);
         input += step * stride;
         out += step * OUT_LEN;
@@ -198,20 +206,11 @@ void roar_b3_hash_lanes(const uint8_t *const *inputs, const uint64_t *counters, 
         break;
     }
     while (count > 0) {
-        size_t step;
-        roar_b3_lanes_fn fn;
-        if (wide16 != NULL && count > 8) {
-            fn = wide16;
-            step = count < 16 ? count : 16;
-        } else if (wide8 != NULL && count > 4) {
-            fn = wide8;
-            step = count < 8 ? count : 8;
-        } else if (wide4 != NULL && count > 1) {
-            fn = wide4;
-            step = count < 4 ? count : 4;
-        } else {
+        size_t step = lanes_for(count, wide16 != NULL, wide8 != NULL, wide4 != NULL);
+        if (step == 0) {
             break;
         }
+        roar_b3_lanes_fn fn = step > 8 ? wide16 : step > 4 ? wide8 : wide4;
         fn(inputs, counters, step, blocks, roar_b3_iv, flags, flags_start, flags_end, out);
         inputs += step;
         counters += step;

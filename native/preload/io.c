@@ -225,42 +225,37 @@ REAL_DECL(FILE *, freopen, (const char *, const char *, FILE *));
 REAL_DECL(FILE *, freopen64, (const char *, const char *, FILE *));
 REAL_DECL(int, fclose, (FILE *));
 
-ROAR_EXPORT FILE *fopen(const char *path, const char *mode) {
-    FILE *f = REAL(fopen)(path, mode);
-    if (f && roar_active()) {
+/* After fopen/freopen (and their 64 forms) returned `f` for `path`. */
+static FILE *after_stream_open(const char *path, const char *mode, FILE *f) {
+    if (f && path && roar_active()) {
         after_fopen(path, mode, f);
     }
     return f;
+}
+
+/* freopen closes the stream's old file first. */
+static void before_freopen(FILE *stream) {
+    if (roar_active() && stream) {
+        before_fclose(stream);
+    }
+}
+
+ROAR_EXPORT FILE *fopen(const char *path, const char *mode) {
+    return after_stream_open(path, mode, REAL(fopen)(path, mode));
 }
 
 ROAR_EXPORT FILE *fopen64(const char *path, const char *mode) {
-    FILE *f = REAL(fopen64)(path, mode);
-    if (f && roar_active()) {
-        after_fopen(path, mode, f);
-    }
-    return f;
+    return after_stream_open(path, mode, REAL(fopen64)(path, mode));
 }
 
 ROAR_EXPORT FILE *freopen(const char *path, const char *mode, FILE *stream) {
-    if (roar_active() && stream) {
-        before_fclose(stream);
-    }
-    FILE *f = REAL(freopen)(path, mode, stream);
-    if (f && path && roar_active()) {
-        after_fopen(path, mode, f);
-    }
-    return f;
+    before_freopen(stream);
+    return after_stream_open(path, mode, REAL(freopen)(path, mode, stream));
 }
 
 ROAR_EXPORT FILE *freopen64(const char *path, const char *mode, FILE *stream) {
-    if (roar_active() && stream) {
-        before_fclose(stream);
-    }
-    FILE *f = REAL(freopen64)(path, mode, stream);
-    if (f && path && roar_active()) {
-        after_fopen(path, mode, f);
-    }
-    return f;
+    before_freopen(stream);
+    return after_stream_open(path, mode, REAL(freopen64)(path, mode, stream));
 }
 
 REAL_DECL(FILE *, fdopen, (int, const char *));

@@ -19,6 +19,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "../common/preload_list.h"
 
 extern char **environ;
 
@@ -171,25 +172,6 @@ static char *concat4(const char *a, const char *b, const char *c, const char *d)
     return s;
 }
 
-static int has_token(const char *list, const char *tok) {
-    size_t tl = strlen(tok);
-    const char *p = list;
-    while (*p) {
-        while (*p == ':' || *p == ' ') {
-            p++;
-        }
-        const char *e = p;
-        while (*e && *e != ':' && *e != ' ') {
-            e++;
-        }
-        if ((size_t)(e - p) == tl && memcmp(p, tok, tl) == 0) {
-            return 1;
-        }
-        p = e;
-    }
-    return 0;
-}
-
 static int env_has_key(char *const *envp, const char *kv) {
     const char *eq = strchr(kv, '=');
     size_t kl = eq ? (size_t)(eq - kv) + 1 : strlen(kv);
@@ -230,7 +212,7 @@ static int new_env_build(struct new_env *ne, char *const *envp, char *handoff, c
         ne->envp[k++] = *e;
     }
     const char *lib = roar_g.preload_path;
-    if (lib != NULL && (old_preload == NULL || !has_token(old_preload, lib))) {
+    if (lib != NULL && (old_preload == NULL || !roar_list_has_token(old_preload, lib))) {
         char *s = (old_preload && *old_preload) ? concat4("LD_PRELOAD=", lib, ":", old_preload)
                                                 : concat4("LD_PRELOAD=", lib, "", "");
         if (s) {

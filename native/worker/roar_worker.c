@@ -18,25 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static int has_token(const char *list, const char *tok) {
-    size_t tl = strlen(tok);
-    const char *p = list;
-    while (*p) {
-        while (*p == ':' || *p == ' ') {
-            p++;
-        }
-        const char *e = p;
-        while (*e && *e != ':' && *e != ' ') {
-            e++;
-        }
-        if ((size_t)(e - p) == tl && memcmp(p, tok, tl) == 0) {
-            return 1;
-        }
-        p = e;
-    }
-    return 0;
-}
+#include "../common/preload_list.h"
 
 static char *library_next_to_exe(void) {
     static char buf[4096 + 64];
@@ -76,7 +58,7 @@ int main(int argc, char **argv) {
         return 127;
     }
     const char *old = getenv("LD_PRELOAD");
-    if (old == NULL || !has_token(old, lib)) {
+    if (old == NULL || !roar_list_has_token(old, lib)) {
         size_t n = strlen(lib) + (old ? strlen(old) + 1 : 0) + 1;
         char *v = malloc(n);
         if (v == NULL) {
