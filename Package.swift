@@ -14,6 +14,8 @@ let package = Package(
     products: [
         .executable(name: "roar", targets: ["roar"]),
         .library(name: "RoarCore", targets: ["RoarCore"]),
+        // The node agent of host-submit: built with --static-swift-stdlib by scripts/build.
+        .executable(name: "roar-agent", targets: ["roar-agent"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -41,6 +43,12 @@ let package = Package(
             dependencies: ["CBLAKE3"],
             swiftSettings: swiftSettings
         ),
+        // The graph's exchange formats: roar.dag/1 JSON, Graphviz, Mermaid (OpenLineage and PROV later).
+        .target(
+            name: "RoarExport",
+            dependencies: ["RoarCore"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "RoarStore",
             dependencies: [
@@ -59,7 +67,7 @@ let package = Package(
         ),
         .target(
             name: "RoarCapture",
-            dependencies: ["RoarCore", "RoarStore", "RoarReconstitute"],
+            dependencies: ["RoarCore", "RoarStore", "RoarReconstitute", "RoarTransport"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -75,11 +83,25 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The node agent: ships a node's spool to the host as sealed batches (docs/agent.md).
+        .target(
+            name: "RoarAgent",
+            dependencies: ["RoarCore", "RoarTransport", "CBLAKE3"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "roar-agent",
+            dependencies: [
+                "RoarAgent", "RoarTransport", "RoarCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "roar",
             dependencies: [
-                "RoarCore", "RoarHash", "RoarStore", "RoarConfig", "RoarCapture", "RoarReconstitute",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "RoarCore", "RoarHash", "RoarStore", "RoarConfig", "RoarCapture", "RoarReconstitute", "RoarTransport",
+                "RoarExport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -107,6 +129,11 @@ let package = Package(
             name: "RoarTransportTests",
             dependencies: ["RoarTransport", "RoarReconstitute", "RoarCore"],
             exclude: ["vectors"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RoarAgentTests",
+            dependencies: ["RoarAgent", "RoarTransport", "RoarCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

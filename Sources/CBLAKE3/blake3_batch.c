@@ -153,10 +153,8 @@ void roar_blake3_hash_inputs(size_t count, const void *const inputs[], const siz
 
 #if defined(__linux__)
 #define RAW_PREAD(fd, buf, len, offset) syscall(SYS_pread64, fd, buf, len, (off_t)(offset))
-#define RAW_FSTAT(fd, st) syscall(SYS_fstat, fd, st)
 #else
 #define RAW_PREAD(fd, buf, len, offset) pread(fd, buf, len, (off_t)(offset))
-#define RAW_FSTAT(fd, st) fstat(fd, st)
 #endif
 
 void roar_blake3_hash_fds(size_t count, const int fds[], int threads, unsigned flags, void *scratch,
@@ -168,15 +166,8 @@ void roar_blake3_hash_fds(size_t count, const int fds[], int threads, unsigned f
     b.count = 0;
     b.chunks = 0;
     for (size_t i = 0; i < count; i++) {
-        struct stat st;
-        if (RAW_FSTAT(fds[i], &st) != 0) {
-            results[i] = -errno;
-            continue;
-        }
-        if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size >= BATCH_MAX_BYTES) {
-            results[i] = roar_blake3_hash_fd_ex(fds[i], threads, flags, outs[i]);
-            continue;
-        }
+        /* No fstat: a short pread of a regular file means end of file; a pipe, socket or terminal answers ESPIPE
+         * without consuming anything and goes to the streaming path, as do files that fill the whole buffer. */
         if (used + BATCH_MAX_BYTES > ROAR_BLAKE3_BATCH_SCRATCH) {
             batcher_flush(&b);
             used = 0;
@@ -185,10 +176,10 @@ void roar_blake3_hash_fds(size_t count, const int fds[], int threads, unsigned f
         do {
             n = RAW_PREAD(fds[i], space + used, BATCH_MAX_BYTES, 0);
         } while (n < 0 && errno == EINTR);
-        if (n < 0) {
+        if (n < 0 && errno != ESPIPE && errno != EINVAL) {
             results[i] = -errno;
-        } else if ((size_t)n == BATCH_MAX_BYTES) {
-            results[i] = roar_blake3_hash_fd_ex(fds[i], threads, flags, outs[i]); /* grew since fstat */
+        } else if (n < 0 || (size_t)n == BATCH_MAX_BYTES) {
+            results[i] = roar_blake3_hash_fd_ex(fds[i], threads, flags, outs[i]); /* not seekable, or large */
         } else {
             results[i] = 0;
             batcher_add(&b, space + used, (size_t)n, &outs[i]);

@@ -7,12 +7,23 @@
  * over the pieces then has the same left-complete shape as the tree over chunks: the pieces' chaining values
  * are reduced level by level, pairing neighbours and moving an odd last one up. Threads take pieces from an
  * atomic counter, so two cores stay busy whatever the file size.
+ *
+ * Without ROAR_BLAKE3_FD_MMAP (the preload library's rehash at close), large files are still mapped when that is
+ * safe without a SIGBUS handler: the file is reopened read-only and a read lease (F_SETLEASE) is taken on that
+ * private open file. While the lease is held nobody can open the file for writing or truncate(2) it without first
+ * breaking the lease, and a break waits for us (lease-break-time, 45 s by default) instead of truncating under
+ * the mapping; the hash notices a pending break between slices of a few MiB, lets go, and finishes with pread.
+ * Reading through pread costs a copy of every byte (~40% more CPU than hashing from the page cache directly, and
+ * b3sum maps), so this is what makes the preload's rehash as fast as b3sum. Whenever a lease cannot be had (file
+ * open for writing somewhere, not ours without CAP_LEASE, leases disabled, a file system without them) the file is
+ * read with pread as before.
  */
 #include "roar_blake3.h"
 
 #include "blake3_internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -42,6 +53,20 @@
 #define MIN_PIECE_BYTES (256u * 1024u)
 #define MAX_THREADS 64
 
+/* Files from this size are mapped under a read lease (see the top) when ROAR_BLAKE3_FD_MMAP is not given: below it
+ * the reopen, lease and mapping cost more than the copy they save. 0 turns lease mapping off. */
+#ifndef ROAR_BLAKE3_LEASE_MIN_BYTES
+#define ROAR_BLAKE3_LEASE_MIN_BYTES (512u * 1024u)
+#endif
+/* Under a lease, the lease is checked before each slice of at most this size: a writer waiting on a lease break
+ * waits about one slice (~1 ms per 4 MiB). */
+#define LEASE_SLICE_BYTES (4u * 1024u * 1024u)
+/* Leases are only used when a break gives us at least this many seconds (fs.lease-break-time): a thread stalled
+ * longer than that between its lease check and the end of a slice could have the lease revoked under it. */
+#define LEASE_MIN_BREAK_SECONDS 10
+/* job.error when a lease break was seen: stop using the mapping, finish with pread. */
+#define LEASE_BROKEN (-100000)
+
 /* Below this size (bytes) `threads = 0` hashes on the calling thread only; see bench/hash/run for the measurement. */
 #ifndef ROAR_BLAKE3_THREAD_MIN_BYTES
 #define ROAR_BLAKE3_THREAD_MIN_BYTES (2u * 1024u * 1024u)
@@ -54,6 +79,9 @@
 #define RAW_MMAP(addr, len, prot, flags, fd, offset) ((void *)syscall(SYS_mmap, addr, len, prot, flags, fd, offset))
 #define RAW_MUNMAP(addr, len) syscall(SYS_munmap, addr, len)
 #define RAW_MADVISE(addr, len, advice) syscall(SYS_madvise, addr, len, advice)
+#define RAW_OPEN(path, flags) syscall(SYS_openat, AT_FDCWD, path, flags, 0)
+#define RAW_CLOSE(fd) syscall(SYS_close, fd)
+#define RAW_FCNTL(fd, cmd, arg) syscall(SYS_fcntl, fd, cmd, arg)
 #else
 #define RAW_PREAD(fd, buf, len, offset) pread(fd, buf, len, (off_t)(offset))
 #define RAW_READ(fd, buf, len) read(fd, buf, len)
@@ -67,6 +95,11 @@
 #endif
 #ifndef MAP_POPULATE
 #define MAP_POPULATE 0
+#endif
+#ifdef MADV_POPULATE_READ
+#define MADV_POPULATE_READ_ADVICE MADV_POPULATE_READ
+#else
+#define MADV_POPULATE_READ_ADVICE 22
 #endif
 
 static long sys_pread(int fd, void *buf, size_t len, uint64_t offset) {
@@ -207,9 +240,109 @@ static void guard_release(void) {
     pthread_mutex_unlock(&guard_lock);
 }
 
+
+#if defined(__linux__) && defined(F_SETLEASE) && defined(F_GETLEASE)
+#define HAVE_LEASES 1
+/* fs.lease-break-time, read once: -1 not yet, 0 unusable or unknown. */
+static _Atomic int lease_break_seconds = -1;
+
+static int lease_break_time_ok(void) {
+    int known = atomic_load_explicit(&lease_break_seconds, memory_order_relaxed);
+    if (known < 0) {
+        known = 0;
+        long pfd = RAW_OPEN("/proc/sys/fs/lease-break-time", O_RDONLY | O_CLOEXEC);
+        if (pfd >= 0) {
+            char text[24];
+            long n = sys_read((int)pfd, text, sizeof text - 1);
+            RAW_CLOSE((int)pfd);
+            int value = 0, digits = 0;
+            for (long i = 0; i < n && text[i] >= '0' && text[i] <= '9' && value < 1000000; i++, digits++) {
+                value = value * 10 + (text[i] - '0');
+            }
+            known = digits > 0 ? value : 0;
+        }
+        atomic_store_explicit(&lease_break_seconds, known, memory_order_relaxed);
+    }
+    return known >= LEASE_MIN_BREAK_SECONDS;
+}
+
+/* "/proc/self/fd/<fd>" without stdio. */
+static void proc_fd_path(int fd, char path[40]) {
+    static const char prefix[] = "/proc/self/fd/";
+    memcpy(path, prefix, sizeof prefix - 1);
+    char digits[12];
+    int n = 0;
+    unsigned value = (unsigned)fd;
+    do {
+        digits[n++] = (char)('0' + value % 10);
+        value /= 10;
+    } while (value != 0);
+    size_t at = sizeof prefix - 1;
+    while (n > 0) {
+        path[at++] = digits[--n];
+    }
+    path[at] = '\0';
+}
+
+static int lease_held(int lfd) {
+    return RAW_FCNTL(lfd, F_GETLEASE, 0) == F_RDLCK;
+}
+
+static void lease_release(int lfd) {
+    RAW_FCNTL(lfd, F_SETLEASE, F_UNLCK);
+    RAW_CLOSE(lfd);
+}
+
+/*
+ * A private read-only open of the file behind `fd` with a read lease on it, or -1. The reopen keeps the caller's
+ * open file (its lease, F_SETOWN/F_SETSIG settings) untouched. Setting a lease makes this process the owner that
+ * a break would signal; F_SETOWN 0 right after means a break signals nobody. For the two system calls in between,
+ * the signal is set to SIGURG, ignored unless the program handles it (a break landing exactly there would deliver
+ * one spurious SIGURG, never SIGIO, whose default action would end the program).
+ */
+static int lease_open(int fd, const struct stat *st) {
+    if (!lease_break_time_ok()) {
+        return -1;
+    }
+    char path[40];
+    proc_fd_path(fd, path);
+    /* O_NONBLOCK: if someone holds a write lease, fail instead of waiting for its break. */
+    long lfd = RAW_OPEN(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (lfd < 0) {
+        return -1;
+    }
+    struct stat now;
+    if (RAW_FSTAT((int)lfd, &now) != 0 || now.st_dev != st->st_dev || now.st_ino != st->st_ino) {
+        RAW_CLOSE((int)lfd); /* fd was closed and reused meanwhile */
+        return -1;
+    }
+    if (RAW_FCNTL((int)lfd, F_SETSIG, SIGURG) != 0 || RAW_FCNTL((int)lfd, F_SETLEASE, F_RDLCK) != 0) {
+        RAW_CLOSE((int)lfd);
+        return -1;
+    }
+    RAW_FCNTL((int)lfd, F_SETOWN, 0);
+    /* Under the lease the size can no longer shrink; it must still be the size the pieces are planned for. */
+    if (RAW_FSTAT((int)lfd, &now) != 0 || now.st_size != st->st_size) {
+        lease_release((int)lfd);
+        return -1;
+    }
+    return (int)lfd;
+}
+#else
+#define HAVE_LEASES 0
+static int lease_held(int lfd) {
+    (void)lfd;
+    return 0;
+}
+static void lease_release(int lfd) {
+    (void)lfd;
+}
+#endif
+
 struct file_job {
     int fd;
     const uint8_t *map; /* whole file mapped, or NULL to read with pread */
+    int lease_fd;       /* >= 0: `map` is guarded by a read lease on this descriptor, not by the SIGBUS handler */
     uint64_t size;
     uint64_t piece_bytes;
     size_t pieces;
@@ -249,6 +382,34 @@ static int range_cv(struct file_job *job, uint8_t *buf, uint64_t offset, uint64_
     return rc;
 }
 
+/* Chaining value of a mapped subtree under a lease: checked before each slice; LEASE_BROKEN once a break is
+ * pending (the mapping is then not touched again). */
+static int map_range_cv(struct file_job *job, uint64_t offset, uint64_t len, uint8_t out[OUT_LEN]) {
+    if (len <= LEASE_SLICE_BYTES) {
+        if (atomic_load_explicit(&job->error, memory_order_relaxed) != 0 || !lease_held(job->lease_fd)) {
+            return LEASE_BROKEN;
+        }
+        /* Page tables for the slice in one call (cheaper than faulting it in, and per thread unlike MAP_POPULATE).
+         * EFAULT means part of it is past the end of the file now: never touch it. EINVAL: kernel before 5.14. */
+        if (RAW_MADVISE((void *)(job->map + offset), (size_t)len, MADV_POPULATE_READ_ADVICE) != 0 && errno == EFAULT) {
+            return LEASE_BROKEN;
+        }
+        roar_b3_subtree_cv(job->map + offset, (size_t)len, offset / CHUNK_LEN, 0, out);
+        return 0;
+    }
+    uint64_t chunks = (len + CHUNK_LEN - 1) / CHUNK_LEN;
+    uint64_t left = ((uint64_t)1 << (63 - __builtin_clzll(chunks - 1))) * CHUNK_LEN;
+    uint8_t pair[2 * OUT_LEN];
+    int rc = map_range_cv(job, offset, left, pair);
+    if (rc == 0) {
+        rc = map_range_cv(job, offset + left, len - left, pair + OUT_LEN);
+    }
+    if (rc == 0) {
+        roar_b3_parent_cv(pair, 0, out);
+    }
+    return rc;
+}
+
 static void *file_worker(void *arg) {
     struct file_job *job = ((struct worker_arg *)arg)->job;
     int is_caller = ((struct worker_arg *)arg)->is_caller;
@@ -273,7 +434,14 @@ static void *file_worker(void *arg) {
         uint64_t offset = (uint64_t)i * job->piece_bytes;
         uint64_t len = job->size - offset < job->piece_bytes ? job->size - offset : job->piece_bytes;
         uint8_t *out = job->cvs + i * OUT_LEN;
-        if (job->map != NULL) {
+        if (job->map != NULL && job->lease_fd >= 0) {
+            int rc = map_range_cv(job, offset, len, out);
+            if (rc != 0) {
+                int expected = 0;
+                atomic_compare_exchange_strong(&job->error, &expected, rc);
+                break;
+            }
+        } else if (job->map != NULL) {
             sigjmp_buf jump;
             if (sigsetjmp(jump, 1) != 0) {
                 guard_jump = NULL;
@@ -303,8 +471,26 @@ static void *file_worker(void *arg) {
     return NULL;
 }
 
-static int hash_large(int fd, uint64_t size, int threads, unsigned flags, roar_blake3_progress_fn progress,
+/* Runs the workers of `job`: `threads - 1` new threads and this one. */
+static void run_job(struct file_job *job, int threads) {
+    pthread_t tids[MAX_THREADS];
+    struct worker_arg helper = {job, 0}, caller = {job, 1};
+    int started = 0;
+    for (int t = 1; t < threads; t++) {
+        if (pthread_create(&tids[started], NULL, file_worker, &helper) != 0) {
+            break;
+        }
+        started++;
+    }
+    file_worker(&caller);
+    for (int t = 0; t < started; t++) {
+        pthread_join(tids[t], NULL);
+    }
+}
+
+static int hash_large(int fd, const struct stat *st, int threads, unsigned flags, roar_blake3_progress_fn progress,
                       void *context, uint8_t out[OUT_LEN]) {
+    uint64_t size = (uint64_t)st->st_size;
     struct file_job job;
     memset(&job, 0, sizeof job);
     job.fd = fd;
@@ -336,6 +522,8 @@ static int hash_large(int fd, uint64_t size, int threads, unsigned flags, roar_b
         threads = (int)job.pieces;
     }
     void *map = NULL;
+    int guarded = 0;
+    job.lease_fd = -1;
     if (flags & ROAR_BLAKE3_FD_MMAP) {
         void *p = sys_mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED | (threads == 1 && ROAR_B3_POPULATE ? MAP_POPULATE : 0), fd, 0);
         if (p != MAP_FAILED) {
@@ -343,29 +531,50 @@ static int hash_large(int fd, uint64_t size, int threads, unsigned flags, roar_b
             job.map = (const uint8_t *)p;
             RAW_MADVISE(p, (size_t)size, MADV_SEQUENTIAL);
             guard_acquire();
+            guarded = 1;
+        }
+    } else if (HAVE_LEASES && !(flags & ROAR_BLAKE3_FD_PREAD) && ROAR_BLAKE3_LEASE_MIN_BYTES != 0 &&
+               size >= ROAR_BLAKE3_LEASE_MIN_BYTES && progress == NULL) {
+        /* Not with a progress callback: one that wrote to the file would wait on our own lease break. */
+        int lfd = lease_open(fd, st);
+        if (lfd >= 0) {
+            void *p = sys_mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, lfd, 0);
+            if (p != MAP_FAILED) {
+                map = p;
+                job.map = (const uint8_t *)p;
+                job.lease_fd = lfd;
+                RAW_MADVISE(p, (size_t)size, MADV_SEQUENTIAL);
+            } else {
+                lease_release(lfd);
+            }
         }
     }
     uint8_t cvs[MAX_PIECES * OUT_LEN];
     job.cvs = cvs;
 
-    pthread_t tids[MAX_THREADS];
-    struct worker_arg helper = {&job, 0}, caller = {&job, 1};
-    int started = 0;
-    for (int t = 1; t < threads; t++) {
-        if (pthread_create(&tids[started], NULL, file_worker, &helper) != 0) {
-            break;
-        }
-        started++;
-    }
-    file_worker(&caller);
-    for (int t = 0; t < started; t++) {
-        pthread_join(tids[t], NULL);
+    run_job(&job, threads);
+    if (job.lease_fd >= 0) {
+        /* All workers are done with the mapping: a truncation now cannot fault anyone. Let a waiting writer go
+         * before the (slower) unmapping. */
+        lease_release(job.lease_fd);
     }
     if (map != NULL) {
-        guard_release();
+        if (guarded) {
+            guard_release();
+        }
         sys_munmap(map, (size_t)size);
     }
     int rc = atomic_load(&job.error);
+    if (rc == LEASE_BROKEN) {
+        /* Someone wants to write or truncate the file: it was let go; read what is there now. */
+        job.map = NULL;
+        job.lease_fd = -1;
+        atomic_store(&job.error, 0);
+        atomic_store(&job.next_piece, 0);
+        atomic_store(&job.bytes_done, 0);
+        run_job(&job, threads);
+        rc = atomic_load(&job.error);
+    }
     if (rc != 0) {
         return rc;
     }
@@ -407,7 +616,7 @@ int roar_blake3_hash_fd_progress(int fd, int threads, unsigned flags, roar_blake
         }
     } else {
         uint64_t size = (uint64_t)st.st_size;
-        rc = hash_large(fd, size, threads, flags, progress, context, out);
+        rc = hash_large(fd, &st, threads, flags, progress, context, out);
         if (rc == 0) {
             /* A file that grew while hashed: the extra bytes count, as they would for a stream. */
             uint8_t probe;

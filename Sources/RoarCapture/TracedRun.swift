@@ -118,6 +118,8 @@ public struct TracedRun {
         for name in Self.entries(of: project.spoolRoot).sorted() {
             let directory = project.spoolRoot + "/" + name
             guard var manifest = RunManifest.read(from: directory), !manifest.isOwnerAlive else { continue }
+            // A host-submitted run's trace is on the cluster: `roar fetch` brings it home.
+            if SubmitRecord.read(from: directory) != nil { continue }
             if manifest.root.status == .running {
                 manifest.root.status = .killed
                 manifest.root.error = "roar was interrupted before the command ended"
@@ -148,7 +150,7 @@ public struct TracedRun {
         return names
     }
 
-    func pathFilter(environment: [String: String]) -> PathFilter {
+    public func pathFilter(environment: [String: String]) -> PathFilter {
         var ignored = settings.extraIgnored
         ignored += TraceEnvironment.interpreterPrefixes(path: environment["PATH"], projectDirectory: project.directory)
         ignored.append(runtime.directory)
@@ -208,5 +210,12 @@ public enum ShellQuoting {
         let safe = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:@%+,")
         if !argument.isEmpty && argument.allSatisfy({ safe.contains($0) }) { return argument }
         return "'" + argument.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
+    }
+}
+
+extension TracedRun {
+    /// `mkdir` that leaves reporting to whoever then fails to write inside.
+    static func makeDirectoryQuietly(_ path: String) {
+        _ = mkdir(path, 0o700)
     }
 }

@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(FoundationEssentials)
+    import FoundationEssentials  // what roar-agent links: full Foundation brings ICU (45 MB)
+#else
+    import Foundation
+#endif
 
 /// A Ray task boundary written by `roar_runtime` as an `E` spool record (`docs/ray-events.md`).
 public struct RayTaskEvent: Codable, Hashable, Sendable {

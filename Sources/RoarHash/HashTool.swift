@@ -1,3 +1,4 @@
+import CBLAKE3
 import Dispatch
 import Synchronization
 
@@ -45,25 +46,91 @@ public enum HashTool {
     public static func run(
         _ request: HashRequest, output: (String) -> Void, diagnostics: @escaping @Sendable (String) -> Void
     ) -> Int32 {
-        request.isChecking
-            ? check(request, output: output, diagnostics: diagnostics)
-            : hash(request, output: output, diagnostics: diagnostics)
+        if request.isChecking {
+            return check(request, output: output, diagnostics: diagnostics)
+        }
+        return hash(
+            request,
+            write: { bytes in
+                // One callback per line, without its newline (the bytes always end at a line end).
+                var start = 0
+                for index in 0..<bytes.count where bytes[index] == 0x0A {
+                    output(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self))
+                    start = index + 1
+                }
+            }, diagnostics: diagnostics)
     }
 
-    private static func hash(
-        _ request: HashRequest, output: (String) -> Void, diagnostics: @escaping @Sendable (String) -> Void
+    /// `run` for a byte stream: `write` gets the result lines, newlines included, in large pieces (each ends at
+    /// a line end), ready for `write(2)`. `--check` results go through it too. This is what the CLI uses: no
+    /// `String` per line.
+    public static func run(
+        _ request: HashRequest, write: (UnsafeRawBufferPointer) -> Void,
+        diagnostics: @escaping @Sendable (String) -> Void
     ) -> Int32 {
+        if request.isChecking {
+            return check(
+                request,
+                output: { line in
+                    var bytes = Array(line.utf8)
+                    bytes.append(0x0A)
+                    bytes.withUnsafeBytes(write)
+                }, diagnostics: diagnostics)
+        }
+        return hash(request, write: write, diagnostics: diagnostics)
+    }
+
+    /// The listing: every batch of files becomes a block of ready-made output bytes (hex, two spaces, the path,
+    /// a newline) plus the errors that fall between its lines; blocks come out in argument order.
+    private static func hash(
+        _ request: HashRequest, write: (UnsafeRawBufferPointer) -> Void,
+        diagnostics: @escaping @Sendable (String) -> Void
+    ) -> Int32 {
+        let paths = request.paths
+        let reporter = request.showsProgress ? ProgressReporter(diagnostics: diagnostics) : nil
+        let batchCount = (paths.count + batchSize - 1) / batchSize
+        let workers = request.threads == 1 ? 1 : min(batchCount, onlineProcessorCount())
         var failures = 0
-        let results = digests(of: request.paths, request: request, diagnostics: diagnostics)
-        for (path, result) in zip(request.paths, results) {
-            switch result {
-            case .success(let digest):
-                output(HashListing.line(for: digest, path: path))
-            case .failure(let error):
+        func emit(_ block: ListingBlock) {
+            var start = 0
+            for (offset, error) in block.errors {
+                if offset > start { block.bytes.withUnsafeBytes { write(UnsafeRawBufferPointer(rebasing: $0[start..<offset])) } }
+                start = offset
                 diagnostics("roar hash: \(error)")
                 failures += 1
             }
+            if block.bytes.count > start {
+                block.bytes.withUnsafeBytes { write(UnsafeRawBufferPointer(rebasing: $0[start...])) }
+            }
         }
+        guard workers > 1 else {
+            let worker = ListingWorker()
+            var start = 0
+            while start < paths.count {
+                let end = min(start + batchSize, paths.count)
+                emit(worker.listing(of: paths[start..<end], request: request, reporter: reporter))
+                start = end
+            }
+            return failures == 0 ? 0 : 1
+        }
+        // Workers fill the slots; the blocks are written in order once all are done (`write` stays on this thread).
+        let slots = Mutex([ListingBlock?](repeating: nil, count: batchCount))
+        let next = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            let worker = ListingWorker()
+            while true {
+                let batch = next.add(1, ordering: .relaxed).oldValue
+                guard batch < batchCount else { return }
+                let range = batch * batchSize..<min((batch + 1) * batchSize, paths.count)
+                let block = worker.listing(of: paths[range], request: request, reporter: reporter)
+                slots.withLock { $0[batch] = block }
+            }
+        }
+        let blocks = slots.withLock { slots in
+            defer { slots = [] }
+            return slots
+        }
+        for block in blocks { emit(block!) }
         return failures == 0 ? 0 : 1
     }
 
@@ -194,13 +261,13 @@ public enum HashTool {
         return results.map { $0! }
     }
 
-    private static func fileSize(_ fd: Int32) -> UInt64 {
+    static func fileSize(_ fd: Int32) -> UInt64 {
         var info = stat()
         guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return 0 }
         return UInt64(info.st_size)
     }
 
-    private static func digest(of path: String, request: HashRequest, reporter: ProgressReporter?) throws(HashError)
+    static func digest(of path: String, request: HashRequest, reporter: ProgressReporter?) throws(HashError)
         -> Digest
     {
         guard let reporter else {
@@ -233,6 +300,157 @@ public enum HashTool {
 
     private static func onlineProcessorCount() -> Int {
         max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    }
+}
+
+/// Output of one batch of `roar hash`: listing lines as bytes, and the errors with the byte offset where each
+/// falls between the lines.
+struct ListingBlock: Sendable {
+    var bytes: [UInt8] = []
+    var errors: [(offset: Int, error: HashError)] = []
+}
+
+/// One worker of the listing: reused buffers (descriptors, digests, results, the read scratch), so a batch of
+/// small files costs the system calls, one C call that hashes them together, and the bytes of its lines.
+final class ListingWorker {
+    private let scratch = BatchScratch()
+    private let capacity = HashTool.batchSize
+    private let fds: UnsafeMutablePointer<Int32>
+    private let indexes: UnsafeMutablePointer<Int>
+    private let results: UnsafeMutablePointer<Int32>
+    private let digests: UnsafeMutableRawPointer
+
+    init() {
+        fds = .allocate(capacity: capacity)
+        indexes = .allocate(capacity: capacity)
+        results = .allocate(capacity: capacity)
+        digests = .allocate(byteCount: capacity * Int(ROAR_BLAKE3_OUT_LEN), alignment: 16)
+    }
+
+    deinit {
+        fds.deallocate()
+        indexes.deallocate()
+        results.deallocate()
+        digests.deallocate()
+    }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// The lines of `paths` (at most `HashTool.batchSize`), in order.
+    func listing(of paths: ArraySlice<String>, request: HashRequest, reporter: ProgressReporter?) -> ListingBlock {
+        var block = ListingBlock()
+        block.bytes.reserveCapacity(paths.count * (2 * Int(ROAR_BLAKE3_OUT_LEN) + 4 + 16))
+        guard request.algorithm == .blake3 else {
+            for path in paths {
+                append(
+                    Result { () throws(HashError) -> Digest in
+                        try HashTool.digest(of: path, request: request, reporter: reporter)
+                    }, path: path, to: &block)
+            }
+            return block
+        }
+        // Open the batch; "-", progress-sized files and open failures are settled one by one, in order, so the
+        // batched ones are hashed together and their lines placed where they belong.
+        var pending = [(index: Int, result: Result<Digest, HashError>)]()
+        var count = 0
+        for (index, path) in zip(0..., paths) {
+            if path.utf8.count == 1 && path.utf8.first == UInt8(ascii: "-") {
+                pending.append(
+                    (index, Result { () throws(HashError) -> Digest in
+                        try HashTool.digest(of: path, request: request, reporter: reporter)
+                    }))
+                continue
+            }
+            let fd = path.withCString { open($0, O_RDONLY | O_CLOEXEC) }
+            guard fd >= 0 else {
+                pending.append((index, .failure(HashError(code: .cannotOpen, path: path, underlyingErrno: errno))))
+                continue
+            }
+            if let reporter, HashTool.fileSize(fd) >= HashTool.progressMinimumBytes {
+                defer { close(fd) }
+                pending.append(
+                    (index, Result { () throws(HashError) -> Digest in
+                        defer { reporter.finish(path: path) }
+                        return try FileHasher.digest(ofFileDescriptor: fd, path: path, threads: request.threads) {
+                            done, total in reporter.report(path: path, done: done, total: total)
+                        }
+                    }))
+                continue
+            }
+            fds[count] = fd
+            indexes[count] = index
+            count += 1
+        }
+        if count > 0 {
+            let outs = digests.assumingMemoryBound(
+                to: (
+                    UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                    UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                    UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8
+                ).self)
+            roar_blake3_hash_fds(
+                count, fds, Int32(clamping: request.threads), UInt32(ROAR_BLAKE3_FD_MMAP), scratch.pointer, outs,
+                results)
+            for slot in 0..<count { close(fds[slot]) }
+        }
+        var nextPending = 0
+        var slot = 0
+        for (index, path) in zip(0..., paths) {
+            if nextPending < pending.count && pending[nextPending].index == index {
+                append(pending[nextPending].result, path: path, to: &block)
+                nextPending += 1
+                continue
+            }
+            let result = results[slot]
+            let digest = UnsafeRawBufferPointer(
+                start: digests + slot * Int(ROAR_BLAKE3_OUT_LEN), count: Int(ROAR_BLAKE3_OUT_LEN))
+            slot += 1
+            if result == 0 {
+                appendLine(digest: digest, path: path, to: &block.bytes)
+            } else {
+                let code: HashError.Code = result == -EISDIR ? .cannotOpen : .cannotRead
+                block.errors.append((block.bytes.count, HashError(code: code, path: path, underlyingErrno: -result)))
+            }
+        }
+        return block
+    }
+
+    private func append(_ result: Result<Digest, HashError>, path: String, to block: inout ListingBlock) {
+        switch result {
+        case .success(let digest):
+            digest.bytes.withUnsafeBytes { appendLine(digest: $0, path: path, to: &block.bytes) }
+        case .failure(let error):
+            block.errors.append((block.bytes.count, error))
+        }
+    }
+
+    /// `<hex>  <path>\n`, escaped as b3sum does when the path holds a backslash or a newline.
+    private func appendLine(digest: UnsafeRawBufferPointer, path: String, to bytes: inout [UInt8]) {
+        var path = path
+        let needsEscape = path.withUTF8 { utf8 in
+            utf8.contains { $0 == UInt8(ascii: "\\") || $0 == 0x0A }
+        }
+        if needsEscape { bytes.append(UInt8(ascii: "\\")) }
+        Self.hexDigits.withUnsafeBufferPointer { digits in
+            for byte in digest {
+                bytes.append(digits[Int(byte >> 4)])
+                bytes.append(digits[Int(byte & 0x0F)])
+            }
+        }
+        bytes.append(0x20)
+        bytes.append(0x20)
+        if needsEscape {
+            for byte in path.utf8 {
+                switch byte {
+                case UInt8(ascii: "\\"): bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "\\"))
+                case 0x0A: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "n"))
+                default: bytes.append(byte)
+                }
+            }
+        } else {
+            path.withUTF8 { bytes.append(contentsOf: $0) }
+        }
+        bytes.append(0x0A)
     }
 }
 

@@ -27,9 +27,27 @@ public struct Reconstituter {
     public func reconstitute(spoolDirectory: String, root: Job, runID: String) throws(StoreError) -> Outcome {
         let (spools, readProblems) = SpoolCollector.read(directory: spoolDirectory)
         let resolver = HashingResolver(store: store)
-        let assembler = JobAssembler(root: root, runID: runID, filter: filter, resolver: resolver)
-        let result = assembler.assemble(spools, problems: readProblems)
+        let outcome = try reconstitute(spools: spools, problems: readProblems, root: root, runID: runID, resolver: resolver)
         try resolver.saveCache()
+        return outcome
+    }
+
+    /// Merges spools already read (a cluster run's, with node paths restored), finding the
+    /// digests of what was read through `resolver`.
+    ///
+    /// - Parameter marksClusterOnly: mark files that are not on this host (written on a node).
+    public func reconstitute(
+        spools: [SpoolReader.Contents], problems readProblems: [SpoolProblem], root: Job, runID: String,
+        resolver: any ReadDigestResolver, marksClusterOnly: Bool = false
+    ) throws(StoreError) -> Outcome {
+        let assembler = JobAssembler(root: root, runID: runID, filter: filter, resolver: resolver)
+        var result = assembler.assemble(spools, problems: readProblems)
+        if marksClusterOnly {
+            for index in result.jobs.indices {
+                Self.markClusterOnly(&result.jobs[index].inputs)
+                Self.markClusterOnly(&result.jobs[index].outputs)
+            }
+        }
         // Merging the same run again keeps its steps: the root job already has one.
         let base: Int
         if let step = root.step {
@@ -46,5 +64,11 @@ public struct Reconstituter {
         }
         try store.merge(jobs)
         return Outcome(jobs: jobs, problems: result.problems, warnings: result.warnings)
+    }
+
+    static func markClusterOnly(_ refs: inout [Ref]) {
+        for index in refs.indices where refs[index].kind == .file && access(refs[index].path, F_OK) != 0 {
+            refs[index].isClusterOnly = true
+        }
     }
 }

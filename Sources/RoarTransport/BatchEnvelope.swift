@@ -1,5 +1,10 @@
 import Crypto
+// FoundationEssentials where available: roar-agent links this statically and full Foundation brings ICU.
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// The byte layout of a sealed batch (`docs/batch-format.md`):
 ///

@@ -1,5 +1,10 @@
 import Crypto
+// FoundationEssentials where available: roar-agent links this statically and full Foundation brings ICU.
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// What a sealed batch held, once opened and authenticated.
 public struct OpenedBatch: Sendable {
@@ -19,9 +24,15 @@ public struct BatchOpener: Sendable {
         self.expectedSessionID = expectedSessionID
     }
 
-    /// Authenticates, decrypts and decodes one batch. Errors name the batch (producer and seq)
-    /// as far as its header could be read, and say why it was refused.
+    /// Authenticates, decrypts and decodes one batch of fragments. Errors name the batch (producer
+    /// and seq) as far as its header could be read, and say why it was refused.
     public func open(_ bytes: [UInt8]) throws(TransportError) -> OpenedBatch {
+        let (name, sessionID, plaintext) = try decrypt(bytes)
+        return try fragments(in: plaintext, name: name, sessionID: sessionID)
+    }
+
+    /// Authenticates and decrypts one batch: its name, session and plaintext (either payload).
+    func decrypt(_ bytes: [UInt8]) throws(TransportError) -> (name: BatchName, sessionID: String, plaintext: [UInt8]) {
         var offset = 0
         let header = try BatchEnvelope.parseHeader(bytes, offset: &offset)
         let name = header.name
@@ -54,9 +65,14 @@ public struct BatchOpener: Sendable {
                 .sessionMismatch, batch: name,
                 detail: "the batch belongs to session \(header.sessionID), not \(expectedSessionID)")
         }
+        return (name, header.sessionID, Array(plaintext))
+    }
+
+    func fragments(in plaintext: [UInt8], name: BatchName, sessionID: String) throws(TransportError) -> OpenedBatch {
+        let header = (sessionID: sessionID, name: name)
         let fragments: [TaskFragment]
         do {
-            fragments = try TaskFragment.decode(batch: Array(plaintext))
+            fragments = try TaskFragment.decode(batch: plaintext)
         } catch {
             throw TransportError(
                 .undecodableFragments, batch: name,

@@ -1,5 +1,10 @@
 import Crypto
+// FoundationEssentials where available: roar-agent links this statically and full Foundation brings ICU.
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Agent side: seals batches of fragments to the run's public key. Each batch gets a fresh
 /// ephemeral key, so batches are independent and the agent holds no secret worth stealing.

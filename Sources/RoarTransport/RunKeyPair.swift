@@ -1,5 +1,10 @@
 import Crypto
+// FoundationEssentials where available: roar-agent links this statically and full Foundation brings ICU.
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 #if canImport(Glibc)
     import Glibc
@@ -28,7 +33,7 @@ public struct RunPublicKey: Hashable, Sendable {
 
     /// Decodes the base64 form (standard alphabet, padded), as found in `ROAR_BATCH_PUBLIC_KEY`.
     public init(base64: String) throws(TransportError) {
-        let trimmed = base64.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = base64.trimmingWhitespace()
         guard let data = Data(base64Encoded: trimmed) else {
             throw TransportError(
                 .invalidKey,
@@ -121,10 +126,21 @@ public struct RunKeyPair: Sendable {
         else {
             throw TransportError(.keyFile, detail: "cannot read \(path)")
         }
-        let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        let lines = text.split(separator: "\n").map { String($0).trimmingWhitespace() }
         guard lines.count >= 2, lines[0] == fileSchema, let raw = Data(base64Encoded: lines[1]) else {
             throw TransportError(.keyFile, detail: "\(path) is not a \(fileSchema) key file")
         }
         return try RunKeyPair(privateKeyRawRepresentation: Array(raw))
+    }
+}
+
+extension String {
+    /// Without leading and trailing ASCII whitespace (FoundationEssentials has no `trimmingCharacters`).
+    func trimmingWhitespace() -> String {
+        let isSpace: (UInt8) -> Bool = { $0 == 0x20 || (0x09...0x0D).contains($0) }
+        let bytes = Array(utf8)
+        guard let first = bytes.firstIndex(where: { !isSpace($0) }), let last = bytes.lastIndex(where: { !isSpace($0) })
+        else { return "" }
+        return String(decoding: bytes[first...last], as: UTF8.self)
     }
 }

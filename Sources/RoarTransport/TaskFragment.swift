@@ -1,4 +1,9 @@
+// FoundationEssentials where available: roar-agent links this statically and full Foundation brings ICU.
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 public import RoarCore
 
 /// What one Ray task (or the driver) did, as seen by one producer at one moment: the unit an

@@ -27,6 +27,8 @@ public struct TransportError: Error, Sendable, CustomStringConvertible {
         case authenticationFailed = "authentication failed"
         /// The batch opened, but its content is not a JSON array of `roar.fragment/1` documents.
         case undecodableFragments = "undecodable fragments"
+        /// The batch opened, but its content is not the payload asked for (e.g. not a `roar.segments/1` object).
+        case undecodablePayload = "undecodable payload"
         /// The batch or a fragment in it belongs to another session.
         case sessionMismatch = "session mismatch"
         /// A key is not a 32-byte X25519 key (bad base64 or length).

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RoarCore
+import RoarExport
 import RoarStore
 
 struct Dag: ParsableCommand {

@@ -17,7 +17,7 @@ struct Roar: ParsableCommand {
               roar lineage out.csv     where a file came from (or --downstream: what used it)
             """,
         subcommands: [
-            Init.self, Run.self, Recover.self, Status.self, Log.self, Show.self, Dag.self, Lineage.self, Config.self, Hash.self,
+            Init.self, Run.self, Fetch.self, Recover.self, Status.self, Log.self, Show.self, Dag.self, Lineage.self, Config.self, Hash.self,
         ]
     )
 }

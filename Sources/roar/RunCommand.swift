@@ -56,6 +56,19 @@ struct Run: ParsableCommand {
         var settings = TracedRun.Settings(config: config, environment: environment)
         settings.keepsSpool = settings.keepsSpool || keepsSpool
 
+        if settings.isRayEnabled {
+            switch RaySubmitCommand.recognition(arguments) {
+            case .recognised(let submit):
+                try runSubmit(submit, arguments: arguments, project: project, context: context, settings: settings,
+                              runtime: runtime, environment: environment)
+                return
+            case .unsupported(let reason):
+                printError("roar: warning: \(reason); the job runs without roar on the cluster (only this command is recorded)")
+            case .notASubmit:
+                break
+            }
+        }
+
         let result: TracedRun.Result
         do {
             result = try TracedRun(project: project, arguments: arguments, settings: settings, runtime: runtime)
@@ -67,6 +80,30 @@ struct Run: ParsableCommand {
         }
         report(result)
         let code = result.termination.shellExitCode
+        if code != 0 { throw ExitCode(code) }
+    }
+
+    /// `ray job submit`: roar rides along to the cluster and brings the lineage home.
+    func runSubmit(
+        _ submit: RaySubmitCommand, arguments: [String], project: Project, context: ProjectContext,
+        settings: TracedRun.Settings, runtime: RuntimeFiles, environment: [String: String]
+    ) throws {
+        let traced = TracedRun(project: project, arguments: arguments, settings: settings, runtime: runtime)
+        let outcome: ClusterSubmission.Outcome
+        do {
+            outcome = try ClusterSubmission(traced: traced, command: submit)
+                .execute(store: context.store, environment: environment)
+        } catch {
+            printError("roar: \(error.description)")
+            throw ExitCode(error.code == .launchFailed ? (error.errorNumber == ENOENT ? 127 : 126) : 1)
+        }
+        for note in outcome.notes { printError("roar: note: \(note)") }
+        if let pending = outcome.pendingReason {
+            printError("roar: \(pending)")
+        } else {
+            report(outcome.result)
+        }
+        let code = outcome.result.termination.shellExitCode
         if code != 0 { throw ExitCode(code) }
     }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import RoarCore
+import RoarExport
 import RoarStore
 
 #if canImport(Glibc)

@@ -1,7 +1,9 @@
 import ArgumentParser
 import RoarCapture
 import RoarCore
+import RoarExport
 import RoarStore
+import Foundation
 
 #if canImport(Glibc)
 import Glibc
@@ -37,7 +39,14 @@ struct Status: ParsableCommand {
             print(terminal.yellow("Coverage: some I/O could not be recorded"))
             for (kind, count) in summary.coverage.sorted(by: { $0.key < $1.key }) { print("  \(kind): \(count)") }
         }
-        let pending = pendingSpools(in: context.project.spoolRoot)
+        let submits = ClusterDrain.pendingRuns(of: context.project)
+        for submit in submits {
+            print(
+                terminal.yellow("Ray job \(submit.record.submissionID) submitted, lineage not fetched yet")
+                    + " (`roar fetch \(submit.record.submissionID)` once it has finished)")
+        }
+        let submitDirectories = Set(submits.map { ($0.directory as NSString).lastPathComponent })
+        let pending = pendingSpools(in: context.project.spoolRoot).filter { !submitDirectories.contains($0) }
         if !pending.isEmpty {
             print(terminal.yellow("\(pending.count) trace(s) not yet recorded in \(context.project.spoolRoot)") + " (a run still going, or roar was interrupted: `roar recover` records those)")
         }

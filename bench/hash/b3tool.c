@@ -5,7 +5,8 @@
  *   cc -O3 -D_GNU_SOURCE -pthread -I Sources/CBLAKE3/include Sources/CBLAKE3/[a-z]*.c bench/hash/b3tool.c -o b3tool
  *
  * Usage:
- *   b3tool [--kernel NAME] [--threads N] [--mmap] [--mode fd|oneshot|stream] [--seed S] FILE...   (b3sum lines)
+ *   b3tool [--kernel NAME] [--threads N] [--mmap|--pread] [--mode fd|oneshot|stream] [--seed S] FILE... (b3sum lines)
+ *          (fd mode without --mmap is what the preload library does: leased mapping, else pread; --pread: pread only)
  *   b3tool --list-kernels
  *   b3tool --speed [--kernel NAME] [--bytes N] [--seconds S]        (in-memory GiB/s of roar_blake3_hash)
  *   b3tool --files-from LIST                                        (paths one per line, "-" for stdin)
@@ -342,6 +343,8 @@ int main(int argc, char **argv) {
             threads = atoi(argv[++i]);
         } else if (strcmp(a, "--mmap") == 0) {
             fd_flags |= ROAR_BLAKE3_FD_MMAP;
+        } else if (strcmp(a, "--pread") == 0) {
+            fd_flags |= ROAR_BLAKE3_FD_PREAD;
         } else if (strcmp(a, "--seed") == 0 && i + 1 < argc) {
             seed = strtoull(argv[++i], NULL, 10);
         } else if (strcmp(a, "--mode") == 0 && i + 1 < argc) {

@@ -2,7 +2,10 @@
 
   noop  200 tasks that do nothing
   io    100 tasks, each reads its own small input file and writes 1 MiB
-The batch is timed after a warm-up batch, so worker start-up is not in it."""
+The batch is timed after a warm-up batch, so worker start-up is not in it.
+
+Submitted to a cluster (bench/ray/submit) it connects to that cluster, and the inputs, made
+on the host beforehand, travel in the working dir."""
 
 import json
 import os
@@ -30,14 +33,21 @@ def io_task(i):
     return i
 
 
+def make_inputs():
+    os.makedirs("in", exist_ok=True)
+    for i in range(100):
+        with open(f"in/in-{i}.txt", "w") as f:
+            f.write(f"input {i}\n")
+
+
 def main():
     if WORKLOAD == "io":
-        os.makedirs("in", exist_ok=True)
+        make_inputs()
         os.makedirs("out", exist_ok=True)
-        for i in range(100):
-            with open(f"in/in-{i}.txt", "w") as f:
-                f.write(f"input {i}\n")
-    ray.init(num_cpus=2, include_dashboard=False)
+    if os.environ.get("RAY_JOB_CONFIG_JSON_ENV_VAR"):
+        ray.init()  # a submitted job: the cluster's
+    else:
+        ray.init(num_cpus=2, include_dashboard=False)
     ray.get([noop.remote() for _ in range(20)])  # warm-up: both workers up
     start = time.perf_counter()
     if WORKLOAD == "noop":

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -111,6 +112,34 @@ long roar_sys_fcntl(int fd, int cmd, long arg) {
 long roar_sys_lseek(int fd, long off, int whence) {
     long r = syscall(SYS_lseek, fd, off, whence);
     return r < 0 ? -errno : r;
+}
+
+/* ---------------------------------------------------------------------------------------------------------
+ * Lock slow paths (see internal.h). errno is kept: callers are often between a real call and its return.
+ */
+void roar_lock_slow(roar_lock_t *l) {
+    int saved = errno;
+    for (int spin = 0; spin < 100; spin++) {
+        int free_ = 0;
+        if (__atomic_load_n(&l->v, __ATOMIC_RELAXED) == 0 &&
+            __atomic_compare_exchange_n(&l->v, &free_, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+            errno = saved;
+            return;
+        }
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    }
+    while (__atomic_exchange_n(&l->v, 2, __ATOMIC_ACQUIRE) != 0) {
+        syscall(SYS_futex, &l->v, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
+    }
+    errno = saved;
+}
+
+void roar_lock_wake(roar_lock_t *l) {
+    int saved = errno;
+    syscall(SYS_futex, &l->v, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    errno = saved;
 }
 
 void roar_count_reentered(void) {

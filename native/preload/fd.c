@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 struct roar_desc *roar_fd_table[ROAR_FD_MAX];
-pthread_mutex_t roar_table_mu = PTHREAD_MUTEX_INITIALIZER;
+roar_lock_t roar_table_mu = ROAR_LOCK_INIT;
 static struct roar_desc *live_head;
 static int max_fd_seen = -1; /* highest fd ever installed: bounds the walks */
 static int overflow_warned;
@@ -49,16 +49,53 @@ extern FILE *_IO_list_all; /* glibc: struct _IO_FILE_plus *, whose first member 
 /* ---------------------------------------------------------------------------------------------------------
  * Descriptions
  */
+/* One freed description of the common size is kept for the next open (most programs open and close one file at
+ * a time): malloc and free cost more than the rest of the bookkeeping of an open. Taken and given back with
+ * atomic exchanges (plain loads and stores while single-threaded). */
+#define DESC_SPARE_BYTES 1024
+static struct roar_desc *desc_spare;
+
+static struct roar_desc *desc_alloc(size_t bytes, int *spare_class) {
+    *spare_class = bytes <= DESC_SPARE_BYTES;
+    if (!*spare_class) {
+        return malloc(bytes);
+    }
+    struct roar_desc *d;
+    if (ROAR_LIKELY(roar_single_threaded())) {
+        d = __atomic_load_n(&desc_spare, __ATOMIC_RELAXED);
+        __atomic_store_n(&desc_spare, NULL, __ATOMIC_RELAXED);
+    } else {
+        d = __atomic_exchange_n(&desc_spare, NULL, __ATOMIC_ACQUIRE);
+    }
+    return d != NULL ? d : malloc(DESC_SPARE_BYTES);
+}
+
+static void desc_free(struct roar_desc *d) {
+    if (d->spare_class) {
+        if (ROAR_LIKELY(roar_single_threaded())) {
+            if (__atomic_load_n(&desc_spare, __ATOMIC_RELAXED) == NULL) {
+                __atomic_store_n(&desc_spare, d, __ATOMIC_RELAXED);
+                return;
+            }
+        } else {
+            struct roar_desc *none = NULL;
+            if (__atomic_compare_exchange_n(&desc_spare, &none, d, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED)) {
+                return;
+            }
+        }
+    }
+    free(d);
+}
+
 static struct roar_desc *desc_new(const char *path, size_t path_len, uint32_t mode, const char *tag) {
     size_t tl = strlen(tag);
-    struct roar_desc *d = malloc(sizeof *d + path_len + 1 + tl + 1);
+    int spare_class;
+    struct roar_desc *d = desc_alloc(sizeof *d + path_len + 1 + tl + 1, &spare_class);
     if (d == NULL) {
         return NULL;
     }
-    static const pthread_mutex_t init = PTHREAD_MUTEX_INITIALIZER;
-    memset(d, 0, sizeof *d);
-    d->mu = init;
-    d->hash_mu = init;
+    memset(d, 0, sizeof *d); /* the locks too: unlocked */
+    d->spare_class = spare_class;
     d->hfd = -1;
     d->refs = 1;
     d->mode = mode;
@@ -68,6 +105,7 @@ static struct roar_desc *desc_new(const char *path, size_t path_len, uint32_t mo
     d->path[path_len] = 0;
     d->tag = d->path + path_len + 1;
     memcpy(d->tag, tag, tl + 1);
+    d->tag_len = tl;
     return d;
 }
 
@@ -92,17 +130,6 @@ static void live_unlink_locked(struct roar_desc *d) {
     d->next = d->prev = NULL;
 }
 
-static void mode_letters(uint32_t mode, char *out) {
-    static const char letters[] = "rwactms";
-    int k = 0;
-    for (int i = 0; i < 7; i++) {
-        if (mode & (1u << i)) {
-            out[k++] = letters[i];
-        }
-    }
-    out[k] = 0;
-}
-
 static uint64_t mtime_ns(const struct stat *st) {
     return (uint64_t)st->st_mtim.tv_sec * 1000000000u + (uint64_t)st->st_mtim.tv_nsec;
 }
@@ -125,7 +152,7 @@ static void proc_fd_path(int fd, char *out) {
 
 static void emit_open(const struct roar_desc *d) {
     char letters[8];
-    mode_letters(d->mode, letters);
+    roar_mode_letters(d->mode, letters);
     struct roar_line l;
     roar_line_init(&l, 'O');
     roar_line_str(&l, d->tag);
@@ -229,40 +256,41 @@ static void finalise(struct roar_desc *d, int fd) {
         }
     }
 
-    char letters[8];
-    mode_letters(mode, letters);
-    struct roar_line l;
-    roar_line_init(&l, 'F');
-    roar_line_str(&l, tag);
-    roar_line_u64(&l, d->open_ns);
-    roar_line_u64(&l, close_ns);
-    roar_line_plain(&l, letters, strlen(letters));
-    roar_line_u64(&l, br);
-    roar_line_u64(&l, bw);
-    roar_line_u64(&l, dev);
-    roar_line_u64(&l, ino);
-    roar_line_i64(&l, size);
-    roar_line_u64(&l, mtime);
-    roar_line_plain(&l, hash, strlen(hash));
-    roar_line_field(&l, d->path, d->path_len);
-    roar_line_commit_at(&l, close_ns);
+    struct roar_file_record r = {
+        .tag = tag,
+        .tag_len = inherited ? strlen(tag) : d->tag_len,
+        .open_ns = d->open_ns,
+        .close_ns = close_ns,
+        .mode = mode,
+        .bytes_read = br,
+        .bytes_written = bw,
+        .dev = dev,
+        .ino = ino,
+        .size = size,
+        .mtime_ns = mtime,
+        .hash = hash,
+        .hash_len = hash[0] == '-' ? 1 : 7 + 2 * ROAR_BLAKE3_OUT_LEN,
+        .path = d->path,
+        .path_len = d->path_len,
+    };
+    roar_emit_file(&r);
 }
 
 /* The last reference is gone: finalise and free. `unlinked`: already off the live list. */
 static void release_desc(struct roar_desc *d, int fd, int unlinked) {
     if (!unlinked) {
-        pthread_mutex_lock(&roar_table_mu);
+        roar_lock(&roar_table_mu);
         live_unlink_locked(d);
-        pthread_mutex_unlock(&roar_table_mu);
+        roar_unlock(&roar_table_mu);
     }
     roar_t_guard++;
-    bg_finish(d);
+    if (__atomic_load_n(&d->bg, __ATOMIC_ACQUIRE)) {
+        bg_finish(d);
+    }
     finalise(d, fd);
     roar_t_guard--;
     free(d->hasher);
-    pthread_mutex_destroy(&d->mu);
-    pthread_mutex_destroy(&d->hash_mu);
-    free(d);
+    desc_free(d);
 }
 
 static void release(struct roar_desc *d, int fd) {
@@ -311,26 +339,26 @@ void roar_fd_mark(int fd, struct roar_desc *sentinel) {
     if (!roar_is_desc(cur) &&
         __atomic_compare_exchange_n(&roar_fd_table[fd], &cur, sentinel, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
         if (fd > __atomic_load_n(&max_fd_seen, __ATOMIC_RELAXED)) {
-            pthread_mutex_lock(&roar_table_mu);
+            roar_lock(&roar_table_mu);
             if (fd > max_fd_seen) {
                 max_fd_seen = fd;
             }
-            pthread_mutex_unlock(&roar_table_mu);
+            roar_unlock(&roar_table_mu);
         }
         return;
     }
-    pthread_mutex_lock(&roar_table_mu);
+    roar_lock(&roar_table_mu);
     struct roar_desc *old = install_locked(fd, sentinel);
-    pthread_mutex_unlock(&roar_table_mu);
+    roar_unlock(&roar_table_mu);
     if (roar_is_desc(old)) {
         unref(old, -1);
     }
 }
 
 static void install(int fd, struct roar_desc *d) {
-    pthread_mutex_lock(&roar_table_mu);
+    roar_lock(&roar_table_mu);
     struct roar_desc *old = install_locked(fd, d);
-    pthread_mutex_unlock(&roar_table_mu);
+    roar_unlock(&roar_table_mu);
     if (roar_is_desc(old)) {
         unref(old, -1); /* closed behind our back: its fd is gone */
     }
@@ -457,15 +485,14 @@ static void adopt_fd(int fd, int at_start) {
     if ((d->mode & DM_W) && roar_sys_lseek(fd, 0, SEEK_CUR) != 0) {
         d->state &= ~(uint32_t)DS_STREAM_OK;
     }
-    pthread_mutex_lock(&roar_table_mu);
+    roar_lock(&roar_table_mu);
     int won = roar_fd_table[fd] == NULL;
     if (won) {
         install_locked(fd, d);
     }
-    pthread_mutex_unlock(&roar_table_mu);
+    roar_unlock(&roar_table_mu);
     if (!won) {
-        pthread_mutex_destroy(&d->mu);
-        free(d);
+        desc_free(d);
         return;
     }
     roar_count(RC_ADOPTED);
@@ -517,14 +544,14 @@ static struct roar_desc *pin(int fd) {
     if (!roar_is_desc(d)) {
         return NULL;
     }
-    pthread_mutex_lock(&roar_table_mu);
+    roar_lock(&roar_table_mu);
     d = roar_fd_table[fd];
     if (roar_is_desc(d) && !(d->state & DS_DIR)) {
         __atomic_add_fetch(&d->refs, 1, __ATOMIC_RELAXED);
     } else {
         d = NULL;
     }
-    pthread_mutex_unlock(&roar_table_mu);
+    roar_unlock(&roar_table_mu);
     return d;
 }
 
@@ -538,13 +565,13 @@ struct roar_desc *roar_fd_lock_for_write(int fd) {
         unref(d, -1);
         return NULL;
     }
-    pthread_mutex_lock(&d->mu);
+    roar_lock(&d->mu);
     maybe_emit_open(d);
     return d;
 }
 
 void roar_fd_unlock_write(struct roar_desc *d) {
-    pthread_mutex_unlock(&d->mu);
+    roar_unlock(&d->mu);
     unref(d, -1);
 }
 
@@ -631,7 +658,7 @@ static void *bg_main(void *arg) {
         bg_current = d;
         pthread_mutex_unlock(&bg_mu);
 
-        pthread_mutex_lock(&d->hash_mu);
+        roar_lock(&d->hash_mu);
         uint64_t target = __atomic_load_n(&d->stream_len, __ATOMIC_SEQ_CST);
         if (target > d->hashed_len + BG_BATCH * 4) {
             target = d->hashed_len + BG_BATCH * 4; /* let other files have a turn */
@@ -639,7 +666,7 @@ static void *bg_main(void *arg) {
         if (bg_hash_range(d, target, bg_buf, BG_BATCH) != 0) {
             __atomic_and_fetch(&d->state, ~(uint32_t)DS_STREAM_OK, __ATOMIC_RELEASE);
         }
-        pthread_mutex_unlock(&d->hash_mu);
+        roar_unlock(&d->hash_mu);
 
         pthread_mutex_lock(&bg_mu);
         bg_current = NULL;
@@ -682,10 +709,10 @@ static int bg_enable(struct roar_desc *d, int fd) {
         roar_sys_close((int)hfd);
         return 0;
     }
-    pthread_mutex_lock(&d->hash_mu);
+    roar_lock(&d->hash_mu);
     d->hfd = (int)hfd;
     d->hashed_len = d->stream_len;
-    pthread_mutex_unlock(&d->hash_mu);
+    roar_unlock(&d->hash_mu);
     __atomic_store_n(&d->bg, 1, __ATOMIC_RELEASE);
     return 1;
 }
@@ -714,7 +741,7 @@ static void bg_finish(struct roar_desc *d) {
         pthread_cond_wait(&bg_idle, &bg_mu);
     }
     pthread_mutex_unlock(&bg_mu);
-    pthread_mutex_lock(&d->hash_mu);
+    roar_lock(&d->hash_mu);
     if (__atomic_load_n(&d->state, __ATOMIC_ACQUIRE) & DS_STREAM_OK) {
         char buf[16384];
         if (bg_hash_range(d, d->stream_len, buf, sizeof buf) != 0) {
@@ -723,7 +750,7 @@ static void bg_finish(struct roar_desc *d) {
     }
     roar_sys_close(d->hfd);
     d->hfd = -1;
-    pthread_mutex_unlock(&d->hash_mu);
+    roar_unlock(&d->hash_mu);
 }
 
 static void bg_atfork_prepare(void) {
@@ -745,7 +772,7 @@ static void bg_atfork_child(void) {
     free(bg_buf);
     bg_buf = NULL;
     for (struct roar_desc *d = live_head; d; d = d->next) {
-        pthread_mutex_init(&d->hash_mu, NULL);
+        roar_lock_reset(&d->hash_mu);
         if (d->bg && d->hfd >= 0) {
             roar_sys_close(d->hfd);
         }
@@ -791,9 +818,19 @@ void roar_fd_count_read(int fd, uint64_t n, int moves_offset) {
     if (!roar_is_desc(d)) {
         return;
     }
+    if (ROAR_LIKELY(roar_single_threaded())) {
+        /* No other thread can close fd meanwhile (signal handlers on this one find the hooks guarded): d stays. */
+        if (!(d->state & DS_DIR)) {
+            roar_add_u64(&d->bytes_read, n);
+            if (moves_offset && n > 0 && (d->mode & DM_W) && !(d->mode & DM_A)) {
+                __atomic_and_fetch(&d->state, ~(uint32_t)DS_STREAM_OK, __ATOMIC_RELEASE);
+            }
+        }
+        return;
+    }
     /* No pin: while the slot holds d under the table lock, its reference keeps d alive, and only atomic
      * updates are made (cheaper than taking and dropping a reference). */
-    pthread_mutex_lock(&roar_table_mu);
+    roar_lock(&roar_table_mu);
     d = roar_fd_table[fd];
     if (roar_is_desc(d) && !(d->state & DS_DIR)) {
         __atomic_add_fetch(&d->bytes_read, n, __ATOMIC_RELAXED);
@@ -802,7 +839,7 @@ void roar_fd_count_read(int fd, uint64_t n, int moves_offset) {
             __atomic_and_fetch(&d->state, ~(uint32_t)DS_STREAM_OK, __ATOMIC_RELEASE);
         }
     }
-    pthread_mutex_unlock(&roar_table_mu);
+    roar_unlock(&roar_table_mu);
 }
 
 void roar_fd_count_write_unstreamed(int fd, uint64_t n, uint32_t extra_state) {
@@ -862,7 +899,7 @@ void roar_fd_closing(int fd) {
         __atomic_compare_exchange_n(&roar_fd_table[fd], &cur, NULL, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
         return; /* a sentinel: nothing to release */
     }
-    pthread_mutex_lock(&roar_table_mu);
+    roar_lock(&roar_table_mu);
     struct roar_desc *d = roar_fd_table[fd];
     __atomic_store_n(&roar_fd_table[fd], NULL, __ATOMIC_RELEASE);
     /* References only grow under this lock: 1 means the slot we just cleared was the last one. */
@@ -871,7 +908,7 @@ void roar_fd_closing(int fd) {
         d->refs = 0;
         live_unlink_locked(d);
     }
-    pthread_mutex_unlock(&roar_table_mu);
+    roar_unlock(&roar_table_mu);
     if (last) {
         release_desc(d, fd, 1);
     } else if (roar_is_desc(d)) {
@@ -883,7 +920,7 @@ void roar_fd_dup(int oldfd, int newfd) {
     if (newfd < 0 || oldfd < 0 || oldfd >= ROAR_FD_MAX || !fd_in_range(newfd)) {
         return;
     }
-    pthread_mutex_lock(&roar_table_mu);
+    roar_lock(&roar_table_mu);
     struct roar_desc *d = roar_fd_table[oldfd];
     struct roar_desc *old = roar_fd_table[newfd];
     __atomic_store_n(&roar_fd_table[newfd], d, __ATOMIC_RELEASE);
@@ -893,7 +930,7 @@ void roar_fd_dup(int oldfd, int newfd) {
     if (roar_is_desc(d)) {
         __atomic_add_fetch(&d->refs, 1, __ATOMIC_RELAXED);
     }
-    pthread_mutex_unlock(&roar_table_mu);
+    roar_unlock(&roar_table_mu);
     if (roar_is_desc(old)) {
         unref(old, -1);
     }
@@ -904,13 +941,13 @@ long roar_fd_dir_path(int fd, char *out, size_t cap) {
         return -1;
     }
     long r = -1;
-    pthread_mutex_lock(&roar_table_mu);
+    roar_lock(&roar_table_mu);
     struct roar_desc *d = roar_fd_table[fd];
     if (roar_is_desc(d) && (d->state & DS_DIR) && d->path_len + 1 <= cap) {
         memcpy(out, d->path, d->path_len + 1);
         r = (long)d->path_len;
     }
-    pthread_mutex_unlock(&roar_table_mu);
+    roar_unlock(&roar_table_mu);
     return r;
 }
 
@@ -925,7 +962,7 @@ void roar_fd_mapped(void *addr, size_t len, int fd) {
     if (d->mode & DM_W) {
         __atomic_fetch_or(&d->mode, DM_M, __ATOMIC_RELEASE);
         __atomic_and_fetch(&d->state, ~(uint32_t)DS_STREAM_OK, __ATOMIC_RELEASE);
-        pthread_mutex_lock(&roar_table_mu);
+        roar_lock(&roar_table_mu);
         if (roar_n_maps < MAX_MAPS) {
             maps[roar_n_maps].start = (uintptr_t)addr;
             maps[roar_n_maps].end = (uintptr_t)addr + len;
@@ -933,7 +970,7 @@ void roar_fd_mapped(void *addr, size_t len, int fd) {
             __atomic_store_n(&roar_n_maps, roar_n_maps + 1, __ATOMIC_RELEASE);
             d = NULL;
         }
-        pthread_mutex_unlock(&roar_table_mu);
+        roar_unlock(&roar_table_mu);
     }
     if (d) {
         unref(d, -1);
@@ -944,7 +981,7 @@ void roar_fd_unmapped(void *addr, size_t len) {
     uintptr_t s = (uintptr_t)addr, e = (uintptr_t)addr + len;
     struct roar_desc *drop[16];
     int ndrop = 0;
-    pthread_mutex_lock(&roar_table_mu);
+    roar_lock(&roar_table_mu);
     for (int i = 0; i < roar_n_maps && ndrop < 16;) {
         struct roar_map *m = &maps[i];
         if (e <= m->start || s >= m->end) {
@@ -964,7 +1001,7 @@ void roar_fd_unmapped(void *addr, size_t len) {
         }                /* a hole: keep the whole range until it goes or the process exits */
         i++;
     }
-    pthread_mutex_unlock(&roar_table_mu);
+    roar_unlock(&roar_table_mu);
     for (int i = 0; i < ndrop; i++) {
         unref(drop[i], -1);
     }
@@ -974,9 +1011,9 @@ void roar_fd_unmapped(void *addr, size_t len) {
  * fork
  */
 void roar_fd_atfork_prepare(void) {
-    pthread_mutex_lock(&roar_table_mu);
+    roar_lock(&roar_table_mu);
     for (struct roar_desc *d = live_head; d; d = d->next) {
-        pthread_mutex_lock(&d->mu);
+        roar_lock(&d->mu);
     }
     bg_atfork_prepare();
 }
@@ -984,18 +1021,18 @@ void roar_fd_atfork_prepare(void) {
 void roar_fd_atfork_parent(void) {
     bg_atfork_parent();
     for (struct roar_desc *d = live_head; d; d = d->next) {
-        pthread_mutex_unlock(&d->mu);
+        roar_unlock(&d->mu);
     }
-    pthread_mutex_unlock(&roar_table_mu);
+    roar_unlock(&roar_table_mu);
 }
 
 void roar_fd_atfork_child(void) {
-    pthread_mutex_init(&roar_table_mu, NULL);
+    roar_lock_reset(&roar_table_mu);
     roar_cwd_atfork_child();
     bg_atfork_child();
     /* Pins held by threads that do not exist here would never be dropped: recount references. */
     for (struct roar_desc *d = live_head; d; d = d->next) {
-        pthread_mutex_init(&d->mu, NULL);
+        roar_lock_reset(&d->mu);
         d->refs = 0;
         /* what the parent did is the parent's: the child records only its own I/O */
         d->state = (d->state | DS_INHERITED) & ~(uint32_t)(DS_STDIO | DS_CONTENT | DS_SHARED | DS_NEED_O);
@@ -1028,7 +1065,7 @@ int roar_fd_max_seen(void) {
 }
 
 void roar_fd_mark_shared_with_child(void) {
-    pthread_mutex_lock(&roar_table_mu);
+    roar_lock(&roar_table_mu);
     for (int fd = 0; fd <= max_fd_seen; fd++) {
         struct roar_desc *d = roar_fd_table[fd];
         if (roar_is_desc(d) && (d->mode & DM_W)) {
@@ -1038,7 +1075,7 @@ void roar_fd_mark_shared_with_child(void) {
             }
         }
     }
-    pthread_mutex_unlock(&roar_table_mu);
+    roar_unlock(&roar_table_mu);
 }
 
 /* ---------------------------------------------------------------------------------------------------------
@@ -1067,7 +1104,7 @@ char *roar_fd_handoff(int finalise_cloexec, int as_inherited) {
     size_t empty_len = l.len;
     const struct roar_desc *ids[64];
     int nids = 0;
-    pthread_mutex_lock(&roar_table_mu);
+    roar_lock(&roar_table_mu);
     for (int fd = 0; fd <= max_fd_seen; fd++) {
         struct roar_desc *d = roar_fd_table[fd];
         if (!roar_is_desc(d) || (d->state & DS_DIR)) {
@@ -1102,7 +1139,7 @@ char *roar_fd_handoff(int finalise_cloexec, int as_inherited) {
         roar_line_raw(&l, "\x1e", 1);
         roar_count(RC_HANDOFF);
     }
-    pthread_mutex_unlock(&roar_table_mu);
+    roar_unlock(&roar_table_mu);
     if (l.len == empty_len) {
         roar_line_free(&l);
         return NULL;
@@ -1199,14 +1236,14 @@ void roar_fd_adopt_handoff(const char *spec) {
         }
         struct roar_desc *d = byid[id];
         if (d != NULL) {
-            pthread_mutex_lock(&roar_table_mu);
+            roar_lock(&roar_table_mu);
             __atomic_add_fetch(&d->refs, 1, __ATOMIC_RELAXED);
             struct roar_desc *old = roar_fd_table[fd];
             roar_fd_table[fd] = d;
             if (fd > max_fd_seen) {
                 max_fd_seen = fd;
             }
-            pthread_mutex_unlock(&roar_table_mu);
+            roar_unlock(&roar_table_mu);
             if (roar_is_desc(old)) {
                 unref(old, -1);
             }
@@ -1271,12 +1308,12 @@ void roar_fd_finalise_all(void) {
     }
     for (;;) {
         struct roar_desc *d = NULL;
-        pthread_mutex_lock(&roar_table_mu);
+        roar_lock(&roar_table_mu);
         if (roar_n_maps > 0) {
             d = maps[roar_n_maps - 1].d;
             roar_n_maps--;
         }
-        pthread_mutex_unlock(&roar_table_mu);
+        roar_unlock(&roar_table_mu);
         if (d == NULL) {
             break;
         }

@@ -36,6 +36,71 @@
 #define ROAR_ARGV_MAX 65536     /* bytes of argv written into one X record */
 
 /* ---------------------------------------------------------------------------------------------------------
+ * Locks (core.c): a futex mutex (0 free, 1 held, 2 held with waiters) whose uncontended lock and unlock are one
+ * atomic instruction each, inline (pthread_mutex_* costs a call and ~30 instructions more per operation on
+ * every open, read and close). Not recursive; zero is the unlocked state (a forked child resets with
+ * roar_lock_reset). Used for the library's short critical sections; bg_mu (with its condition variables) stays
+ * a pthread mutex.
+ */
+typedef struct {
+    int v;
+} roar_lock_t;
+#define ROAR_LOCK_INIT {0}
+void roar_lock_slow(roar_lock_t *l) ROAR_HIDDEN;
+void roar_lock_wake(roar_lock_t *l) ROAR_HIDDEN;
+
+/* glibc (2.32+) clears __libc_single_threaded before the first thread is created (any pthread_create, including
+ * libc's internal ones: timers, aio) and never sets it again in that process. While it is set no other thread
+ * can race with this one, and signal handlers on this thread find the hooks guarded (roar_t_guard): locks and
+ * counters need no atomic read-modify-write instructions. Weak: with an older libc it reads as multi-threaded. */
+extern char __libc_single_threaded __attribute__((weak));
+static inline int roar_single_threaded(void) {
+    return &__libc_single_threaded != NULL && __atomic_load_n(&__libc_single_threaded, __ATOMIC_RELAXED);
+}
+
+/* *p += n for counters also updated by other threads. */
+static inline void roar_add_u64(uint64_t *p, uint64_t n) {
+    if (ROAR_LIKELY(roar_single_threaded())) {
+        __atomic_store_n(p, __atomic_load_n(p, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+    } else {
+        __atomic_fetch_add(p, n, __ATOMIC_RELAXED);
+    }
+}
+
+/* Single-threaded, the lock word is still set and cleared (a signal handler's roar_trylock sees it held; a thread
+ * created inside the critical section waits for it), with plain stores; signal fences keep the critical section
+ * between them. */
+static inline void roar_lock(roar_lock_t *l) {
+    if (ROAR_LIKELY(roar_single_threaded()) && ROAR_LIKELY(__atomic_load_n(&l->v, __ATOMIC_RELAXED) == 0)) {
+        __atomic_store_n(&l->v, 1, __ATOMIC_RELAXED);
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        return;
+    }
+    int free_ = 0;
+    if (ROAR_UNLIKELY(!__atomic_compare_exchange_n(&l->v, &free_, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))) {
+        roar_lock_slow(l);
+    }
+}
+/* 0 when taken, non-zero when held by someone (this thread included). */
+static inline int roar_trylock(roar_lock_t *l) {
+    int free_ = 0;
+    return !__atomic_compare_exchange_n(&l->v, &free_, 1, 0, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+}
+static inline void roar_unlock(roar_lock_t *l) {
+    if (ROAR_LIKELY(roar_single_threaded()) && ROAR_LIKELY(__atomic_load_n(&l->v, __ATOMIC_RELAXED) == 1)) {
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        __atomic_store_n(&l->v, 0, __ATOMIC_RELAXED);
+        return;
+    }
+    if (ROAR_UNLIKELY(__atomic_exchange_n(&l->v, 0, __ATOMIC_RELEASE) == 2)) {
+        roar_lock_wake(l);
+    }
+}
+static inline void roar_lock_reset(roar_lock_t *l) {
+    l->v = 0;
+}
+
+/* ---------------------------------------------------------------------------------------------------------
  * Global state (core.c)
  */
 struct roar_prefix {
@@ -166,6 +231,25 @@ void roar_line_commit(struct roar_line *l) ROAR_HIDDEN;
 /* The same, with a CLOCK_REALTIME time the caller already took (for the flush-interval check). */
 void roar_line_commit_at(struct roar_line *l, uint64_t now_ns) ROAR_HIDDEN;
 
+/* An F record (see docs/spool-format.md), formatted without the generic field helpers when tag and path need no
+ * escaping (the common case); committed with close_ns as the flush-interval time. */
+struct roar_file_record {
+    const char *tag;
+    size_t tag_len;
+    uint64_t open_ns, close_ns;
+    uint32_t mode; /* DM_* */
+    uint64_t bytes_read, bytes_written, dev, ino;
+    int64_t size;
+    uint64_t mtime_ns;
+    const char *hash; /* "-" or "blake3:<hex>" */
+    size_t hash_len;
+    const char *path;
+    size_t path_len;
+};
+void roar_emit_file(const struct roar_file_record *r) ROAR_HIDDEN;
+/* The F mode letters of DM_* bits, NUL-terminated (out: 8 bytes). */
+void roar_mode_letters(uint32_t mode, char *out) ROAR_HIDDEN;
+
 void roar_spool_flush(void) ROAR_HIDDEN;             /* write the buffer (+ a C record) now */
 /* No spool file yet and nothing to write but Z: a flush now would create no file. */
 int roar_spool_untouched(void) ROAR_HIDDEN;
@@ -190,6 +274,9 @@ void roar_emit_exit(void) ROAR_HIDDEN;                                          
 /* Resolve `path` relative to dirfd (AT_FDCWD or a directory fd) into an absolute, lexically normalised path in
  * `out` (ROAR_PATH_MAX bytes). Returns its length, or -1 (too long / unresolvable). */
 long roar_resolve_path(int dirfd, const char *path, char *out) ROAR_HIDDEN;
+/* The same, without copying a path that is already absolute and normal: *result is then `path` itself, otherwise
+ * `out` (which holds the resolved path). */
+long roar_resolve_path_ref(int dirfd, const char *path, char *out, const char **result) ROAR_HIDDEN;
 /* Appends the components of `in` to the normalised absolute path out[0..out_len) ("" for the root), resolving
  * "." and ".." lexically; returns the new length (a lone "/" for the root), or -1 when it does not fit. */
 long roar_normalise(const char *in, size_t in_len, char *out, size_t out_len, size_t cap) ROAR_HIDDEN;
@@ -229,7 +316,7 @@ enum {
 
 struct roar_desc {
     struct roar_desc *next, *prev; /* live list, under the table lock */
-    pthread_mutex_t mu;             /* serialises writes (and hashing) on this description */
+    roar_lock_t mu;                 /* serialises writes (and hashing) on this description */
     int refs;                       /* fds + writable shared mappings, under the table lock */
     uint32_t mode;                  /* DM_* */
     uint32_t state;                 /* DS_*, atomic updates */
@@ -243,12 +330,14 @@ struct roar_desc {
     roar_blake3_hasher *hasher;     /* under mu (inline) or hash_mu (background); allocated on first write */
     /* Background hashing (large sequential writes): the writer only advances stream_len; a library thread
      * reads the written bytes back through `hfd` (a private read-only fd) and hashes them. */
-    pthread_mutex_t hash_mu;
+    roar_lock_t hash_mu;
     int bg;                         /* background mode (set under mu, never cleared while live) */
     int hfd;                        /* private fd for reading back, -1 */
     int queued;                     /* on the background queue (under the queue lock) */
     uint64_t hashed_len;            /* bytes in hasher (under hash_mu in background mode) */
+    int spare_class;                /* allocated with the size of the spare kept for reuse (fd.c) */
     char *tag;                      /* tag of the opening thread (points into the allocation) */
+    size_t tag_len;
     size_t path_len;
     char path[];                    /* path, NUL, tag, NUL */
 };
@@ -260,7 +349,7 @@ static inline int roar_is_desc(const struct roar_desc *d) {
 }
 
 extern struct roar_desc *roar_fd_table[ROAR_FD_MAX] ROAR_HIDDEN;
-extern pthread_mutex_t roar_table_mu ROAR_HIDDEN;
+extern roar_lock_t roar_table_mu ROAR_HIDDEN;
 
 static inline struct roar_desc *roar_fd_peek(int fd) {
     return __atomic_load_n(&roar_fd_table[fd], __ATOMIC_ACQUIRE);

@@ -52,12 +52,13 @@ static void after_open(int dirfd, const char *path, int fd, int flags) {
         roar_fd_opened(fd, NULL, 0, flags, 1); /* unnamed until linked: not recorded */
     } else {
         char norm[ROAR_PATH_MAX];
-        long n = roar_resolve_path(dirfd, path, norm);
+        const char *p;
+        long n = roar_resolve_path_ref(dirfd, path, norm, &p);
         if (n < 0) {
             roar_count(RC_UNTRACKED_FD);
             roar_fd_opened(fd, NULL, 0, flags, 1);
         } else {
-            roar_fd_opened(fd, norm, (size_t)n, flags, roar_path_ignored(norm, (size_t)n));
+            roar_fd_opened(fd, p, (size_t)n, flags, roar_path_ignored(p, (size_t)n));
         }
     }
     roar_t_guard--;

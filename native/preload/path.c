@@ -10,7 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static pthread_mutex_t cwd_mu = PTHREAD_MUTEX_INITIALIZER;
+static roar_lock_t cwd_mu = ROAR_LOCK_INIT;
 static char cwd_buf[ROAR_PATH_MAX];
 static size_t cwd_len;
 static int cwd_valid;
@@ -63,14 +63,14 @@ long roar_normalise(const char *in, size_t in_len, char *out, size_t out_len, si
 }
 
 void roar_cwd_invalidate(void) {
-    pthread_mutex_lock(&cwd_mu);
+    roar_lock(&cwd_mu);
     cwd_valid = 0;
-    pthread_mutex_unlock(&cwd_mu);
+    roar_unlock(&cwd_mu);
 }
 
 long roar_cwd_copy(char *out, size_t cap) {
     long r = -1;
-    pthread_mutex_lock(&cwd_mu);
+    roar_lock(&cwd_mu);
     if (!cwd_valid) {
         long n = syscall(SYS_getcwd, cwd_buf, sizeof cwd_buf);
         if (n > 1 && cwd_buf[0] == '/') {
@@ -82,13 +82,13 @@ long roar_cwd_copy(char *out, size_t cap) {
         memcpy(out, cwd_buf, cwd_len + 1);
         r = (long)cwd_len;
     }
-    pthread_mutex_unlock(&cwd_mu);
+    roar_unlock(&cwd_mu);
     return r;
 }
 
 /* Called in a forked child: the mutex may have been held by another thread of the parent. */
 void roar_cwd_atfork_child(void) {
-    pthread_mutex_init(&cwd_mu, NULL);
+    roar_lock_reset(&cwd_mu);
 }
 
 /* 1 when the component after the '/' at c[-1] is empty, "." or ".." (c is NUL-terminated). */
@@ -102,6 +102,22 @@ static inline int bad_component(const char *c) {
 static inline uint64_t eq_bytes(uint64_t x, unsigned char c) {
     uint64_t y = x ^ (0x0101010101010101ull * c);
     return (y - 0x0101010101010101ull) & ~y & 0x8080808080808080ull;
+}
+
+/* Whether no component starting in p[i..i+8) is empty, "." or ".." (p[i + 8] is readable). */
+static inline int window_normal(const char *p, size_t i) {
+    uint64_t a, b;
+    memcpy(&a, p + i, 8);
+    memcpy(&b, p + i + 1, 8);
+    if (ROAR_LIKELY(!(eq_bytes(a, '/') & (eq_bytes(b, '/') | eq_bytes(b, '.'))))) {
+        return 1;
+    }
+    for (size_t k = i; k < i + 8; k++) {
+        if (p[k] == '/' && bad_component(p + k + 1)) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 /* Length of an absolute path with no "//", "." or ".." component and no trailing '/' (already normal), when it
@@ -120,36 +136,47 @@ static long normal_absolute_len(const char *p, size_t max) {
     if (p[n - 1] == '/') {
         return -1;
     }
-    size_t i = 0;
-    /* window i..i+7 compared with i+1..i+8: reads up to p[i + 8] <= p[n] (the NUL) */
-    for (; i + 8 <= n; i += 8) {
-        uint64_t a, b;
-        memcpy(&a, p + i, 8);
-        memcpy(&b, p + i + 1, 8);
-        if (eq_bytes(a, '/') & (eq_bytes(b, '/') | eq_bytes(b, '.'))) {
-            for (size_t k = i; k < i + 8; k++) {
-                if (p[k] == '/' && bad_component(p + k + 1)) {
-                    return -1;
-                }
+    if (n < 8) {
+        for (size_t i = 0; i < n; i++) {
+            if (p[i] == '/' && bad_component(p + i + 1)) {
+                return -1;
             }
         }
+        return (long)n;
     }
-    for (; i < n; i++) {
-        if (p[i] == '/' && bad_component(p + i + 1)) {
+    /* window i..i+7 compared with i+1..i+8: reads up to p[i + 8] <= p[n] (the NUL); the last window overlaps the
+     * one before it instead of a byte loop over the tail */
+    for (size_t i = 0;; i += 8) {
+        if (i + 8 > n) {
+            i = n - 8;
+        }
+        if (!window_normal(p, i)) {
             return -1;
         }
+        if (i + 8 >= n) {
+            return (long)n;
+        }
     }
-    return (long)n;
 }
 
 long roar_resolve_path(int dirfd, const char *path, char *out) {
+    const char *r;
+    long n = roar_resolve_path_ref(dirfd, path, out, &r);
+    if (n > 0 && r != out) {
+        memcpy(out, r, (size_t)n + 1);
+    }
+    return n;
+}
+
+long roar_resolve_path_ref(int dirfd, const char *path, char *out, const char **result) {
+    *result = out;
     if (path == NULL) {
         return -1;
     }
     if (path[0] == '/') {
         long k = normal_absolute_len(path, ROAR_PATH_MAX);
         if (k > 0) {
-            memcpy(out, path, (size_t)k + 1);
+            *result = path; /* already normal: no copy */
             return k;
         }
     }
@@ -200,17 +227,22 @@ static inline int prefix_match(const struct roar_prefix *p, const char *path, si
            memcmp(path, p->path, p->len) == 0;
 }
 
-/* Second bytes of the ignore prefixes (all set when "/" is one): most recorded paths match none, which settles
- * them with one lookup. Built by roar_prefixes_done() before the library is enabled. */
-static uint8_t ignore_second[256];
+/* For each second byte of a path, the ignore prefixes it can match (bit i: roar_g.ignore[i]; a "/" prefix is
+ * in every entry, and entry 0 is also used for "/" itself): most recorded paths match none, which settles them
+ * with one lookup, and the others are compared with the few prefixes that start like them. Built by
+ * roar_prefixes_done() before the library is enabled (at most ROAR_MAX_PREFIXES = 64 prefixes). */
+static uint64_t ignore_by_second[256];
 
 void roar_prefixes_done(void) {
+    _Static_assert(ROAR_MAX_PREFIXES <= 64, "one bit per prefix");
     for (int i = 0; i < roar_g.n_ignore; i++) {
         const struct roar_prefix *p = &roar_g.ignore[i];
         if (p->len == 0) {
-            memset(ignore_second, 1, sizeof ignore_second);
+            for (int c = 0; c < 256; c++) {
+                ignore_by_second[c] |= 1ull << i;
+            }
         } else {
-            ignore_second[(unsigned char)p->path[1]] = 1;
+            ignore_by_second[(unsigned char)p->path[1]] |= 1ull << i;
         }
     }
 }
@@ -222,14 +254,14 @@ int roar_path_ignored(const char *path, size_t len) {
             return 1;
         }
     }
-    if (len < 2 || !ignore_second[(unsigned char)path[1]]) {
-        /* no ignore prefix starts like this ("/" alone only matches a "/" prefix, which sets every entry) */
-        if (!(len < 2 && ignore_second[0])) {
-            return 0;
-        }
+    uint64_t cand = ignore_by_second[len < 2 ? 0 : (unsigned char)path[1]];
+    if (ROAR_LIKELY(cand == 0)) {
+        return 0;
     }
     int ignored = 0;
-    for (int i = 0; i < roar_g.n_ignore; i++) {
+    while (cand) {
+        int i = __builtin_ctzll(cand);
+        cand &= cand - 1;
         if (prefix_match(&roar_g.ignore[i], path, len)) {
             ignored = 1;
             break;

@@ -16,7 +16,7 @@
 
 #define SPOOL_BUFFER_BYTES (64 * 1024)
 
-static pthread_mutex_t spool_mu = PTHREAD_MUTEX_INITIALIZER;
+static roar_lock_t spool_mu = ROAR_LOCK_INIT;
 static char spool_buf[SPOOL_BUFFER_BYTES];
 static size_t spool_len;
 static size_t spool_records;   /* records in spool_buf */
@@ -98,18 +98,24 @@ static inline int needs_escape(unsigned char c) {
 /* SWAR scan: index of the first byte in s[i..n) that needs escaping, or n. A word is flagged when one of its
  * bytes is < 0x20, 0x7F or '%' (the borrow tricks give no false positive for "some byte matches"); the flagged
  * word is then searched byte by byte. */
-static inline size_t next_escape(const char *s, size_t i, size_t n) {
+static inline uint64_t escape_hits(const char *s) {
     const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t x;
+    memcpy(&x, s, 8);
+    uint64_t del = x ^ (0x7full * ones), pct = x ^ (0x25ull * ones);
+    /* ~x & highs excludes bytes >= 0x80 from every test: none of the three can match them */
+    return ((x - 0x20ull * ones) | (del - ones) | (pct - ones)) & ~x & highs;
+}
+
+static inline size_t next_escape(const char *s, size_t i, size_t n) {
     while (i + 8 <= n) {
-        uint64_t x;
-        memcpy(&x, s + i, 8);
-        uint64_t del = x ^ (0x7full * ones), pct = x ^ (0x25ull * ones);
-        uint64_t hit = ((x - 0x20ull * ones) | (del - ones) | (pct - ones)) & ~x & highs;
-        /* ~x & highs excludes bytes >= 0x80 from every test: none of the three can match them */
-        if (hit) {
+        if (escape_hits(s + i)) {
             break;
         }
         i += 8;
+    }
+    if (i < n && i + 8 > n && n >= 8 && !escape_hits(s + n - 8)) {
+        return n; /* the tail, as the last 8 bytes (overlapping what was checked) */
     }
     while (i < n && !needs_escape((unsigned char)s[i])) {
         i++;
@@ -206,7 +212,7 @@ static inline void store_tail(char *o, uint64_t w, unsigned k) {
 
 /* Writes the decimal digits of v at o, which must have room for 24 bytes (the bytes after the digits are
  * scratch); returns the end of the digits. */
-static inline char *put_u64(char *o, uint64_t v) {
+static inline __attribute__((always_inline)) char *put_u64(char *o, uint64_t v) {
     unsigned n = u64_len(v);
     if (v < 100000000u) {
         store_tail(o, digits8_word((uint32_t)v), n);
@@ -259,6 +265,157 @@ void roar_line_i64(struct roar_line *l, int64_t v) {
     } else {
         roar_line_u64(l, (uint64_t)v);
     }
+}
+
+/* A CLOCK_REALTIME time in ns at o (room for 24 bytes): from 2001-09-09 to 2286 it has 19 digits, 10 of seconds
+ * and 9 of nanoseconds. The seconds' digits are cached per thread, one entry per kind of time (slot 0: clock
+ * readings, slot 1: file mtimes): consecutive records share them, which leaves one digits8_word per time. */
+struct ns_digits {
+    uint64_t sec;
+    uint64_t lo8; /* the last 8 digits of sec as digits8_word */
+    uint16_t hi2; /* its first 2 */
+};
+static ROAR_TLS struct ns_digits ns_cache[2];
+
+static inline __attribute__((always_inline)) char *put_ns(char *o, uint64_t v, int slot) {
+    if (ROAR_UNLIKELY(v < 1000000000000000000ull || v >= 10000000000000000000ull)) {
+        return put_u64(o, v);
+    }
+    uint64_t sec = v / 1000000000u;
+    uint32_t ns = (uint32_t)(v - sec * 1000000000u);
+    struct ns_digits *c = &ns_cache[slot];
+    uint64_t lo8;
+    uint16_t hi2;
+    if (ROAR_LIKELY(c->sec == sec)) {
+        lo8 = c->lo8;
+        hi2 = c->hi2;
+    } else {
+        uint32_t hi = (uint32_t)(sec / 100000000u); /* 10..99 */
+        lo8 = digits8_word((uint32_t)(sec - (uint64_t)hi * 100000000u));
+        hi2 = (uint16_t)(('0' + hi / 10) | (('0' + hi % 10) << 8));
+        /* a signal handler formatting in between would only see a miss: sec is written last */
+        c->sec = 0;
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        c->lo8 = lo8;
+        c->hi2 = hi2;
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        c->sec = sec;
+    }
+    memcpy(o, &hi2, 2);
+    memcpy(o + 2, &lo8, 8);
+    uint64_t w = digits8_word(ns / 10u);
+    memcpy(o + 10, &w, 8);
+    o[18] = (char)('0' + ns % 10u);
+    return o + 19;
+}
+
+/* TAB + decimal; o has room for 25 bytes. */
+static inline __attribute__((always_inline)) char *put_tab_u64(char *o, uint64_t v) {
+    *o++ = '\t';
+    if (v < 10u) {
+        *o = (char)('0' + v);
+        return o + 1;
+    }
+    return put_u64(o, v);
+}
+
+/* The letters of each of the 128 DM_* combinations packed in a word (first letter in the lowest byte), their
+ * count in the top byte; built on first use (idempotent, so a race only builds it twice). */
+static uint64_t letter_words[128];
+static int letter_words_built;
+
+static void build_letter_words(void) {
+    static const char letters[7] = {'r', 'w', 'a', 'c', 't', 'm', 's'};
+    for (unsigned m = 0; m < 128; m++) {
+        uint64_t w = 0;
+        unsigned k = 0;
+        for (unsigned i = 0; i < 7; i++) {
+            if (m & (1u << i)) {
+                w |= (uint64_t)(unsigned char)letters[i] << (8 * k++);
+            }
+        }
+        letter_words[m] = w | (uint64_t)k << 56;
+    }
+    __atomic_store_n(&letter_words_built, 1, __ATOMIC_RELEASE);
+}
+
+/* Stores 8 bytes at o (those after the letters are scratch). */
+static inline char *put_letters(char *o, uint32_t mode) {
+    if (ROAR_UNLIKELY(!__atomic_load_n(&letter_words_built, __ATOMIC_ACQUIRE))) {
+        build_letter_words();
+    }
+    uint64_t w = letter_words[mode & 127u];
+    memcpy(o, &w, 8);
+    return o + (w >> 56);
+}
+
+void roar_mode_letters(uint32_t mode, char *out) {
+    *put_letters(out, mode) = 0;
+}
+
+/* The fixed-width part of an F record is at most: "F" + 12 TABs + 9 numbers of at most 20 digits + 7 letters
+ * + '\n', plus the scratch bytes put_u64 may store after its digits. */
+#define FILE_RECORD_FIXED 256
+
+void roar_emit_file(const struct roar_file_record *r) {
+    struct roar_line l;
+    roar_line_init(&l, 'F');
+    if (ROAR_LIKELY(r->tag_len + r->path_len + r->hash_len + FILE_RECORD_FIXED <= l.cap) &&
+        ROAR_LIKELY(next_escape(r->tag, 0, r->tag_len) == r->tag_len) &&
+        ROAR_LIKELY(next_escape(r->path, 0, r->path_len) == r->path_len)) {
+        char *o = l.p + 1;
+        *o++ = '\t';
+        if (r->tag_len > 0) { /* usually none: the command roar launched */
+            memcpy(o, r->tag, r->tag_len);
+            o += r->tag_len;
+        }
+        *o++ = '\t';
+        o = put_ns(o, r->open_ns, 0);
+        *o++ = '\t';
+        o = put_ns(o, r->close_ns, 0);
+        *o++ = '\t';
+        o = put_letters(o, r->mode);
+        o = put_tab_u64(o, r->bytes_read);
+        o = put_tab_u64(o, r->bytes_written);
+        o = put_tab_u64(o, r->dev);
+        o = put_tab_u64(o, r->ino);
+        if (ROAR_LIKELY(r->size >= 0)) {
+            o = put_tab_u64(o, (uint64_t)r->size);
+        } else {
+            l.len = (size_t)(o - l.p);
+            roar_line_i64(&l, r->size);
+            o = l.p + l.len;
+        }
+        *o++ = '\t';
+        o = put_ns(o, r->mtime_ns, 1);
+        *o++ = '\t';
+        if (r->hash_len == 1) { /* "-": read-only */
+            *o++ = r->hash[0];
+        } else {
+            memcpy(o, r->hash, r->hash_len);
+            o += r->hash_len;
+        }
+        *o++ = '\t';
+        memcpy(o, r->path, r->path_len);
+        o += r->path_len;
+        l.len = (size_t)(o - l.p);
+    } else {
+        char letters[8];
+        roar_mode_letters(r->mode, letters);
+        roar_line_field(&l, r->tag, r->tag_len);
+        roar_line_u64(&l, r->open_ns);
+        roar_line_u64(&l, r->close_ns);
+        roar_line_plain(&l, letters, strlen(letters));
+        roar_line_u64(&l, r->bytes_read);
+        roar_line_u64(&l, r->bytes_written);
+        roar_line_u64(&l, r->dev);
+        roar_line_u64(&l, r->ino);
+        roar_line_i64(&l, r->size);
+        roar_line_u64(&l, r->mtime_ns);
+        roar_line_plain(&l, r->hash, r->hash_len);
+        roar_line_field(&l, r->path, r->path_len);
+    }
+    roar_line_commit_at(&l, r->close_ns);
 }
 
 /* ---------------------------------------------------------------------------------------------------------
@@ -400,8 +557,8 @@ void roar_line_commit_at(struct roar_line *l, uint64_t now) {
             l->p[l->len - 1] = '\n'; /* truncated by an allocation failure: keep the line well-formed */
         }
     }
-    __atomic_fetch_add(&roar_counters[RC_EVENTS], 1, __ATOMIC_RELAXED);
-    pthread_mutex_lock(&spool_mu);
+    roar_lock(&spool_mu);
+    roar_add_u64(&roar_counters[RC_EVENTS], 1);
     if (l->p[0] != 'Z') {
         spool_content = 1;
     }
@@ -428,54 +585,54 @@ void roar_line_commit_at(struct roar_line *l, uint64_t now) {
             flush_locked(1);
         }
     }
-    pthread_mutex_unlock(&spool_mu);
+    roar_unlock(&spool_mu);
     roar_line_free(l);
 }
 
 int roar_spool_untouched(void) {
-    pthread_mutex_lock(&spool_mu);
+    roar_lock(&spool_mu);
     int r = spool_fd < 0 && !spool_content && !loss_counted();
-    pthread_mutex_unlock(&spool_mu);
+    roar_unlock(&spool_mu);
     return r;
 }
 
 void roar_spool_flush(void) {
-    pthread_mutex_lock(&spool_mu);
+    roar_lock(&spool_mu);
     flush_locked(1);
-    pthread_mutex_unlock(&spool_mu);
+    roar_unlock(&spool_mu);
 }
 
 void roar_spool_fd_closing(void) {
-    pthread_mutex_lock(&spool_mu);
+    roar_lock(&spool_mu);
     if (spool_fd >= 0) {
         flush_locked(1); /* while the fd is still ours */
         spool_fd = -1;   /* the program's close/dup2 takes it; the next flush opens a new spool file */
     }
-    pthread_mutex_unlock(&spool_mu);
+    roar_unlock(&spool_mu);
 }
 
 void roar_spool_flush_from_signal(void) {
     if (!roar_g.enabled || roar_g.exiting) {
         return;
     }
-    if (pthread_mutex_trylock(&spool_mu) != 0) {
+    if (roar_trylock(&spool_mu) != 0) {
         return; /* this thread (or another) is inside the spool: leave it */
     }
     flush_locked(1);
-    pthread_mutex_unlock(&spool_mu);
+    roar_unlock(&spool_mu);
 }
 
 void roar_spool_atfork_prepare(void) {
-    pthread_mutex_lock(&spool_mu);
+    roar_lock(&spool_mu);
     flush_locked(1);
 }
 
 void roar_spool_atfork_parent(void) {
-    pthread_mutex_unlock(&spool_mu);
+    roar_unlock(&spool_mu);
 }
 
 void roar_spool_atfork_child(void) {
-    pthread_mutex_init(&spool_mu, NULL);
+    roar_lock_reset(&spool_mu);
     if (spool_fd >= 0) {
         roar_sys_close(spool_fd);
     }

@@ -4,7 +4,14 @@
  * Ray starts a worker as `bash -c "exec <py_executable> <python args…>"`, so this program receives the
  * interpreter's arguments (default_worker.py and its flags) in argv[1..]. It puts libroar_preload.so in front of
  * LD_PRELOAD and execs the interpreter named by ROAR_WORKER_PYTHON (the driver's sys.executable) with those
- * arguments. It never looks for a python on PATH: a different interpreter would silently change the job.
+ * arguments.
+ *
+ * On a cluster the host cannot know the nodes' interpreter, and the job supervisor starts before any driver could
+ * say: without ROAR_WORKER_PYTHON the interpreter is the one whose site-packages hold the default_worker.py Ray asked
+ * for (<prefix>/lib/pythonX.Y/site-packages/ray/... -> <prefix>/bin/pythonX.Y), which is the interpreter Ray itself
+ * runs. It never guesses from PATH: a different interpreter would silently change the job.
+ *
+ * On a cluster it also creates ROAR_SPOOL (mode 0700) when missing: the preload library writes there.
  *
  * The preload library is ROAR_PRELOAD when set, else libroar_preload.so next to this executable. ROAR_*
  * variables are passed through unchanged (the environment is inherited as is, apart from LD_PRELOAD).
@@ -17,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "../common/preload_list.h"
 
@@ -35,14 +43,68 @@ static char *library_next_to_exe(void) {
     return buf;
 }
 
+/* <prefix>/lib/pythonX.Y/(site|dist)-packages/... -> <prefix>/bin/pythonX.Y when that is executable; for Debian's
+ * /usr/lib/python3/dist-packages -> /usr/bin/python3. NULL when the script is not inside such a tree. */
+static char *python_owning(const char *script) {
+    static char buf[4096 + 64];
+    if (script == NULL || script[0] != '/' || strlen(script) >= 4096) {
+        return NULL;
+    }
+    const char *lib = NULL;
+    for (const char *p = strstr(script, "/lib/python"); p != NULL; p = strstr(p + 1, "/lib/python")) {
+        lib = p; /* the last one: a prefix may itself contain lib/python */
+    }
+    if (lib == NULL) {
+        return NULL;
+    }
+    const char *version = lib + strlen("/lib/");
+    const char *end = strchr(version, '/');
+    if (end == NULL || (strncmp(end, "/site-packages/", 15) != 0 && strncmp(end, "/dist-packages/", 15) != 0)) {
+        return NULL;
+    }
+    size_t prefix_len = (size_t)(lib - script);
+    size_t version_len = (size_t)(end - version); /* "python3.11" or "python3" */
+    memcpy(buf, script, prefix_len);
+    memcpy(buf + prefix_len, "/bin/", 5);
+    memcpy(buf + prefix_len + 5, version, version_len);
+    buf[prefix_len + 5 + version_len] = 0;
+    return access(buf, X_OK) == 0 ? buf : NULL;
+}
+
+static void make_spool_directory(void) {
+    const char *spool = getenv("ROAR_SPOOL");
+    if (spool == NULL || spool[0] != '/' || strlen(spool) >= 4096) {
+        return;
+    }
+    char path[4096];
+    strcpy(path, spool);
+    for (char *slash = strchr(path + 1, '/');; slash = strchr(slash + 1, '/')) {
+        if (slash != NULL) {
+            *slash = 0;
+        }
+        if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+            return; /* not fatal: the preload library counts what it cannot write */
+        }
+        if (slash == NULL) {
+            return;
+        }
+        *slash = '/';
+    }
+}
+
 int main(int argc, char **argv) {
     const char *python = getenv("ROAR_WORKER_PYTHON");
     if (python == NULL || python[0] == 0) {
+        python = python_owning(argc > 1 ? argv[1] : NULL);
+    }
+    if (python == NULL || python[0] == 0) {
         fprintf(stderr,
-                "roar-worker: ROAR_WORKER_PYTHON is not set; it must name the Python interpreter to run "
-                "(roar sets it to the driver's sys.executable)\n");
+                "roar-worker: ROAR_WORKER_PYTHON is not set and %s is not inside a Python installation; set "
+                "ROAR_WORKER_PYTHON to the interpreter to run\n",
+                argc > 1 ? argv[1] : "(no script given)");
         return 127;
     }
+    make_spool_directory();
     if (python[0] != '/') {
         fprintf(stderr, "roar-worker: ROAR_WORKER_PYTHON must be an absolute path, got '%s'\n", python);
         return 127;

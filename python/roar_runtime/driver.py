@@ -373,6 +373,14 @@ def _after_init(context: Any, touched: List[str], mode: str) -> None:
     except Exception as exc:
         spool.count("driver_event_failed")
         _debug(f"driver event failed: {exc!r}")
+    try:
+        from . import cluster
+
+        if cluster.is_cluster_mode():
+            cluster.start()
+    except Exception as exc:
+        spool.count("cluster_start_failed")
+        _debug(f"cluster start failed: {exc!r}")
     if not _atexit_registered:
         # atexit runs handlers last-registered-first: this one runs before Ray's own
         # ``shutdown`` handler (registered when ray was imported), so Ray's shutdown work

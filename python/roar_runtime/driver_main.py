@@ -27,6 +27,7 @@ stderr (``roar: warning: …``) and the entrypoint runs without roar.
 
 from __future__ import annotations
 
+import atexit
 import os
 import runpy
 import signal
@@ -289,6 +290,32 @@ def run_child(argv: List[str], env: Dict[str, str]) -> int:
     return 128 - status if status < 0 else status
 
 
+def _claim_driver_tag() -> None:
+    """Host-submit: the job's processes start under Ray's tag (``ROAR_TAG=ray-system`` in the
+    job's env_vars, for workers); what the entrypoint itself does is the run's own I/O."""
+    try:
+        from roar_runtime import cluster, spool
+
+        if cluster.is_cluster_mode():
+            os.environ["ROAR_TAG"] = ""
+            spool.set_tag("")
+    except Exception as exc:
+        _warn(f"could not set the driver's tag: {exc!r}")
+
+
+def _job_done() -> None:
+    """Host-submit: tell this node's roar agent that the entrypoint has ended (after the last
+    flush of what it recorded), so the agents make their final round."""
+    try:
+        from roar_runtime import cluster, spool
+
+        if cluster.is_cluster_mode():
+            spool.flush()
+            cluster.mark_job_done()
+    except Exception as exc:
+        _warn(f"could not tell roar's agents that the job ended: {exc!r}")
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "--":
@@ -303,10 +330,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         _warn(f"could not read the entrypoint, running it as a command: {exc!r}")
         what = ("exec", args)
 
+    _claim_driver_tag()
     if what[0] == "exec":
         env = child_environment()
-        return run_child(what[1], env)
+        status = run_child(what[1], env)
+        _job_done()
+        return status
 
+    # Registered before the program can import ray: atexit runs it last, after Ray's own
+    # shutdown, when everything this process records has been written.
+    atexit.register(_job_done)
     install_patches()
     if what[0] == "module":
         return run_module(what[1], what[2])

@@ -189,7 +189,8 @@ def _meta_for(descriptor: Any) -> _Meta:
     else:
         kind = "actor_call"
     meta = _Meta(kind, qualified)
-    meta.internal = name.startswith("__ray")
+    # Ray's own methods and roar's own actors (collector, node agents) are never jobs.
+    meta.internal = name.startswith("__ray") or module.startswith("roar_runtime.")
     return meta
 
 

@@ -3,6 +3,11 @@
 
 Every path is relative to the working directory (the project). The driver writes each
 scenario's inputs itself, so they are outputs of the run job.
+
+On a cluster (test_cluster_e2e.py) every node has its own copy of the working dir, so files
+that pass between tasks live under ``E2E_DATA`` (an absolute folder all nodes share, as NFS
+would be); locally ``E2E_DATA`` is unset and every path stays relative. The ``shipped``
+scenario reads a file that came with the working dir and writes next to it, relatively.
 """
 
 import os
@@ -17,22 +22,29 @@ import ray
 SCENARIOS = sys.argv[1:] or [
     "fanout", "actor", "subprocess", "thread", "parquet", "nested", "failing", "killed", "retries",
 ]
+DATA = os.environ.get("E2E_DATA", "")
+
+
+def at(path):
+    """Where a file passed between tasks lives: relative locally, under E2E_DATA on a cluster."""
+    return os.path.join(DATA, path) if DATA else path
 
 
 def write(path, text):
+    path = at(path)
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     with open(path, "w") as f:
         f.write(text)
 
 
 def read(path):
-    with open(path) as f:
+    with open(at(path)) as f:
         return f.read()
 
 
 # -- fan-out / fan-in ------------------------------------------------------------------------
 
-@ray.remote
+@ray.remote(scheduling_strategy="SPREAD")
 def shard(i):
     text = read(f"fan/in-{i}.txt")
     write(f"fan/mid-{i}.txt", text.upper())
@@ -89,7 +101,7 @@ def plain_after_actor():
 
 @ray.remote
 def shell_copy():
-    subprocess.run(["sh", "-c", "cat a > b"], cwd="sub", check=True)
+    subprocess.run(["sh", "-c", "cat a > b"], cwd=at("sub"), check=True)
 
 
 def subprocess_():
@@ -107,7 +119,7 @@ def threaded_write():
 
 
 def thread():
-    os.makedirs("thread", exist_ok=True)
+    os.makedirs(at("thread"), exist_ok=True)
     ray.get(threaded_write.remote())
 
 
@@ -118,26 +130,26 @@ def to_parquet():
     import pandas as pd
 
     df = pd.DataFrame({"k": list(range(50)), "v": [i * 0.5 for i in range(50)]})
-    df.to_parquet("pq/table.parquet", index=False)
+    df.to_parquet(at("pq/table.parquet"), index=False)
 
 
 @ray.remote
 def from_parquet():
     import pandas as pd
 
-    df = pd.read_parquet("pq/table.parquet")
+    df = pd.read_parquet(at("pq/table.parquet"))
     write("pq/summary.txt", f"rows={len(df)} sum={df['v'].sum()}\n")
 
 
 def parquet():
-    os.makedirs("pq", exist_ok=True)
+    os.makedirs(at("pq"), exist_ok=True)
     ray.get(to_parquet.remote())
     ray.get(from_parquet.remote())
 
 
 # -- nested ------------------------------------------------------------------------------------
 
-@ray.remote
+@ray.remote(scheduling_strategy="SPREAD")
 def nested_child(i):
     write(f"nested/child-{i}.txt", f"child {i}\n")
     return i
@@ -151,7 +163,7 @@ def nested_parent():
 
 
 def nested():
-    os.makedirs("nested", exist_ok=True)
+    os.makedirs(at("nested"), exist_ok=True)
     ray.get(nested_parent.remote())
 
 
@@ -164,7 +176,7 @@ def fails_after_write():
 
 
 def failing():
-    os.makedirs("fail", exist_ok=True)
+    os.makedirs(at("fail"), exist_ok=True)
     try:
         ray.get(fails_after_write.remote())
     except ray.exceptions.RayTaskError:
@@ -197,24 +209,42 @@ def killed():
 
 @ray.remote(max_retries=2, retry_exceptions=True)
 def flaky():
-    if not os.path.exists("retry/attempt-0.txt"):
+    if not os.path.exists(at("retry/attempt-0.txt")):
         write("retry/attempt-0.txt", "first attempt\n")
         raise RuntimeError("first attempt fails")
     write("retry/result.txt", "second attempt\n")
 
 
 def retries():
-    os.makedirs("retry", exist_ok=True)
+    os.makedirs(at("retry"), exist_ok=True)
     ray.get(flaky.remote())
+
+
+# -- shipped with the working dir ------------------------------------------------------------
+
+@ray.remote
+def shipped_copy():
+    # Relative paths: the working dir Ray unpacked on this node (locally: the project).
+    with open("shipped/in.txt") as f:
+        text = f.read()
+    with open("shipped/out.txt", "w") as f:
+        f.write(text.upper())
+
+
+def shipped():
+    ray.get(shipped_copy.remote())
 
 
 RUN = {
     "fanout": fanout, "actor": actor, "subprocess": subprocess_, "thread": thread, "parquet": parquet,
-    "nested": nested, "failing": failing, "killed": killed, "retries": retries,
+    "nested": nested, "failing": failing, "killed": killed, "retries": retries, "shipped": shipped,
 }
 
 if __name__ == "__main__":
-    ray.init(num_cpus=2, include_dashboard=False)
+    if os.environ.get("RAY_ADDRESS") or os.environ.get("RAY_JOB_CONFIG_JSON_ENV_VAR"):
+        ray.init()  # a submitted job: the cluster's
+    else:
+        ray.init(num_cpus=2, include_dashboard=False)
     failed = []
     for name in SCENARIOS:
         try:

@@ -31,15 +31,18 @@ if request.paths.isEmpty { request.paths = ["-"] }
 if isatty(STDERR_FILENO) != 0 && getenv("ROAR_NO_PROGRESS") == nil { request.showsProgress = true }
 
 var pending = [UInt8]()
-pending.reserveCapacity(1 << 16)
+pending.reserveCapacity(1 << 17)
 let status = HashTool.run(
     request,
-    output: { line in
-        pending += line.utf8
-        pending.append(0x0A)
-        if pending.count >= 1 << 16 {
+    write: { bytes in
+        if pending.count + bytes.count > 1 << 16 {
             writeAll(STDOUT_FILENO, pending)
             pending.removeAll(keepingCapacity: true)
+        }
+        if bytes.count >= 1 << 16 {
+            writeAll(STDOUT_FILENO, Array(bytes))
+        } else {
+            pending.append(contentsOf: bytes)
         }
     },
     diagnostics: { line in

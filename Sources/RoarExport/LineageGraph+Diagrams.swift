@@ -1,3 +1,4 @@
+public import RoarCore
 import Foundation
 
 extension LineageGraph {

@@ -1,3 +1,4 @@
+public import RoarCore
 public import Foundation
 
 extension LineageGraph {

@@ -1,0 +1,260 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+public import RoarCore
+public import RoarReconstitute
+public import RoarStore
+public import RoarTransport
+
+/// Brings a host-submitted run's lineage home after the job has ended:
+///
+/// 1. `python -m roar_runtime.drain batches` (with the Python of the user's `ray`) downloads the
+///    sealed batches the in-cluster collector spilled, through the dashboard's log API;
+/// 2. each batch is opened with the run's private key (a batch that fails is reported by name
+///    and skipped, the rest merge);
+/// 3. the spool segments are written back into node spool files under `nodes/`, node paths are
+///    restored to host paths, and the run is assembled exactly as a local run is, with the
+///    digests the node agents computed for what tasks read.
+///
+/// Idempotent: draining and recording the same run again changes nothing.
+public struct ClusterDrain {
+    public var runDirectory: String
+    public var record: SubmitRecord
+    public var keyPair: RunKeyPair
+    public var runtime: RuntimeFiles
+    public var filter: PathFilter
+    /// How long to wait for the cluster to deliver (`ROAR_DRAIN_TIMEOUT`, seconds).
+    public var timeoutSeconds: Double
+
+    public init(
+        runDirectory: String, record: SubmitRecord, keyPair: RunKeyPair, runtime: RuntimeFiles, filter: PathFilter,
+        timeoutSeconds: Double = 60
+    ) {
+        self.runDirectory = runDirectory
+        self.record = record
+        self.keyPair = keyPair
+        self.runtime = runtime
+        self.filter = filter
+        self.timeoutSeconds = timeoutSeconds
+    }
+
+    public enum Result {
+        case recorded(Reconstituter.Outcome, notes: [String])
+        /// Nothing to record yet (the cluster did not deliver, or could not be reached): why.
+        case notDelivered(String)
+        case failed(StoreError)
+    }
+
+    var batchDirectory: String { runDirectory + "/batches" }
+    var nodeSpoolDirectory: String { runDirectory + "/nodes" }
+
+    public func fetchAndRecord(root: Job, store: RoarStore, keepsFiles: Bool) -> Result {
+        let fetched: HelperReply
+        do {
+            fetched = try runHelper(
+                ["batches", "--run", record.runID, "--out", batchDirectory, "--timeout", String(timeoutSeconds)])
+        } catch {
+            return .notDelivered(error.message)
+        }
+        guard fetched.ok else { return .notDelivered("the cluster's lineage could not be fetched: \(fetched.detail)") }
+        var notes = fetched.problems.map { "batch not downloaded: \($0)" }
+        if fetched.missingNodes.count > 0 {
+            notes.append(
+                "no final word from the roar agent of node(s) \(fetched.missingNodes.joined(separator: ", ")): what they shipped before is recorded")
+        }
+        let assembled = assemble()
+        notes += assembled.notes
+        do {
+            let outcome = try Reconstituter(store: store, filter: filter).reconstitute(
+                spools: assembled.spools, problems: assembled.problems, root: root, runID: record.runID,
+                resolver: assembled.resolver, marksClusterOnly: true)
+            if !keepsFiles { TracedRun.removeTree(runDirectory) }
+            return .recorded(outcome, notes: notes)
+        } catch {
+            return .failed(error)
+        }
+    }
+
+    // MARK: - Opening and reassembling
+
+    struct Assembled {
+        var spools: [SpoolReader.Contents]
+        var problems: [SpoolProblem]
+        var resolver: NodeDigestResolver
+        var notes: [String]
+    }
+
+    /// Opens every downloaded batch, writes the segments into `nodes/`, and reads the spools back
+    /// with host paths.
+    func assemble() -> Assembled {
+        var notes: [String] = []
+        var restorer = PathRestorer()
+        var reads: [(path: String, version: FileVersion, digest: String)] = []
+        var current: [(path: String, version: FileVersion, digest: String)] = []
+        TracedRun.makeDirectoryQuietly(nodeSpoolDirectory)
+        let opener = BatchOpener(keyPair: keyPair, expectedSessionID: record.runID)
+        for name in TracedRun.entries(of: batchDirectory).sorted() where name.hasSuffix(".rbat") {
+            guard let bytes = FileManager.default.contents(atPath: batchDirectory + "/" + name) else {
+                notes.append("batch \(name) could not be read; skipped")
+                continue
+            }
+            let opened: OpenedSegmentBatch
+            do {
+                opened = try opener.openSegments(Array(bytes))
+            } catch {
+                notes.append("batch \(name) refused: \(error.description); skipped, the others are recorded")
+                continue
+            }
+            let batch = opened.batch
+            if let map = batch.pathMap, restorer.isEmpty { restorer = map }
+            for segment in batch.segments {
+                if let problem = write(segment) { notes.append("batch \(name): \(problem)") }
+            }
+            reads += batch.readDigests.map { ($0.path, $0.version, $0.blake3) }
+            current += batch.currentDigests.map { ($0.path, $0.version, $0.blake3) }
+        }
+
+        var resolver = NodeDigestResolver()
+        for entry in reads { resolver.addRead(path: restorer.restore(entry.path), version: entry.version, digest: entry.digest) }
+        for entry in current {
+            resolver.addCurrent(path: restorer.restore(entry.path), version: entry.version, digest: entry.digest)
+        }
+        let (spools, problems) = SpoolCollector.read(directory: nodeSpoolDirectory)
+        let restored = spools.map { contents in
+            var copy = contents
+            copy.records = contents.records.map { $0.mappingPaths(restorer.restore) }
+            return copy
+        }
+        return Assembled(spools: restored, problems: problems, resolver: resolver, notes: notes)
+    }
+
+    /// Writes one segment at its offset in its node spool file; a problem for a name that
+    /// would leave `nodes/`.
+    func write(_ segment: SegmentBatch.Segment) -> String? {
+        let name = segment.file
+        guard !name.isEmpty, !name.hasPrefix("/"), !name.split(separator: "/").contains(".."), segment.offset >= 0 else {
+            return "segment for '\(name)' refused: not a spool file name"
+        }
+        let path = nodeSpoolDirectory + "/" + name.replacingOccurrences(of: "/", with: "_")
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { return "cannot write \(path): \(String(cString: strerror(errno)))" }
+        defer { close(descriptor) }
+        let written = segment.data.withUnsafeBytes { raw in
+            pwrite(descriptor, raw.baseAddress, raw.count, off_t(segment.offset))
+        }
+        return written == segment.data.count ? nil : "short write to \(path)"
+    }
+
+    // MARK: - The Python helper
+
+    struct HelperReply {
+        var ok: Bool
+        var detail: String
+        var problems: [String]
+        var missingNodes: [String]
+        var fields: [String: Any]
+    }
+
+    /// The drain helper could not run, or could not reach the cluster: what happened.
+    public struct HelperError: Error, CustomStringConvertible {
+        public var message: String
+        public var description: String { message }
+    }
+
+    /// Runs `python -m roar_runtime.drain <arguments>` against the job's dashboard and decodes
+    /// its last stdout line.
+    func runHelper(_ arguments: [String]) throws(HelperError) -> HelperReply {
+        var argv = [record.python, "-m", "roar_runtime.drain"] + arguments
+        if let address = record.address { argv += ["--address", address] }
+        if let headers = record.headers { argv += ["--headers", headers] }
+        if let verify = record.verify { argv += ["--verify", verify] }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = argv
+        var environment = ProcessInfo.processInfo.environment
+        environment["PYTHONPATH"] = runtime.pythonDirectory + (environment["PYTHONPATH"].map { ":" + $0 } ?? "")
+        for key in environment.keys where key.hasPrefix("ROAR_") || key == "LD_PRELOAD" { environment[key] = nil }
+        process.environment = environment
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        do {
+            try process.run()
+        } catch {
+            throw HelperError(message: "cannot run \(record.python) to fetch the lineage: \(error.localizedDescription)")
+        }
+        let outData = output.fileHandleForReading.readDataToEndOfFile()
+        let errData = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let lastLine = String(decoding: outData, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
+        guard let json = try? JSONSerialization.jsonObject(with: Data(lastLine.utf8)) as? [String: Any] else {
+            let stderrText = String(decoding: errData, as: UTF8.self).split(separator: "\n").suffix(3).joined(separator: " | ")
+            throw HelperError(
+                message: "\(record.python) -m roar_runtime.drain failed (status \(process.terminationStatus)): \(stderrText)")
+        }
+        return HelperReply(
+            ok: json["ok"] as? Bool ?? false, detail: json["detail"] as? String ?? "",
+            problems: json["problems"] as? [String] ?? [], missingNodes: json["missing_nodes"] as? [String] ?? [],
+            fields: json)
+    }
+}
+
+// MARK: - Runs waiting for their lineage (`roar fetch`)
+
+extension ClusterDrain {
+    /// A submitted run whose lineage is not recorded yet.
+    public struct PendingRun: Sendable {
+        public var directory: String
+        public var record: SubmitRecord
+        public var manifest: RunManifest
+    }
+
+    /// Every host-submitted run of the project still waiting in `.roar/spool/`, oldest first.
+    public static func pendingRuns(of project: Project) -> [PendingRun] {
+        TracedRun.entries(of: project.spoolRoot).compactMap { name in
+            let directory = project.spoolRoot + "/" + name
+            guard let record = SubmitRecord.read(from: directory), let manifest = RunManifest.read(from: directory)
+            else { return nil }
+            return PendingRun(directory: directory, record: record, manifest: manifest)
+        }.sorted { $0.record.submittedAt < $1.record.submittedAt }
+    }
+
+    /// The job's state as Ray reports it.
+    public struct JobState: Sendable {
+        public var status: String
+        public var isTerminal: Bool
+        public var message: String
+        public var startedAt: Double?
+        public var endedAt: Double?
+        public var driverExitCode: Int?
+    }
+
+    public func jobState() throws(HelperError) -> JobState {
+        let reply = try runHelper(["status", "--submission-id", record.submissionID])
+        guard reply.ok else { throw HelperError(message: reply.detail) }
+        let milliseconds = { (key: String) -> Double? in (reply.fields[key] as? NSNumber).map { $0.doubleValue / 1000 } }
+        return JobState(
+            status: reply.fields["status"] as? String ?? "UNKNOWN", isTerminal: reply.fields["terminal"] as? Bool ?? false,
+            message: reply.fields["message"] as? String ?? "", startedAt: milliseconds("start_time"),
+            endedAt: milliseconds("end_time"), driverExitCode: (reply.fields["driver_exit_code"] as? NSNumber)?.intValue)
+    }
+
+    /// The root job of a finished submit, from what Ray says of the job.
+    public static func finishedRoot(_ root: Job, state: JobState) -> Job {
+        var job = root
+        switch state.status {
+        case "SUCCEEDED": job.status = .ok
+        case "STOPPED":
+            job.status = .killed
+            job.error = "the Ray job was stopped"
+        default:
+            job.status = .failed
+            if !state.message.isEmpty { job.error = state.message }
+        }
+        job.exitCode = state.driverExitCode ?? (job.status == .ok ? 0 : 1)
+        if let end = state.endedAt { job.durationSeconds = max(0, end - job.startedAt) }
+        return job
+    }
+}

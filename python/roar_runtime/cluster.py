@@ -1,0 +1,512 @@
+"""Host-submit, cluster side: node agents and the in-cluster collector.
+
+``roar run ray job submit …`` sets ``ROAR_MODE=cluster`` in the job's ``env_vars``. Workers on
+every node then write their spool files into ``ROAR_SPOOL`` on that node's disk. This module
+brings those spools home without GLaaS (docs/ray-submit.md, "Transport"):
+
+- ``start()`` (called by the driver's ``ray.init`` patch) creates one detached **collector**
+  actor on the driver's node and one detached **node agent** actor pinned to every alive node;
+  a thread of the driver starts agents on nodes that join later.
+- A node agent runs ``roar-agent ship`` (Swift, from the bundle) on its node: it reads new
+  spool lines, hashes the files tasks read, seals batches to the run's public key and drops
+  them in an outbox. The actor forwards outbox files to the collector, retrying until they are
+  accepted (backpressure: one put in flight; the agent stops producing when the outbox fills).
+- The collector spills every batch (base64 text) under ``<Ray logs dir>/roar/<run id>/`` on its
+  node, where the host downloads them through the dashboard's log API after the job.
+- When the entrypoint has finished, ``driver_main`` writes ``_job_done`` into its spool folder.
+  The agent on that node sees it and tells the collector, which asks every agent for a final
+  round, writes ``manifest.json`` (the list of batches, ``complete`` true or false) and ends
+  the actors.
+
+Nothing here may break the user's job: every failure is counted and reported, never raised.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import Any, Dict, List, Optional
+
+MODE_ENV = "ROAR_MODE"
+NAMESPACE = "roar"
+DONE_MARKER = "_job_done"
+MANIFEST = "manifest.json"
+#: How long the collector waits for agents' final rounds once the job is done.
+FINAL_TIMEOUT_S = float(os.environ.get("ROAR_AGENT_FINAL_TIMEOUT", "60"))
+#: How often an agent looks for new spool lines (seconds).
+SHIP_INTERVAL_S = float(os.environ.get("ROAR_AGENT_INTERVAL", "2"))
+#: A driver that died without its done marker (SIGKILL, node lost): how long after Ray marks
+#: its job dead the agents wait before their final round anyway.
+ORPHAN_GRACE_S = float(os.environ.get("ROAR_AGENT_ORPHAN_GRACE", "60"))
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_started = False
+_start_lock = threading.Lock()
+#: The nodes this driver started agents on (written into the done marker).
+_started_nodes: List[str] = []
+
+
+def is_cluster_mode() -> bool:
+    return os.environ.get(MODE_ENV) == "cluster"
+
+
+def bundle_binary(name: str) -> str:
+    return os.path.join(_HERE, "bin", name)
+
+
+def run_directory() -> str:
+    """``ROAR_SPOOL`` is ``<run dir>/spool`` on every node; outboxes sit beside it."""
+    return os.path.dirname(os.path.normpath(os.environ.get("ROAR_SPOOL", "/tmp/roar-cluster/unknown/spool")))
+
+
+def _debug(message: str) -> None:
+    if os.environ.get("ROAR_DEBUG"):
+        sys.stderr.write(f"roar: {message}\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# path restoration table
+
+
+def package_name(uri: Any) -> Optional[str]:
+    """``gcs://_ray_pkg_<hash>.zip`` → ``_ray_pkg_<hash>``."""
+    if not isinstance(uri, str) or "://" not in uri:
+        return None
+    name = uri.rsplit("/", 1)[-1]
+    return name[:-4] if name.endswith(".zip") else name
+
+
+def path_map(runtime_env: Dict[str, Any], environ: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+    """The ``PathRestorer`` table (Sources/RoarCore/PathRestorer.swift) for this job: the
+    packages Ray uploaded, with the host folder each came from. The host sends the folders in
+    ``ROAR_HOST_WORKING_DIR`` and ``ROAR_HOST_PY_MODULES`` (a JSON list aligned with the
+    job's ``py_modules``, null for entries that were not host folders)."""
+    env = os.environ if environ is None else environ
+    packages: List[Dict[str, str]] = []
+    host_working_dir = env.get("ROAR_HOST_WORKING_DIR")
+    name = package_name(runtime_env.get("working_dir"))
+    if host_working_dir and name:
+        packages.append({"name": name, "kind": "working_dir", "host_path": host_working_dir})
+    try:
+        host_modules = json.loads(env.get("ROAR_HOST_PY_MODULES") or "[]")
+    except ValueError:
+        host_modules = []
+    modules = runtime_env.get("py_modules") or []
+    if isinstance(modules, list) and isinstance(host_modules, list):
+        for uri, host in zip(modules, host_modules):
+            name = package_name(uri)
+            if name and isinstance(host, str) and host:
+                # Ray keeps the module's folder inside the package: its root is the parent.
+                packages.append({"name": name, "kind": "py_modules", "host_path": os.path.dirname(host.rstrip("/"))})
+    return {"packages": packages}
+
+
+# ---------------------------------------------------------------------------------------------
+# the actors (defined lazily: ``ray`` is imported only inside a Ray process)
+
+
+class _Collector:
+    """Detached, on the driver's node. Threaded (``max_concurrency``): puts from many agents."""
+
+    def __init__(self, run_id: str) -> None:
+        import ray
+
+        self.run_id = run_id
+        node = ray._private.worker.global_worker.node
+        self.spill = os.path.join(node.get_logs_dir_path(), "roar", run_id)
+        os.makedirs(self.spill, exist_ok=True)
+        self.lock = threading.Lock()
+        self.agents: Dict[str, Any] = {}
+        self.finished: Dict[str, Dict[str, Any]] = {}
+        self.batches: List[str] = []
+        self.expected: set = set()
+        self.job_done_at: Optional[float] = None
+        self.manifest_written = False
+
+    def spill_directory(self) -> str:
+        return self.spill
+
+    def register(self, node_id: str, agent: Any) -> None:
+        with self.lock:
+            self.agents.setdefault(node_id, agent)
+            done = self.job_done_at is not None
+        if done:
+            agent.finish.remote()
+
+    def put(self, name: str, data: bytes) -> bool:
+        """Spill one sealed batch. Idempotent: the same name again is accepted and ignored."""
+        if "/" in name or not name.endswith(".rbat"):
+            return False
+        final = os.path.join(self.spill, name + ".b64")
+        with self.lock:
+            if name in self.batches and os.path.exists(final):
+                return True
+        temporary = final + ".tmp"
+        with open(temporary, "wb") as f:
+            f.write(base64.b64encode(data))
+            f.write(b"\n")
+        os.replace(temporary, final)
+        with self.lock:
+            if name not in self.batches:
+                self.batches.append(name)
+        return True
+
+    def job_finished(self, expected_nodes: List[str]) -> None:
+        """The entrypoint ended: ask every agent for its final round. ``expected_nodes`` are
+        the nodes the driver started agents on: an agent still starting registers later and
+        is asked then."""
+        with self.lock:
+            if self.job_done_at is not None:
+                return
+            self.job_done_at = time.time()
+            self.expected = set(expected_nodes)
+            agents = list(self.agents.values())
+        for agent in agents:
+            agent.finish.remote()
+        threading.Thread(target=self._deadline, daemon=True).start()
+
+    def agent_finished(self, node_id: str, stats: Dict[str, Any]) -> None:
+        with self.lock:
+            self.finished[node_id] = stats
+            waiting = (set(self.agents) | self.expected) - set(self.finished)
+            all_done = self.job_done_at is not None and not waiting
+        if all_done:
+            self._write_manifest()
+
+    def _deadline(self) -> None:
+        time.sleep(FINAL_TIMEOUT_S)
+        self._write_manifest()
+
+    def _write_manifest(self) -> None:
+        import ray
+
+        with self.lock:
+            if self.manifest_written:
+                return
+            self.manifest_written = True
+            missing = sorted((set(self.agents) | self.expected) - set(self.finished))
+            manifest = {
+                "schema": "roar.drain/1",
+                "run_id": self.run_id,
+                "complete": not missing,
+                "batches": sorted(self.batches),
+                "agents": self.finished,
+                "missing_nodes": missing,
+            }
+            agents = list(self.agents.values())
+        path = os.path.join(self.spill, MANIFEST)
+        with open(path + ".tmp", "w") as f:
+            json.dump(manifest, f)
+        os.replace(path + ".tmp", path)
+        # The job is over: clean the nodes, then end the agents and this actor.
+        for agent in agents:
+            try:
+                ray.get(agent.cleanup.remote(), timeout=10)
+            except Exception:
+                pass
+            try:
+                ray.kill(agent)
+            except Exception:
+                pass
+
+        def end() -> None:
+            time.sleep(0.5)
+            try:
+                ray.kill(ray.get_runtime_context().current_actor)
+            except Exception:
+                os._exit(0)
+
+        threading.Thread(target=end, daemon=True).start()
+
+
+class _NodeAgent:
+    """Detached, pinned to one node: supervises ``roar-agent ship`` and forwards its outbox."""
+
+    def __init__(self, run_id: str, node_id: str, collector: Any, settings: Dict[str, Any]) -> None:
+        self.run_id = run_id
+        self.node_id = node_id
+        self.collector = collector
+        self.spool = settings["spool"]
+        self.outbox = os.path.join(os.path.dirname(self.spool), "outbox-" + node_id)
+        os.makedirs(self.spool, mode=0o700, exist_ok=True)
+        os.makedirs(self.outbox, mode=0o700, exist_ok=True)
+        self.lock = threading.Lock()
+        self.forwarded = 0
+        self.failures = 0
+        self.finished: Optional[Dict[str, Any]] = None
+        self.reported_done = False
+        self.stopping = False
+        self.driver_job: Optional[str] = settings.get("driver_job")
+        self.driver_dead_since: Optional[float] = None
+        self.process = self._start(settings)
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _register(self) -> None:
+        import ray
+
+        me = ray.get_runtime_context().current_actor
+        for attempt in range(30):
+            try:
+                ray.get(self.collector.register.remote(self.node_id, me), timeout=10)
+                return
+            except Exception as exc:
+                _debug(f"registering with the collector failed (attempt {attempt + 1}): {exc!r}")
+                time.sleep(1)
+
+    def _start(self, settings: Dict[str, Any]) -> "subprocess.Popen[bytes]":
+        binary = bundle_binary("roar-agent")
+        argv = [
+            binary, "ship",
+            "--spool", self.spool,
+            "--outbox", self.outbox,
+            "--producer", "node-" + self.node_id,
+            "--session", self.run_id,
+            "--interval", str(settings.get("interval", SHIP_INTERVAL_S)),
+            "--path-map", json.dumps(settings.get("path_map") or {"packages": []}),
+        ]
+        for flag, key in (("--project-dir", "project_dir"), ("--ignore", "ignore"), ("--include", "include")):
+            if settings.get(key):
+                argv += [flag, settings[key]]
+        env = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "ROAR_SPOOL", "ROAR_EXEC", "ROAR_FDS")}
+        env["ROAR_BATCH_PUBLIC_KEY"] = settings.get("public_key") or os.environ.get("ROAR_BATCH_PUBLIC_KEY", "")
+        log = open(os.path.join(os.path.dirname(self.spool), "agent-" + self.node_id + ".log"), "ab")
+        try:
+            return subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        finally:
+            log.close()
+
+    def _forward(self) -> None:
+        """Send every finished batch file to the collector, oldest first; keep what fails."""
+        import ray
+
+        try:
+            names = sorted(n for n in os.listdir(self.outbox) if n.endswith(".rbat"))
+        except OSError:
+            return
+        for name in names:
+            path = os.path.join(self.outbox, name)
+            try:
+                with open(path, "rb") as f:
+                    data = f.read()
+                if ray.get(self.collector.put.remote(name, data), timeout=60):
+                    os.unlink(path)
+                    self.forwarded += 1
+            except Exception as exc:
+                self.failures += 1
+                _debug(f"forwarding {name} failed, will retry: {exc!r}")
+                return
+
+    def _loop(self) -> None:
+        self._register()
+        marker = os.path.join(self.spool, DONE_MARKER)
+        next_check = time.monotonic() + 5
+        while not self.stopping:
+            with self.lock:
+                self._forward()
+            if time.monotonic() >= next_check:
+                next_check = time.monotonic() + 5
+                self._watch()
+            if not self.reported_done and os.path.exists(marker):
+                self.reported_done = True
+                try:
+                    with open(marker) as f:
+                        nodes = json.load(f).get("nodes") or []
+                except (OSError, ValueError):
+                    nodes = []
+                try:
+                    self.collector.job_finished.remote(nodes)
+                except Exception:
+                    pass
+            time.sleep(0.25)
+
+    def _watch(self) -> None:
+        """Detached actors outlive everything: stop when the collector is gone, and finish
+        when the driver's job died without saying it was done."""
+        import ray
+
+        try:
+            ray.get(self.collector.spill_directory.remote(), timeout=30)
+        except ray.exceptions.RayActorError:
+            self._stop_process()
+            os._exit(0)
+        except Exception:
+            return
+        if self.reported_done or not self.driver_job:
+            return
+        try:
+            from ray._private import state
+
+            dead = any(j.get("JobID") == self.driver_job and j.get("IsDead") for j in state.jobs())
+        except Exception:
+            return
+        if not dead:
+            self.driver_dead_since = None
+        elif self.driver_dead_since is None:
+            self.driver_dead_since = time.monotonic()
+        elif time.monotonic() - self.driver_dead_since > ORPHAN_GRACE_S:
+            self.reported_done = True
+            self.collector.job_finished.remote([])
+
+    def _stop_process(self) -> Optional[int]:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=FINAL_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+    def finish(self) -> Dict[str, Any]:
+        """The final round: SIGTERM makes ``roar-agent`` ship what is left (and the digests of
+        files still being written) and exit; then the outbox is emptied."""
+        with self.lock:
+            if self.finished is not None:
+                return self.finished
+            self.stopping = True
+            exit_code = self._stop_process()
+            self._forward()
+            left = [n for n in os.listdir(self.outbox) if n.endswith(".rbat")] if os.path.isdir(self.outbox) else []
+            self.finished = {
+                "forwarded": self.forwarded,
+                "forward_failures": self.failures,
+                "unsent": len(left),
+                "agent_exit": exit_code,
+            }
+        try:
+            import ray
+
+            ray.get(self.collector.agent_finished.remote(self.node_id, self.finished), timeout=60)
+        except Exception as exc:
+            _debug(f"could not report the final round: {exc!r}")
+        return self.finished
+
+    def cleanup(self) -> None:
+        """After the manifest: the node's spool for this run is no longer needed."""
+        import shutil
+
+        shutil.rmtree(os.path.dirname(self.spool), ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# driver side
+
+
+#: roar's own actors are not traced: what they read and write (spools, batches, the spill) is
+#: roar's, and recording it would feed their own next batch, round after round.
+_UNTRACED = {"env_vars": {"ROAR_SPOOL": "", "ROAR_MODE": "cluster-internal"}}
+
+
+def _actor_classes() -> tuple:
+    import ray
+
+    collector = ray.remote(num_cpus=0, max_concurrency=16, runtime_env=_UNTRACED)(_Collector)
+    agent = ray.remote(num_cpus=0, max_concurrency=4, runtime_env=_UNTRACED)(_NodeAgent)
+    return collector, agent
+
+
+def _job_runtime_env() -> Dict[str, Any]:
+    raw = os.environ.get("RAY_JOB_CONFIG_JSON_ENV_VAR")
+    if raw:
+        try:
+            value = json.loads(raw).get("runtime_env") or {}
+            if isinstance(value, dict):
+                return value
+        except ValueError:
+            pass
+    try:
+        import ray
+
+        return dict(ray.get_runtime_context().runtime_env or {})
+    except Exception:
+        return {}
+
+
+def start() -> None:
+    """Create the collector and the node agents for this run (once per driver process)."""
+    global _started
+    with _start_lock:
+        if _started or not is_cluster_mode():
+            return
+        _started = True
+    try:
+        _start()
+    except Exception as exc:
+        from . import spool
+
+        spool.count("cluster_start_failed")
+        sys.stderr.write(f"roar: warning: could not start roar's node agents; lineage of this job may be missing: {exc!r}\n")
+
+
+def _start() -> None:
+    import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    run_id = os.environ["ROAR_RUN_ID"]
+    settings = {
+        "spool": os.environ["ROAR_SPOOL"],
+        "path_map": path_map(_job_runtime_env()),
+        "project_dir": os.environ.get("ROAR_PROJECT_DIR"),
+        "ignore": os.environ.get("ROAR_HOST_IGNORE"),
+        "include": os.environ.get("ROAR_HOST_INCLUDE"),
+        "interval": SHIP_INTERVAL_S,
+        "public_key": os.environ.get("ROAR_BATCH_PUBLIC_KEY"),
+        "driver_job": ray.get_runtime_context().get_job_id(),
+    }
+    collector_cls, agent_cls = _actor_classes()
+    driver_node = ray.get_runtime_context().get_node_id()
+    collector = collector_cls.options(
+        name="roar-collector-" + run_id, namespace=NAMESPACE, lifetime="detached", get_if_exists=True,
+        scheduling_strategy=NodeAffinitySchedulingStrategy(driver_node, soft=True),
+    ).remote(run_id)
+    started: Dict[str, Any] = {}
+
+    def start_agents() -> None:
+        for node in ray.nodes():
+            node_id = node.get("NodeID")
+            if not node.get("Alive") or not node_id or node_id in started:
+                continue
+            agent = agent_cls.options(
+                name=f"roar-agent-{run_id}-{node_id}", namespace=NAMESPACE, lifetime="detached",
+                get_if_exists=True, scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
+            ).remote(run_id, node_id, collector, settings)
+            started[node_id] = agent
+            _started_nodes.append(node_id)
+
+    start_agents()
+
+    def watch_nodes() -> None:
+        # Nodes that join later get their agent too (until this driver disconnects).
+        while True:
+            time.sleep(2.0)
+            try:
+                if not ray.is_initialized():
+                    return
+                start_agents()
+            except Exception:
+                return
+
+    threading.Thread(target=watch_nodes, name="roar-node-watch", daemon=True).start()
+
+
+def mark_job_done() -> None:
+    """Called by ``driver_main`` when the entrypoint has ended (after its own last flush)."""
+    if not is_cluster_mode():
+        return
+    try:
+        spool_dir = os.environ.get("ROAR_SPOOL", "")
+        if not spool_dir:
+            return
+        os.makedirs(spool_dir, mode=0o700, exist_ok=True)
+        path = os.path.join(spool_dir, DONE_MARKER)
+        with open(path + ".tmp", "w") as f:
+            json.dump({"pid": os.getpid(), "nodes": list(_started_nodes)}, f)
+        os.replace(path + ".tmp", path)
+    except Exception as exc:
+        _debug(f"could not mark the job done: {exc!r}")
