@@ -138,7 +138,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RoarCaptureTests",
-            dependencies: ["RoarCapture"],
+            dependencies: ["RoarCapture", "RoarReconstitute", "RoarTransport", "RoarStore", "RoarCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

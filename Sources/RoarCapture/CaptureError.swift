@@ -8,6 +8,9 @@ public struct CaptureError: Error, CustomStringConvertible, Sendable {
         case launchFailed
         /// The spool directory could not be created.
         case spoolUnavailable
+        /// A `ray job submit` roar cannot add itself to (Ray would refuse the merged runtime
+        /// env): the job should run as given, without roar on the cluster.
+        case submitNotRewritable
     }
 
     public var code: Code

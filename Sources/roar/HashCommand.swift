@@ -89,18 +89,6 @@ struct Hash: ParsableCommand {
     }
 }
 
-extension Roar {
-    /// The entry point (`@main` picks this over ArgumentParser's default): `roar hash` with many paths skips
-    /// ArgumentParser (see `Hash.fastArguments`); everything else is parsed as before.
-    static func main() {
-        let arguments = CommandLine.arguments.dropFirst()
-        if arguments.count > 64, arguments.first == "hash", let parsed = Hash.fastArguments(arguments.dropFirst()) {
-            Glibc.exit(Hash.execute(paths: parsed.paths, sha256: parsed.sha256, check: parsed.check, threads: parsed.threads))
-        }
-        main(nil)
-    }
-}
-
 /// Standard output in 64 KiB writes.
 private final class OutputBuffer {
     private var pending = [UInt8]()

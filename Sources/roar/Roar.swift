@@ -1,5 +1,9 @@
 import ArgumentParser
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 @main
 struct Roar: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,4 +24,16 @@ struct Roar: ParsableCommand {
             Init.self, Run.self, Fetch.self, Recover.self, Status.self, Log.self, Show.self, Dag.self, Lineage.self, Config.self, Hash.self,
         ]
     )
+}
+
+extension Roar {
+    /// The entry point (`@main` picks this over ArgumentParser's default): `roar hash` with many paths skips
+    /// ArgumentParser (see `Hash.fastArguments`); everything else is parsed as before.
+    static func main() {
+        let arguments = CommandLine.arguments.dropFirst()
+        if arguments.count > 64, arguments.first == "hash", let parsed = Hash.fastArguments(arguments.dropFirst()) {
+            Glibc.exit(Hash.execute(paths: parsed.paths, sha256: parsed.sha256, check: parsed.check, threads: parsed.threads))
+        }
+        main(nil)
+    }
 }

@@ -59,9 +59,11 @@ struct Run: ParsableCommand {
         if settings.isRayEnabled {
             switch RaySubmitCommand.recognition(arguments) {
             case .recognised(let submit):
-                try runSubmit(submit, arguments: arguments, project: project, context: context, settings: settings,
-                              runtime: runtime, environment: environment)
-                return
+                if try runSubmit(submit, arguments: arguments, project: project, context: context, settings: settings,
+                                 runtime: runtime, environment: environment)
+                {
+                    return
+                }
             case .unsupported(let reason):
                 printError("roar: warning: \(reason); the job runs without roar on the cluster (only this command is recorded)")
             case .notASubmit:
@@ -83,16 +85,21 @@ struct Run: ParsableCommand {
         if code != 0 { throw ExitCode(code) }
     }
 
-    /// `ray job submit`: roar rides along to the cluster and brings the lineage home.
+    /// `ray job submit`: roar rides along to the cluster and brings the lineage home. False
+    /// when roar cannot add itself (Ray would refuse the merged runtime env): the caller then
+    /// runs the command as given, which records the submit alone.
     func runSubmit(
         _ submit: RaySubmitCommand, arguments: [String], project: Project, context: ProjectContext,
         settings: TracedRun.Settings, runtime: RuntimeFiles, environment: [String: String]
-    ) throws {
+    ) throws -> Bool {
         let traced = TracedRun(project: project, arguments: arguments, settings: settings, runtime: runtime)
         let outcome: ClusterSubmission.Outcome
         do {
             outcome = try ClusterSubmission(traced: traced, command: submit)
                 .execute(store: context.store, environment: environment)
+        } catch where error.code == .submitNotRewritable {
+            printError("roar: warning: \(error.message); the job runs without roar on the cluster (only this command is recorded)")
+            return false
         } catch {
             printError("roar: \(error.description)")
             throw ExitCode(error.code == .launchFailed ? (error.errorNumber == ENOENT ? 127 : 126) : 1)
@@ -105,6 +112,7 @@ struct Run: ParsableCommand {
         }
         let code = outcome.result.termination.shellExitCode
         if code != 0 { throw ExitCode(code) }
+        return true
     }
 
     func report(_ result: TracedRun.Result) {

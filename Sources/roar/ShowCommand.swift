@@ -75,7 +75,11 @@ struct TargetLookup {
         if !jobs.isEmpty {
             let writers = jobs.filter { $0.outputs.contains { $0.path == path } }
             let readers = jobs.filter { $0.inputs.contains { $0.path == path } }
-            return .content(description: path, writers: writers, readers: readers)
+            let refs = jobs.flatMap { $0.outputs + $0.inputs }.filter { $0.path == path }
+            // Written on a Ray node and never on this host: say so rather than look missing.
+            let onClusterOnly = !refs.isEmpty && refs.allSatisfy(\.isClusterOnly) && access(path, F_OK) != 0
+            return .content(
+                description: path + (onClusterOnly ? " (on the cluster only)" : ""), writers: writers, readers: readers)
         }
         throw Failure("nothing recorded matches '\(target)': give @N, a job uid or digest prefix, or a recorded path")
     }

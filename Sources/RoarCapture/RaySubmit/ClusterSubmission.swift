@@ -44,15 +44,7 @@ public struct ClusterSubmission {
         let project = traced.project
         let runID = StableID.random()
         let runDirectory = project.spoolRoot + "/" + runID
-        try TracedRun.makeDirectory(project.spoolRoot)
-        try TracedRun.makeDirectory(runDirectory)
-
         let keyPair = RunKeyPair.generate()
-        do {
-            try keyPair.save(to: runDirectory + "/" + SubmitRecord.keyFileName)
-        } catch {
-            throw CaptureError(.spoolUnavailable, "cannot store the run key: \(error.description)")
-        }
 
         var submit = command
         let submissionID = submit.submissionID ?? "raysubmit_" + Self.randomSuffix()
@@ -70,7 +62,7 @@ public struct ClusterSubmission {
         do {
             userEnvironment = try probe.rewrite(submit).runtimeEnvironment
         } catch {
-            throw CaptureError(.launchFailed, "roar cannot add itself to this job: \(error.message)")
+            throw CaptureError(.submitNotRewritable, "roar cannot add itself to this job: \(error.message)")
         }
         let variables = jobVariables(
             runID: runID, keyPair: keyPair, filter: filter, runtimeEnvironment: userEnvironment, bundle: bundle,
@@ -90,16 +82,26 @@ public struct ClusterSubmission {
                         bundleDirectory: bundle, environmentVariables: variables, currentDirectory: cwd
                     ).rewrite(submit)
                 } catch {
-                    throw CaptureError(.launchFailed, "roar cannot add itself to this job: \(error.message)")
+                    throw CaptureError(.submitNotRewritable, "roar cannot add itself to this job: \(error.message)")
                 }
             } else {
-                throw CaptureError(.launchFailed, "roar cannot add itself to this job: \(error.message)")
+                throw CaptureError(.submitNotRewritable, "roar cannot add itself to this job: \(error.message)")
             }
         }
         notes += rewritten.notes
         if !rewritten.overriddenVariables.isEmpty {
             notes.append(
                 "the job's env_vars set \(rewritten.overriddenVariables.joined(separator: ", ")); roar's own values are used for this run")
+        }
+
+        // Only now, with a command Ray will take: the run's folder and its private key.
+        try TracedRun.makeDirectory(project.spoolRoot)
+        try TracedRun.makeDirectory(runDirectory)
+        do {
+            try keyPair.save(to: runDirectory + "/" + SubmitRecord.keyFileName)
+        } catch {
+            TracedRun.removeTree(runDirectory)
+            throw CaptureError(.spoolUnavailable, "cannot store the run key: \(error.description)")
         }
 
         let record = SubmitRecord(

@@ -1,6 +1,6 @@
 /// How spool tags map to jobs (`docs/ray-events.md`): the empty tag is the driver, `ray:<task>:<attempt>`
 /// and `ray-actor:<actor>` are tasks, every other tag is Ray's own machinery.
-/// Shared by the host's `JobAssembler` and the agent's `Fragmenter`.
+/// Used by the host's `JobAssembler` for local and host-submitted runs alike.
 public enum SpoolTags {
     /// Whether records with this tag belong to a job (the driver or a task) rather than to Ray itself.
     public static func isJobTag(_ tag: String) -> Bool {

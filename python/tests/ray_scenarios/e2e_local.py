@@ -235,9 +235,25 @@ def shipped():
     ray.get(shipped_copy.remote())
 
 
+# -- data inside a py_modules package -----------------------------------------------------------
+
+@ray.remote
+def module_data():
+    import helpers  # shipped in py_modules on a cluster; next to the script locally
+
+    with open(os.path.join(os.path.dirname(helpers.__file__), "table.csv")) as f:
+        rows = f.read().splitlines()
+    write("module/rows.txt", f"{len(rows)} rows\n")
+
+
+def module():
+    ray.get(module_data.remote())
+
+
 RUN = {
     "fanout": fanout, "actor": actor, "subprocess": subprocess_, "thread": thread, "parquet": parquet,
     "nested": nested, "failing": failing, "killed": killed, "retries": retries, "shipped": shipped,
+    "module": module,
 }
 
 if __name__ == "__main__":
