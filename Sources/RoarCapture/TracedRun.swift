@@ -77,15 +77,7 @@ public struct TracedRun {
             throw error
         }
 
-        root.durationSeconds = Self.now() - root.startedAt
-        root.exitCode = Int(termination.shellExitCode)
-        switch termination {
-        case .exited(0): root.status = .ok
-        case .exited: root.status = .failed
-        case .signaled:
-            root.status = .killed
-            root.error = "killed by \(termination.signalName ?? "a signal")"
-        }
+        root.end(with: termination, at: Self.now())
         manifest.root = root
         try? manifest.write(to: spoolDirectory)
         var result = Result(termination: termination, root: root, outcome: nil, mergeError: nil, spoolDirectory: spoolDirectory)
@@ -210,6 +202,21 @@ public enum ShellQuoting {
         let safe = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:@%+,")
         if !argument.isEmpty && argument.allSatisfy({ safe.contains($0) }) { return argument }
         return "'" + argument.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
+    }
+}
+
+extension Job {
+    /// How the command roar ran ended: duration, exit code, status (and the signal's name).
+    mutating func end(with termination: Termination, at time: Double) {
+        durationSeconds = time - startedAt
+        exitCode = Int(termination.shellExitCode)
+        switch termination {
+        case .exited(0): status = .ok
+        case .exited: status = .failed
+        case .signaled:
+            status = .killed
+            error = "killed by \(termination.signalName ?? "a signal")"
+        }
     }
 }
 

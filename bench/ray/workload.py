@@ -14,7 +14,7 @@ import time
 
 import ray
 
-WORKLOAD = sys.argv[1]
+WORKLOAD = sys.argv[1] if len(sys.argv) > 1 else "io"
 
 
 @ray.remote
@@ -27,6 +27,7 @@ def io_task(i):
     with open(f"in/in-{i}.txt", "rb") as f:
         seed = f.read()
     block = (seed * (1024 // len(seed) + 1))[:1024]
+    os.makedirs("out", exist_ok=True)  # on a cluster, each node has its own working dir
     with open(f"out/out-{i}.bin", "wb") as f:
         for _ in range(1024):
             f.write(block)

@@ -219,6 +219,19 @@ ROAR_EXPORT void roar_flush(void) {
     errno = saved;
 }
 
+/* roar's own processes (the node agents of host-submit) opt out: what they read and write is
+ * roar's bookkeeping, and recording it would feed their next batch. Flushes what is buffered, then
+ * every hook passes through for the rest of this process image. */
+ROAR_EXPORT void roar_stop_recording(void) {
+    int saved = errno;
+    if (ROAR_UNLIKELY(!roar_initialised)) {
+        roar_init_once();
+    }
+    roar_flush();
+    roar_g.enabled = 0;
+    errno = saved;
+}
+
 /* ---------------------------------------------------------------------------------------------------------
  * Initialisation
  */

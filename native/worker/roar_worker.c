@@ -71,6 +71,82 @@ static char *python_owning(const char *script) {
     return access(buf, X_OK) == 0 ? buf : NULL;
 }
 
+/* Appends `path` to the ':'-separated list in `variable` unless it is there already. */
+static void append_to_list(const char *variable, const char *path) {
+    const char *old = getenv(variable);
+    if (path[0] != '/' || (old != NULL && roar_list_has_token(old, path))) {
+        return;
+    }
+    size_t n = strlen(path) + (old ? strlen(old) + 1 : 0) + 1;
+    char *value = malloc(n);
+    if (value == NULL) {
+        return;
+    }
+    if (old != NULL && old[0] != 0) {
+        snprintf(value, n, "%s:%s", old, path);
+    } else {
+        snprintf(value, n, "%s", path);
+    }
+    setenv(variable, value, 1);
+    free(value);
+}
+
+/* The interpreter's own trees are never lineage. On a cluster the host could not name them, so the
+ * launcher adds them to ROAR_IGNORE (as roar's driver does for local runs): a worker's thousands of
+ * imports then never reach the spool. `python` is <prefix>/bin/<name>; a virtualenv's pyvenv.cfg names
+ * the base installation (`home = <base>/bin`), whose standard library the worker imports too. */
+static void ignore_interpreter_trees(const char *python) {
+    char prefix[4096];
+    if (getenv("ROAR_IGNORE") == NULL || strlen(python) >= sizeof prefix) {
+        return; /* not under roar's cluster set-up: leave the environment alone */
+    }
+    strcpy(prefix, python);
+    for (int up = 0; up < 2; up++) {
+        char *slash = strrchr(prefix, '/');
+        if (slash == NULL || slash == prefix) {
+            return;
+        }
+        *slash = 0;
+    }
+    if (strcmp(prefix, "/usr") != 0 && strcmp(prefix, "/usr/local") != 0) {
+        append_to_list("ROAR_IGNORE", prefix);
+    }
+    char cfg_path[4096 + 16];
+    snprintf(cfg_path, sizeof cfg_path, "%s/pyvenv.cfg", prefix);
+    FILE *cfg = fopen(cfg_path, "r");
+    if (cfg == NULL) {
+        return;
+    }
+    char line[4096];
+    while (fgets(line, sizeof line, cfg) != NULL) {
+        if (strncmp(line, "home", 4) != 0) {
+            continue;
+        }
+        char *value = strchr(line, '=');
+        if (value == NULL) {
+            break;
+        }
+        value++;
+        while (*value == ' ' || *value == '\t') {
+            value++;
+        }
+        value[strcspn(value, "\r\n")] = 0;
+        size_t len = strlen(value);
+        while (len > 1 && (value[len - 1] == ' ' || value[len - 1] == '/')) {
+            value[--len] = 0;
+        }
+        char *slash = strrchr(value, '/'); /* <base>/bin -> <base> */
+        if (slash != NULL && slash != value) {
+            *slash = 0;
+            if (strcmp(value, "/usr") != 0 && strcmp(value, "/usr/local") != 0) {
+                append_to_list("ROAR_IGNORE", value);
+            }
+        }
+        break;
+    }
+    fclose(cfg);
+}
+
 static void make_spool_directory(void) {
     const char *spool = getenv("ROAR_SPOOL");
     if (spool == NULL || spool[0] != '/' || strlen(spool) >= 4096) {
@@ -105,6 +181,7 @@ int main(int argc, char **argv) {
         return 127;
     }
     make_spool_directory();
+    ignore_interpreter_trees(python);
     if (python[0] != '/') {
         fprintf(stderr, "roar-worker: ROAR_WORKER_PYTHON must be an absolute path, got '%s'\n", python);
         return 127;

@@ -4,9 +4,9 @@
 every node then write their spool files into ``ROAR_SPOOL`` on that node's disk. This module
 brings those spools home without GLaaS (docs/ray-submit.md, "Transport"):
 
-- ``start()`` (called by the driver's ``ray.init`` patch) creates one detached **collector**
-  actor on the driver's node and one detached **node agent** actor pinned to every alive node;
-  a thread of the driver starts agents on nodes that join later.
+- ``start()`` (called by the driver's ``ray.init`` patch, working in a thread) creates one
+  detached **node agent** actor pinned to every alive node; the one on the driver's node is
+  also the **collector**. A thread of the driver starts agents on nodes that join later.
 - A node agent runs ``roar-agent ship`` (Swift, from the bundle) on its node: it reads new
   spool lines, hashes the files tasks read, seals batches to the run's public key and drops
   them in an outbox. The actor forwards outbox files to the collector, retrying until they are
@@ -48,6 +48,7 @@ ORPHAN_GRACE_S = float(os.environ.get("ROAR_AGENT_ORPHAN_GRACE", "60"))
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _started = False
 _start_lock = threading.Lock()
+_start_thread: Optional[threading.Thread] = None
 #: The nodes this driver started agents on (written into the done marker).
 _started_nodes: List[str] = []
 
@@ -111,13 +112,15 @@ def path_map(runtime_env: Dict[str, Any], environ: Optional[Dict[str, str]] = No
 # the actors (defined lazily: ``ray`` is imported only inside a Ray process)
 
 
-class _Collector:
-    """Detached, on the driver's node. Threaded (``max_concurrency``): puts from many agents."""
+class _Collection:
+    """The collector's state: held by the node agent on the driver's node (one actor fewer to
+    start: on a small cluster each Ray worker process costs about a second of CPU)."""
 
-    def __init__(self, run_id: str) -> None:
+    def __init__(self, run_id: str, owner: Any) -> None:
         import ray
 
         self.run_id = run_id
+        self.owner = owner  # the node agent holding this collection
         node = ray._private.worker.global_worker.node
         self.spill = os.path.join(node.get_logs_dir_path(), "roar", run_id)
         os.makedirs(self.spill, exist_ok=True)
@@ -204,8 +207,11 @@ class _Collector:
         with open(path + ".tmp", "w") as f:
             json.dump(manifest, f)
         os.replace(path + ".tmp", path)
-        # The job is over: clean the nodes, then end the agents and this actor.
+        # The job is over: clean the nodes, then end the other agents and this one.
+        me = ray.get_runtime_context().current_actor
         for agent in agents:
+            if agent == me:
+                continue
             try:
                 ray.get(agent.cleanup.remote(), timeout=10)
             except Exception:
@@ -214,11 +220,12 @@ class _Collector:
                 ray.kill(agent)
             except Exception:
                 pass
+        self.owner.cleanup()
 
         def end() -> None:
             time.sleep(0.5)
             try:
-                ray.kill(ray.get_runtime_context().current_actor)
+                ray.kill(me)
             except Exception:
                 os._exit(0)
 
@@ -226,12 +233,19 @@ class _Collector:
 
 
 class _NodeAgent:
-    """Detached, pinned to one node: supervises ``roar-agent ship`` and forwards its outbox."""
+    """Detached, pinned to one node: supervises ``roar-agent ship`` and forwards its outbox to
+    the collector. The agent on the driver's node is the collector (``collector`` is None)."""
 
     def __init__(self, run_id: str, node_id: str, collector: Any, settings: Dict[str, Any]) -> None:
+        from . import spool
+
+        # What this process reads and writes (spools, batches, the spill) is roar's own:
+        # recorded, it would feed this agent's next batch, round after round.
+        spool.stop_recording()
         self.run_id = run_id
         self.node_id = node_id
         self.collector = collector
+        self.collection = _Collection(run_id, self) if collector is None else None
         self.spool = settings["spool"]
         self.outbox = os.path.join(os.path.dirname(self.spool), "outbox-" + node_id)
         os.makedirs(self.spool, mode=0o700, exist_ok=True)
@@ -248,13 +262,45 @@ class _NodeAgent:
         self.thread = threading.Thread(target=self._loop, daemon=True)
         self.thread.start()
 
+    def _collector_call(self, method: str, *args: Any, timeout: float = 60) -> Any:
+        """A collector method: run here when this agent is the collector, else on it."""
+        import ray
+
+        if self.collection is not None:
+            return getattr(self.collection, method)(*args)
+        return ray.get(getattr(self.collector, method).remote(*args), timeout=timeout)
+
+    # The collector's methods (called on the agent of the driver's node).
+
+    def put(self, name: str, data: bytes) -> bool:
+        assert self.collection is not None
+        return self.collection.put(name, data)
+
+    def register(self, node_id: str, agent: Any) -> None:
+        assert self.collection is not None
+        self.collection.register(node_id, agent)
+
+    def job_finished(self, expected_nodes: List[str]) -> None:
+        assert self.collection is not None
+        self.collection.job_finished(expected_nodes)
+
+    def agent_finished(self, node_id: str, stats: Dict[str, Any]) -> None:
+        assert self.collection is not None
+        self.collection.agent_finished(node_id, stats)
+
+    def spill_directory(self) -> str:
+        assert self.collection is not None
+        return self.collection.spill_directory()
+
+    # The agent's own work.
+
     def _register(self) -> None:
         import ray
 
         me = ray.get_runtime_context().current_actor
         for attempt in range(30):
             try:
-                ray.get(self.collector.register.remote(self.node_id, me), timeout=10)
+                self._collector_call("register", self.node_id, me, timeout=10)
                 return
             except Exception as exc:
                 _debug(f"registering with the collector failed (attempt {attempt + 1}): {exc!r}")
@@ -295,7 +341,7 @@ class _NodeAgent:
             try:
                 with open(path, "rb") as f:
                     data = f.read()
-                if ray.get(self.collector.put.remote(name, data), timeout=60):
+                if self._collector_call("put", name, data):
                     os.unlink(path)
                     self.forwarded += 1
             except Exception as exc:
@@ -320,24 +366,28 @@ class _NodeAgent:
                         nodes = json.load(f).get("nodes") or []
                 except (OSError, ValueError):
                     nodes = []
-                try:
-                    self.collector.job_finished.remote(nodes)
-                except Exception:
-                    pass
+                threading.Thread(target=self._report_job_done, args=(nodes,), daemon=True).start()
             time.sleep(0.25)
+
+    def _report_job_done(self, nodes: List[str]) -> None:
+        try:
+            self._collector_call("job_finished", nodes)
+        except Exception as exc:
+            _debug(f"could not report the job's end: {exc!r}")
 
     def _watch(self) -> None:
         """Detached actors outlive everything: stop when the collector is gone, and finish
         when the driver's job died without saying it was done."""
         import ray
 
-        try:
-            ray.get(self.collector.spill_directory.remote(), timeout=30)
-        except ray.exceptions.RayActorError:
-            self._stop_process()
-            os._exit(0)
-        except Exception:
-            return
+        if self.collector is not None:
+            try:
+                ray.get(self.collector.spill_directory.remote(), timeout=30)
+            except ray.exceptions.RayActorError:
+                self._stop_process()
+                os._exit(0)
+            except Exception:
+                return
         if self.reported_done or not self.driver_job:
             return
         try:
@@ -352,7 +402,7 @@ class _NodeAgent:
             self.driver_dead_since = time.monotonic()
         elif time.monotonic() - self.driver_dead_since > ORPHAN_GRACE_S:
             self.reported_done = True
-            self.collector.job_finished.remote([])
+            threading.Thread(target=self._report_job_done, args=([],), daemon=True).start()
 
     def _stop_process(self) -> Optional[int]:
         if self.process.poll() is None:
@@ -380,9 +430,7 @@ class _NodeAgent:
                 "agent_exit": exit_code,
             }
         try:
-            import ray
-
-            ray.get(self.collector.agent_finished.remote(self.node_id, self.finished), timeout=60)
+            self._collector_call("agent_finished", self.node_id, self.finished)
         except Exception as exc:
             _debug(f"could not report the final round: {exc!r}")
         return self.finished
@@ -398,17 +446,12 @@ class _NodeAgent:
 # driver side
 
 
-#: roar's own actors are not traced: what they read and write (spools, batches, the spill) is
-#: roar's, and recording it would feed their own next batch, round after round.
-_UNTRACED = {"env_vars": {"ROAR_SPOOL": "", "ROAR_MODE": "cluster-internal"}}
-
-
-def _actor_classes() -> tuple:
+def _agent_class() -> Any:
     import ray
 
-    collector = ray.remote(num_cpus=0, max_concurrency=16, runtime_env=_UNTRACED)(_Collector)
-    agent = ray.remote(num_cpus=0, max_concurrency=4, runtime_env=_UNTRACED)(_NodeAgent)
-    return collector, agent
+    # Threaded: puts from many agents, and finish/cleanup while the forwarding thread runs. The
+    # job's own runtime env: a worker process of the job can be used, and no second env is built.
+    return ray.remote(num_cpus=0, max_concurrency=16)(_NodeAgent)
 
 
 def _job_runtime_env() -> Dict[str, Any]:
@@ -429,12 +472,18 @@ def _job_runtime_env() -> Dict[str, Any]:
 
 
 def start() -> None:
-    """Create the collector and the node agents for this run (once per driver process)."""
-    global _started
+    """Create the collector and the node agents for this run (once per driver process), in a
+    thread: ``ray.init`` returns to the user's program meanwhile."""
+    global _started, _start_thread
     with _start_lock:
         if _started or not is_cluster_mode():
             return
         _started = True
+    _start_thread = threading.Thread(target=_start_quietly, name="roar-cluster-start", daemon=True)
+    _start_thread.start()
+
+
+def _start_quietly() -> None:
     try:
         _start()
     except Exception as exc:
@@ -459,13 +508,16 @@ def _start() -> None:
         "public_key": os.environ.get("ROAR_BATCH_PUBLIC_KEY"),
         "driver_job": ray.get_runtime_context().get_job_id(),
     }
-    collector_cls, agent_cls = _actor_classes()
+    agent_cls = _agent_class()
     driver_node = ray.get_runtime_context().get_node_id()
-    collector = collector_cls.options(
+    # The agent of the driver's node is also the collector; it must be where the driver's
+    # done marker appears.
+    collector = agent_cls.options(
         name="roar-collector-" + run_id, namespace=NAMESPACE, lifetime="detached", get_if_exists=True,
-        scheduling_strategy=NodeAffinitySchedulingStrategy(driver_node, soft=True),
-    ).remote(run_id)
-    started: Dict[str, Any] = {}
+        scheduling_strategy=NodeAffinitySchedulingStrategy(driver_node, soft=False),
+    ).remote(run_id, driver_node, None, settings)
+    started: Dict[str, Any] = {driver_node: collector}
+    _started_nodes.append(driver_node)
 
     def start_agents() -> None:
         for node in ray.nodes():
@@ -499,6 +551,8 @@ def mark_job_done() -> None:
     """Called by ``driver_main`` when the entrypoint has ended (after its own last flush)."""
     if not is_cluster_mode():
         return
+    if _start_thread is not None:
+        _start_thread.join(timeout=60)  # a very short job: its agents must exist before the marker
     try:
         spool_dir = os.environ.get("ROAR_SPOOL", "")
         if not spool_dir:

@@ -162,6 +162,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         p.add_argument("--address", default=None)
         p.add_argument("--headers", default=None)
         p.add_argument("--verify", default=None)
+        p.add_argument("--wait-for-go", action="store_true", help="wait for a line on stdin before working")
         if name == "batches":
             p.add_argument("--run", required=True)
             p.add_argument("--out", required=True)
@@ -169,6 +170,15 @@ def main(argv: Optional[List[str]] = None) -> int:
         else:
             p.add_argument("--submission-id", required=True)
     args = parser.parse_args(argv)
+    if args.wait_for_go:
+        # Started while the job runs: import Ray now, work once roar says the job has ended.
+        try:
+            import ray.job_submission  # noqa: F401
+        except Exception:
+            pass  # reported below, by the real attempt
+        if not sys.stdin.readline().strip():
+            sys.stdout.write(json.dumps({"ok": False, "reason": "cancelled", "detail": "not needed"}) + "\n")
+            return 1
     try:
         result = drain(args) if args.what == "batches" else status(args)
     except DrainError as exc:

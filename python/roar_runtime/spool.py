@@ -224,3 +224,13 @@ def flush() -> None:
         backend().flush()  # type: ignore[attr-defined]
     except Exception:
         count("flush_failed")
+
+
+def stop_recording() -> None:
+    """This process is roar's own (a node agent): nothing more of it is recorded."""
+    try:
+        lib = ctypes.CDLL(None)
+        if hasattr(lib, "roar_stop_recording"):
+            lib.roar_stop_recording()
+    except Exception:
+        count("stop_recording_failed")

@@ -30,7 +30,7 @@ except ImportError:  # pragma: no cover - the venv has it (python/requirements.t
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
-EXPORTS = {"roar_set_tag", "roar_get_tag", "roar_emit", "roar_flush"}
+EXPORTS = {"roar_set_tag", "roar_get_tag", "roar_emit", "roar_flush", "roar_stop_recording"}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -831,6 +831,43 @@ def test_roar_worker_execs_roar_worker_python_with_the_library(native_build: Pat
     assert exe == PYTHON
     w = only(traced.spool().writes(traced.cwd / "w.txt"))
     assert_digest(w, traced.cwd / "w.txt")
+
+
+def test_stop_recording_ends_recording_for_the_process(traced: Traced) -> None:
+    """roar's own processes (host-submit node agents) opt out; what came before is kept."""
+    traced.python("""
+        import ctypes
+        open("before.txt", "w").write("recorded")
+        ctypes.CDLL(None).roar_stop_recording()
+        open("after.txt", "w").write("not recorded")
+        open("before.txt").read()
+    """)
+    sp = traced.spool()
+    assert_digest(only(sp.writes(traced.cwd / "before.txt")), traced.cwd / "before.txt")
+    assert sp.writes(traced.cwd / "after.txt") == [] and sp.reads(traced.cwd / "before.txt") == []
+
+
+def test_roar_worker_finds_the_python_that_owns_rays_worker(native_build: Path, traced: Traced, tmp_path: Path) -> None:
+    """On a cluster no ROAR_WORKER_PYTHON is set: the interpreter is the one whose site-packages
+    hold the default_worker.py Ray starts; its trees join ROAR_IGNORE; ROAR_SPOOL is created."""
+    prefix = tmp_path / "venv"
+    script = prefix / "lib" / "python3.11" / "site-packages" / "ray" / "_private" / "workers" / "default_worker.py"
+    script.parent.mkdir(parents=True)
+    script.write_text("import os, sys\nprint(sys.executable)\nprint(os.environ['ROAR_IGNORE'])\n"
+                      "open('w.txt', 'w').write('from the worker')\n")
+    (prefix / "bin").mkdir()
+    (prefix / "bin" / "python3.11").symlink_to(PYTHON)
+    (prefix / "pyvenv.cfg").write_text("home = /opt/base-python/bin\nversion = 3.11.7\n")
+    spool = tmp_path / "node" / "run" / "spool"
+    env = traced.env(ROAR_SPOOL=str(spool), ROAR_IGNORE="/usr:/proc")
+    for key in ("LD_PRELOAD", "ROAR_PRELOAD", "ROAR_WORKER_PYTHON"):
+        env.pop(key, None)
+    proc = traced.run([str(native_build / "roar-worker"), str(script)], env=env)
+    exe, ignore = proc.stdout.decode().split()
+    assert exe == str(prefix / "bin" / "python3.11")
+    assert ignore.split(":") == ["/usr", "/proc", str(prefix), "/opt/base-python"]
+    assert spool.is_dir() and (spool.stat().st_mode & 0o777) == 0o700
+    assert [f.name for f in spool.iterdir()], "the worker's own write went to the created spool"
 
 
 def test_roar_worker_without_python_fails_clearly(native_build: Path, traced: Traced) -> None:

@@ -49,11 +49,13 @@ public struct ClusterDrain {
     var batchDirectory: String { runDirectory + "/batches" }
     var nodeSpoolDirectory: String { runDirectory + "/nodes" }
 
-    public func fetchAndRecord(root: Job, store: RoarStore, keepsFiles: Bool) -> Result {
+    /// - Parameter helper: the download started ahead (``startFetching()``), or nil to start it now.
+    public func fetchAndRecord(root: Job, store: RoarStore, keepsFiles: Bool, helper: StartedHelper? = nil) -> Result {
         let fetched: HelperReply
         do {
-            fetched = try runHelper(
-                ["batches", "--run", record.runID, "--out", batchDirectory, "--timeout", String(timeoutSeconds)])
+            let running: StartedHelper
+            if let helper { running = helper } else { running = try startFetching() }
+            fetched = try running.proceed()
         } catch {
             return .notDelivered(error.message)
         }
@@ -162,10 +164,56 @@ public struct ClusterDrain {
         public var description: String { message }
     }
 
-    /// Runs `python -m roar_runtime.drain <arguments>` against the job's dashboard and decodes
-    /// its last stdout line.
-    func runHelper(_ arguments: [String]) throws(HelperError) -> HelperReply {
-        var argv = [record.python, "-m", "roar_runtime.drain"] + arguments
+    /// `python -m roar_runtime.drain` started ahead of time: it imports Ray and connects while
+    /// the job runs, then waits for ``proceed()`` (a line on its stdin) before doing its work.
+    public final class StartedHelper {
+        let process: Process
+        let input: Pipe
+        let output: Pipe
+        let errors: Pipe
+        let python: String
+
+        init(process: Process, input: Pipe, output: Pipe, errors: Pipe, python: String) {
+            self.process = process
+            self.input = input
+            self.output = output
+            self.errors = errors
+            self.python = python
+        }
+
+        /// Lets it work and waits for its answer.
+        func proceed() throws(HelperError) -> HelperReply {
+            // A helper that already died must not take roar down with SIGPIPE: its stderr says why.
+            let previous = signal(SIGPIPE, SIG_IGN)
+            try? input.fileHandleForWriting.write(contentsOf: Data("go\n".utf8))
+            try? input.fileHandleForWriting.close()
+            signal(SIGPIPE, previous)
+            let outData = output.fileHandleForReading.readDataToEndOfFile()
+            let errData = errors.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            let lastLine = String(decoding: outData, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
+            guard let json = try? JSONSerialization.jsonObject(with: Data(lastLine.utf8)) as? [String: Any] else {
+                let stderrText = String(decoding: errData, as: UTF8.self).split(separator: "\n").suffix(3)
+                    .joined(separator: " | ")
+                throw HelperError(
+                    message: "\(python) -m roar_runtime.drain failed (status \(process.terminationStatus)): \(stderrText)")
+            }
+            return HelperReply(
+                ok: json["ok"] as? Bool ?? false, detail: json["detail"] as? String ?? "",
+                problems: json["problems"] as? [String] ?? [], missingNodes: json["missing_nodes"] as? [String] ?? [],
+                fields: json)
+        }
+
+        /// Not needed after all (`--no-wait`, a failed submit): it exits on the closed stdin.
+        public func cancel() {
+            try? input.fileHandleForWriting.close()
+            process.waitUntilExit()
+        }
+    }
+
+    /// Starts `python -m roar_runtime.drain <arguments>` against the job's dashboard.
+    func startHelper(_ arguments: [String]) throws(HelperError) -> StartedHelper {
+        var argv = [record.python, "-m", "roar_runtime.drain"] + arguments + ["--wait-for-go"]
         if let address = record.address { argv += ["--address", address] }
         if let headers = record.headers { argv += ["--headers", headers] }
         if let verify = record.verify { argv += ["--verify", verify] }
@@ -176,28 +224,25 @@ public struct ClusterDrain {
         environment["PYTHONPATH"] = runtime.pythonDirectory + (environment["PYTHONPATH"].map { ":" + $0 } ?? "")
         for key in environment.keys where key.hasPrefix("ROAR_") || key == "LD_PRELOAD" { environment[key] = nil }
         process.environment = environment
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
+        let helper = StartedHelper(process: process, input: Pipe(), output: Pipe(), errors: Pipe(), python: record.python)
+        process.standardInput = helper.input
+        process.standardOutput = helper.output
+        process.standardError = helper.errors
         do {
             try process.run()
         } catch {
             throw HelperError(message: "cannot run \(record.python) to fetch the lineage: \(error.localizedDescription)")
         }
-        let outData = output.fileHandleForReading.readDataToEndOfFile()
-        let errData = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let lastLine = String(decoding: outData, as: UTF8.self).split(separator: "\n").last.map(String.init) ?? ""
-        guard let json = try? JSONSerialization.jsonObject(with: Data(lastLine.utf8)) as? [String: Any] else {
-            let stderrText = String(decoding: errData, as: UTF8.self).split(separator: "\n").suffix(3).joined(separator: " | ")
-            throw HelperError(
-                message: "\(record.python) -m roar_runtime.drain failed (status \(process.terminationStatus)): \(stderrText)")
-        }
-        return HelperReply(
-            ok: json["ok"] as? Bool ?? false, detail: json["detail"] as? String ?? "",
-            problems: json["problems"] as? [String] ?? [], missingNodes: json["missing_nodes"] as? [String] ?? [],
-            fields: json)
+        return helper
+    }
+
+    /// Starts the batch download, to be let go once the job has ended.
+    public func startFetching() throws(HelperError) -> StartedHelper {
+        try startHelper(["batches", "--run", record.runID, "--out", batchDirectory, "--timeout", String(timeoutSeconds)])
+    }
+
+    func runHelper(_ arguments: [String]) throws(HelperError) -> HelperReply {
+        try startHelper(arguments).proceed()
     }
 }
 

@@ -118,17 +118,27 @@ public struct ClusterSubmission {
         var manifest = RunManifest(runID: runID, roarPID: getpid(), root: root)
         try manifest.write(to: runDirectory)
 
+        // The download helper starts now: its Python and Ray import while the job runs.
+        let drain = ClusterDrain(
+            runDirectory: runDirectory, record: record, keyPair: keyPair, runtime: traced.runtime, filter: filter)
+        let helper = submit.isNoWait ? nil : try? drain.startFetching()
         let termination: Termination
         do {
             termination = try CommandRunner.run(rewritten.arguments, environment: environment)
         } catch {
+            helper?.cancel()
             TracedRun.removeTree(runDirectory)
             throw error
         }
-        root.exitCode = Int(termination.shellExitCode)
         var result = TracedRun.Result(
             termination: termination, root: root, outcome: nil, mergeError: nil, spoolDirectory: runDirectory)
 
+        if submit.isNoWait, termination != .exited(0) {
+            // The submit itself failed: no job ran, nothing will come from the cluster.
+            helper?.cancel()
+            return try recordSubmitOnly(root: root, termination: termination, result: result, store: store,
+                                        runDirectory: runDirectory, submissionID: submissionID, notes: notes)
+        }
         if submit.isNoWait, termination == .exited(0) {
             // Submitted, not finished: the root job stays `running` until `roar fetch`.
             manifest.root = root
@@ -138,25 +148,22 @@ public struct ClusterSubmission {
                 pendingReason: "submitted without waiting; run `roar fetch \(submissionID)` once the job has finished",
                 notes: notes)
         }
-        root.durationSeconds = TracedRun.now() - root.startedAt
-        switch termination {
-        case .exited(0): root.status = .ok
-        case .exited: root.status = .failed
-        case .signaled:
-            root.status = .killed
-            root.error = "killed by \(termination.signalName ?? "a signal")"
-        }
+        root.end(with: termination, at: TracedRun.now())
         manifest.root = root
         try? manifest.write(to: runDirectory)
         result.root = root
 
-        let drain = ClusterDrain(
-            runDirectory: runDirectory, record: record, keyPair: keyPair, runtime: traced.runtime, filter: filter)
-        switch drain.fetchAndRecord(root: root, store: store, keepsFiles: traced.settings.keepsSpool) {
+        switch drain.fetchAndRecord(root: root, store: store, keepsFiles: traced.settings.keepsSpool, helper: helper) {
         case .recorded(let outcome, let drainNotes):
             result.outcome = outcome
             notes += drainNotes
             return Outcome(result: result, submissionID: submissionID, pendingReason: nil, notes: notes)
+        case .notDelivered(let reason) where termination != .exited(0):
+            // A failed submit (or a job that failed before roar started on the cluster): the
+            // command is the lineage there is.
+            return try recordSubmitOnly(
+                root: root, termination: termination, result: result, store: store, runDirectory: runDirectory,
+                submissionID: submissionID, notes: notes + ["no lineage came from the cluster: \(reason)"])
         case .notDelivered(let reason):
             return Outcome(
                 result: result, submissionID: submissionID,
@@ -165,6 +172,25 @@ public struct ClusterSubmission {
             result.mergeError = error
             return Outcome(result: result, submissionID: submissionID, pendingReason: nil, notes: notes)
         }
+    }
+
+    /// Records the submit command alone and drops the run's folder.
+    func recordSubmitOnly(
+        root: Job, termination: Termination, result: TracedRun.Result, store: RoarStore, runDirectory: String,
+        submissionID: String, notes: [String]
+    ) throws(CaptureError) -> Outcome {
+        var job = root
+        job.end(with: termination, at: TracedRun.now())
+        var recorded = result
+        recorded.root = job
+        do {
+            recorded.outcome = try Reconstituter(store: store, filter: traced.pathFilter(environment: [:])).reconstitute(
+                spools: [], problems: [], root: job, runID: job.uid, resolver: NodeDigestResolver())
+            TracedRun.removeTree(runDirectory)
+        } catch {
+            recorded.mergeError = error
+        }
+        return Outcome(result: recorded, submissionID: submissionID, pendingReason: nil, notes: notes)
     }
 
     /// roar's variables for the job: what the cluster side needs to trace it and to send the
