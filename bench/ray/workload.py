@@ -15,6 +15,7 @@ import time
 import ray
 
 WORKLOAD = sys.argv[1] if len(sys.argv) > 1 else "io"
+IO_TASKS = int(os.environ.get("BENCH_IO_TASKS", "100"))
 
 
 @ray.remote
@@ -36,7 +37,7 @@ def io_task(i):
 
 def make_inputs():
     os.makedirs("in", exist_ok=True)
-    for i in range(100):
+    for i in range(IO_TASKS):
         with open(f"in/in-{i}.txt", "w") as f:
             f.write(f"input {i}\n")
 
@@ -55,8 +56,8 @@ def main():
         ray.get([noop.remote() for _ in range(200)])
         n = 200
     else:
-        ray.get([io_task.remote(i) for i in range(100)])
-        n = 100
+        ray.get([io_task.remote(i) for i in range(IO_TASKS)])
+        n = IO_TASKS
     batch = time.perf_counter() - start
     ray.shutdown()
     print(json.dumps({"workload": WORKLOAD, "batch_s": batch, "tasks": n}))

@@ -428,3 +428,39 @@ def test_two_overlapping_submits_stay_separate(ray_cluster: RayCluster, tmp_path
         for job in dag["jobs"]:
             for ref in job["inputs"] + job["outputs"]:
                 assert not ref["path"].startswith((str(other.root) + "/", str(other_data) + "/")), ref["path"]
+
+
+# ---------------------------------------------------------------------------------------------
+# submits that cannot be traced or cannot reach the cluster (no cluster needed)
+
+UNREACHABLE = "http://127.0.0.1:9"  # the discard port: nothing listens, connections are refused
+
+
+def _plain_env() -> Dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ROAR_", "RAY_ADDRESS"))}
+    env["PATH"] = f"{VENV_BIN}:{env.get('PATH', '')}"
+    return env
+
+
+def test_a_runtime_env_ray_would_refuse_with_roar_runs_as_given(tmp_path: Path) -> None:
+    project = new_project(tmp_path, "proj")
+    result = project.run(
+        "ray", "job", "submit", "--address", UNREACHABLE, "--runtime-env-json", json.dumps({"image_uri": "img:1"}),
+        "--", "python", "e2e_local.py", check=False, env=_plain_env(), timeout=120)
+    assert "roar cannot add itself to this job" in result.stderr and "image_uri" in result.stderr
+    assert "runs without roar on the cluster" in result.stderr
+    assert result.returncode != 0  # Ray's own answer: nothing listens there
+    (run,) = [j for j in project.dag()["jobs"] if j["role"] == "run"]
+    assert run["command"].startswith("ray job submit") and run["status"] == "failed"
+
+
+def test_a_submit_that_cannot_reach_the_cluster_records_the_command(tmp_path: Path) -> None:
+    project = new_project(tmp_path, "proj")
+    result = project.run(
+        "ray", "job", "submit", "--address", UNREACHABLE, "--working-dir", ".", "--", "python", "e2e_local.py",
+        check=False, env=_plain_env(), timeout=180)
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "no lineage came from the cluster" in result.stderr
+    (run,) = [j for j in project.dag()["jobs"] if j["role"] == "run"]
+    assert run["status"] == "failed" and run["exit_code"] == 1
+    assert not list((project.root / ".roar" / "spool").iterdir()), "nothing left pending"
