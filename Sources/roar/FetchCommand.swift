@@ -52,7 +52,8 @@ struct Fetch: ParsableCommand {
             }
             let drain = ClusterDrain(
                 runDirectory: run.directory, record: run.record, keyPair: keyPair, runtime: runtime,
-                filter: traced.pathFilter(environment: environment))
+                filter: traced.pathFilter(environment: environment),
+                timeoutSeconds: ClusterDrain.timeout(environment: environment))
             let state: ClusterDrain.JobState
             do {
                 state = try drain.jobState()

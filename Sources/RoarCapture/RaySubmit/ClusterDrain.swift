@@ -46,6 +46,11 @@ public struct ClusterDrain {
         case failed(StoreError)
     }
 
+    /// `ROAR_DRAIN_TIMEOUT` (seconds), else 60.
+    public static func timeout(environment: [String: String]) -> Double {
+        environment["ROAR_DRAIN_TIMEOUT"].flatMap(Double.init).map { max(1, $0) } ?? 60
+    }
+
     var batchDirectory: String { runDirectory + "/batches" }
     var nodeSpoolDirectory: String { runDirectory + "/nodes" }
 

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import Foundation
-public import RoarCore
+import RoarCore
 import RoarReconstitute
 public import RoarStore
 import RoarTransport
@@ -54,45 +54,9 @@ public struct ClusterSubmission {
         let cwd = Project.currentDirectory()
         let filter = traced.pathFilter(environment: environment)
         let bundle = traced.runtime.pythonDirectory + "/roar_runtime"
-        var notes: [String] = []
-
-        // First pass: the runtime env as the user gave it, to learn which host folders go up.
-        let probe = RaySubmitRewrite(bundleDirectory: bundle, environmentVariables: [:], currentDirectory: cwd)
-        let userEnvironment: [String: RuntimeEnvironmentValue]
-        do {
-            userEnvironment = try probe.rewrite(submit).runtimeEnvironment
-        } catch {
-            throw CaptureError(.submitNotRewritable, "roar cannot add itself to this job: \(error.message)")
-        }
-        let variables = jobVariables(
-            runID: runID, keyPair: keyPair, filter: filter, runtimeEnvironment: userEnvironment, bundle: bundle,
-            currentDirectory: cwd)
-        let rewrite = RaySubmitRewrite(
-            bundleDirectory: bundle, environmentVariables: variables, workerLauncher: Self.workerLauncherSnippet,
-            currentDirectory: cwd)
-        let rewritten: RaySubmitRewrite.Result
-        do {
-            rewritten = try rewrite.rewrite(submit)
-        } catch {
-            if error.code == .launcherConflict {
-                // pip/conda/uv choose the interpreter: trace at the Python level only.
-                notes.append(error.message)
-                do {
-                    rewritten = try RaySubmitRewrite(
-                        bundleDirectory: bundle, environmentVariables: variables, currentDirectory: cwd
-                    ).rewrite(submit)
-                } catch {
-                    throw CaptureError(.submitNotRewritable, "roar cannot add itself to this job: \(error.message)")
-                }
-            } else {
-                throw CaptureError(.submitNotRewritable, "roar cannot add itself to this job: \(error.message)")
-            }
-        }
-        notes += rewritten.notes
-        if !rewritten.overriddenVariables.isEmpty {
-            notes.append(
-                "the job's env_vars set \(rewritten.overriddenVariables.joined(separator: ", ")); roar's own values are used for this run")
-        }
+        let (rewritten, rewriteNotes) = try rewriteForCluster(
+            submit, runID: runID, keyPair: keyPair, filter: filter, bundle: bundle, currentDirectory: cwd)
+        var notes = rewriteNotes
 
         // Only now, with a command Ray will take: the run's folder and its private key.
         try TracedRun.makeDirectory(project.spoolRoot)
@@ -120,7 +84,8 @@ public struct ClusterSubmission {
 
         // The download helper starts now: its Python and Ray import while the job runs.
         let drain = ClusterDrain(
-            runDirectory: runDirectory, record: record, keyPair: keyPair, runtime: traced.runtime, filter: filter)
+            runDirectory: runDirectory, record: record, keyPair: keyPair, runtime: traced.runtime, filter: filter,
+            timeoutSeconds: ClusterDrain.timeout(environment: environment))
         let helper = submit.isNoWait ? nil : try? drain.startFetching()
         let termination: Termination
         do {
@@ -172,6 +137,54 @@ public struct ClusterSubmission {
             result.mergeError = error
             return Outcome(result: result, submissionID: submissionID, pendingReason: nil, notes: notes)
         }
+    }
+
+    /// The submit with roar added, and what the user should know about it. Throws
+    /// `submitNotRewritable` when Ray would refuse roar's additions.
+    func rewriteForCluster(
+        _ submit: RaySubmitCommand, runID: String, keyPair: RunKeyPair, filter: PathFilter, bundle: String,
+        currentDirectory cwd: String
+    ) throws(CaptureError) -> (RaySubmitRewrite.Result, [String]) {
+        var notes: [String] = []
+        // First pass: the runtime env as the user gave it, to learn which host folders go up.
+        let probe = RaySubmitRewrite(bundleDirectory: bundle, environmentVariables: [:], currentDirectory: cwd)
+        let userEnvironment: [String: RuntimeEnvironmentValue]
+        do {
+            userEnvironment = try probe.rewrite(submit).runtimeEnvironment
+        } catch {
+            throw CaptureError(.submitNotRewritable, "roar cannot add itself to this job: \(error.message)")
+        }
+        let variables = jobVariables(
+            runID: runID, keyPair: keyPair, filter: filter, runtimeEnvironment: userEnvironment, bundle: bundle,
+            currentDirectory: cwd)
+        let rewrite = RaySubmitRewrite(
+            bundleDirectory: bundle, environmentVariables: variables, workerLauncher: Self.workerLauncherSnippet,
+            currentDirectory: cwd)
+        let rewritten: RaySubmitRewrite.Result
+        do {
+            rewritten = try rewrite.rewrite(submit)
+        } catch {
+            if error.code == .launcherConflict {
+                // pip/conda/uv choose the interpreter: trace at the Python level only.
+                notes.append(error.message)
+                do {
+                    rewritten = try RaySubmitRewrite(
+                        bundleDirectory: bundle, environmentVariables: variables, currentDirectory: cwd
+                    ).rewrite(submit)
+                } catch {
+                    throw CaptureError(.submitNotRewritable, "roar cannot add itself to this job: \(error.message)")
+                }
+            } else {
+                throw CaptureError(.submitNotRewritable, "roar cannot add itself to this job: \(error.message)")
+            }
+        }
+        notes += rewritten.notes
+        if !rewritten.overriddenVariables.isEmpty {
+            notes.append(
+                "the job's env_vars set \(rewritten.overriddenVariables.joined(separator: ", ")); roar's own values are used for this run")
+        }
+
+        return (rewritten, notes)
     }
 
     /// Records the submit command alone and drops the run's folder.
