@@ -239,7 +239,9 @@ static void finalise(struct roar_desc *d, int fd) {
                     own = (int)roar_sys_open(proc, O_RDONLY | O_CLOEXEC, 0);
                 }
                 int hfd = own >= 0 ? own : ((mode & DM_R) ? fd : -1);
-                if (have && hfd >= 0 && roar_blake3_hash_fd(hfd, 0, digest) == 0) {
+                /* pread, never a mapping: inside the traced program a file truncated meanwhile (or a
+                 * read error on an uncached page) would raise SIGBUS in the user's process. */
+                if (have && hfd >= 0 && roar_blake3_hash_fd(hfd, ROAR_BLAKE3_FD_PREAD, digest) == 0) {
                     ok = 1;
                 } else {
                     roar_count(RC_REHASH_FAILED);
