@@ -12,7 +12,8 @@ public struct NodeDigestResolver: ReadDigestResolver {
 
     public init() {}
 
-    public mutating func addRead(path: String, version: FileVersion, digest: String) {
+    /// A version's digest: the version alone identifies it, whatever path it was read by.
+    public mutating func addRead(version: FileVersion, digest: String) {
         byVersion[version] = digest
     }
 

@@ -97,7 +97,7 @@ public struct ClusterDrain {
     func assemble() -> Assembled {
         var notes: [String] = []
         var restorer = PathRestorer()
-        var reads: [(path: String, version: FileVersion, digest: String)] = []
+        var reads: [(version: FileVersion, digest: String)] = []
         var current: [(path: String, version: FileVersion, digest: String)] = []
         TracedRun.makeDirectoryQuietly(nodeSpoolDirectory)
         let opener = BatchOpener(keyPair: keyPair, expectedSessionID: record.runID)
@@ -118,12 +118,12 @@ public struct ClusterDrain {
             for segment in batch.segments {
                 if let problem = write(segment) { notes.append("batch \(name): \(problem)") }
             }
-            reads += batch.readDigests.map { ($0.path, $0.version, $0.blake3) }
+            reads += batch.readDigests.map { ($0.version, $0.blake3) }
             current += batch.currentDigests.map { ($0.path, $0.version, $0.blake3) }
         }
 
         var resolver = NodeDigestResolver()
-        for entry in reads { resolver.addRead(path: restorer.restore(entry.path), version: entry.version, digest: entry.digest) }
+        for entry in reads { resolver.addRead(version: entry.version, digest: entry.digest) }
         for entry in current {
             resolver.addCurrent(path: restorer.restore(entry.path), version: entry.version, digest: entry.digest)
         }
