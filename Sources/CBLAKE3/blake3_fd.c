@@ -284,21 +284,43 @@ static void proc_fd_path(int fd, char path[40]) {
     path[at] = '\0';
 }
 
+/*
+ * Setting a lease makes this process the owner that a break would signal; F_SETOWN 0 right after means a break
+ * signals nobody. For the two system calls in between, the signal is set to SIGURG, ignored unless the program
+ * handles it (a break landing exactly there would deliver one spurious SIGURG, never SIGIO, whose default action
+ * would end the program).
+ */
+int roar_blake3_lease_take(int fd) {
+    if (!lease_break_time_ok()) {
+        return -1;
+    }
+    if (RAW_FCNTL(fd, F_SETSIG, SIGURG) != 0 || RAW_FCNTL(fd, F_SETLEASE, F_RDLCK) != 0) {
+        return -1;
+    }
+    RAW_FCNTL(fd, F_SETOWN, 0);
+    return 0;
+}
+
+int roar_blake3_lease_held(int fd) {
+    return RAW_FCNTL(fd, F_GETLEASE, 0) == F_RDLCK;
+}
+
+void roar_blake3_lease_drop(int fd) {
+    RAW_FCNTL(fd, F_SETLEASE, F_UNLCK);
+}
+
 static int lease_held(int lfd) {
-    return RAW_FCNTL(lfd, F_GETLEASE, 0) == F_RDLCK;
+    return roar_blake3_lease_held(lfd);
 }
 
 static void lease_release(int lfd) {
-    RAW_FCNTL(lfd, F_SETLEASE, F_UNLCK);
+    roar_blake3_lease_drop(lfd);
     RAW_CLOSE(lfd);
 }
 
 /*
  * A private read-only open of the file behind `fd` with a read lease on it, or -1. The reopen keeps the caller's
- * open file (its lease, F_SETOWN/F_SETSIG settings) untouched. Setting a lease makes this process the owner that
- * a break would signal; F_SETOWN 0 right after means a break signals nobody. For the two system calls in between,
- * the signal is set to SIGURG, ignored unless the program handles it (a break landing exactly there would deliver
- * one spurious SIGURG, never SIGIO, whose default action would end the program).
+ * open file (its lease, F_SETOWN/F_SETSIG settings) untouched.
  */
 static int lease_open(int fd, const struct stat *st) {
     if (!lease_break_time_ok()) {
@@ -316,11 +338,10 @@ static int lease_open(int fd, const struct stat *st) {
         RAW_CLOSE((int)lfd); /* fd was closed and reused meanwhile */
         return -1;
     }
-    if (RAW_FCNTL((int)lfd, F_SETSIG, SIGURG) != 0 || RAW_FCNTL((int)lfd, F_SETLEASE, F_RDLCK) != 0) {
+    if (roar_blake3_lease_take((int)lfd) != 0) {
         RAW_CLOSE((int)lfd);
         return -1;
     }
-    RAW_FCNTL((int)lfd, F_SETOWN, 0);
     /* Under the lease the size can no longer shrink; it must still be the size the pieces are planned for. */
     if (RAW_FSTAT((int)lfd, &now) != 0 || now.st_size != st->st_size) {
         lease_release((int)lfd);
@@ -330,6 +351,17 @@ static int lease_open(int fd, const struct stat *st) {
 }
 #else
 #define HAVE_LEASES 0
+int roar_blake3_lease_take(int fd) {
+    (void)fd;
+    return -1;
+}
+int roar_blake3_lease_held(int fd) {
+    (void)fd;
+    return 0;
+}
+void roar_blake3_lease_drop(int fd) {
+    (void)fd;
+}
 static int lease_held(int lfd) {
     (void)lfd;
     return 0;

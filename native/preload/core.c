@@ -38,6 +38,7 @@ const char *const roar_counter_names[RC_COUNT] = {
     [RC_TAG_TRUNCATED] = "tag_truncated",
     [RC_STATIC_EXEC] = "static_exec",
     [RC_HANDOFF] = "handoff",
+    [RC_CLOSE_DEFERRED] = "close_deferred",
 };
 
 extern char **environ;
@@ -227,6 +228,11 @@ ROAR_EXPORT void roar_stop_recording(void) {
     if (ROAR_UNLIKELY(!roar_initialised)) {
         roar_init_once();
     }
+    if (roar_active()) {
+        roar_t_guard++;
+        roar_fd_settle(); /* digests still being finished in the background are the program's */
+        roar_t_guard--;
+    }
     roar_flush();
     roar_g.enabled = 0;
     errno = saved;
@@ -395,6 +401,7 @@ void roar_process_exit(void) {
     }
     roar_t_guard++;
     roar_fd_finalise_all();
+    roar_fd_settle();
     roar_emit_exit();
     roar_spool_flush();
     roar_g.exiting = 1;

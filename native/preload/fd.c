@@ -41,6 +41,7 @@ static struct roar_map maps[MAX_MAPS];
 int roar_n_maps;
 
 static void bg_finish(struct roar_desc *d);
+static int defer_close(struct roar_desc *d, int fd);
 
 extern void _IO_list_lock(void);
 extern void _IO_list_unlock(void);
@@ -162,6 +163,36 @@ static void emit_open(const struct roar_desc *d) {
     roar_line_commit(&l);
 }
 
+/* The `hash` field of an F record: "blake3:<hex>". */
+#define HASH_FIELD_LEN (7 + 2 * ROAR_BLAKE3_OUT_LEN)
+static void hash_field(const uint8_t digest[ROAR_BLAKE3_OUT_LEN], char out[HASH_FIELD_LEN + 1]) {
+    memcpy(out, "blake3:", 7);
+    roar_blake3_hex(digest, out + 7);
+}
+
+static void emit_file_record(const struct roar_desc *d, const char *tag, size_t tag_len, uint64_t close_ns,
+                             uint32_t mode, uint64_t dev, uint64_t ino, int64_t size, uint64_t mtime,
+                             const char *hash) {
+    struct roar_file_record r = {
+        .tag = tag,
+        .tag_len = tag_len,
+        .open_ns = d->open_ns,
+        .close_ns = close_ns,
+        .mode = mode,
+        .bytes_read = __atomic_load_n(&d->bytes_read, __ATOMIC_RELAXED),
+        .bytes_written = __atomic_load_n(&d->bytes_written, __ATOMIC_RELAXED),
+        .dev = dev,
+        .ino = ino,
+        .size = size,
+        .mtime_ns = mtime,
+        .hash = hash,
+        .hash_len = hash[0] == '-' ? 1 : HASH_FIELD_LEN,
+        .path = d->path,
+        .path_len = d->path_len,
+    };
+    roar_emit_file(&r);
+}
+
 /* Writes the F record of a description nobody references any more. `fd` is an fd still open on it, or -1. */
 static void finalise(struct roar_desc *d, int fd) {
     uint32_t state = __atomic_load_n(&d->state, __ATOMIC_ACQUIRE);
@@ -187,7 +218,7 @@ static void finalise(struct roar_desc *d, int fd) {
 
     uint64_t dev = d->dev, ino = d->ino, mtime = d->mtime0;
     int64_t size = d->size0;
-    char hash[8 + 2 * ROAR_BLAKE3_OUT_LEN + 1] = "-";
+    char hash[HASH_FIELD_LEN + 1] = "-";
     if (writable) {
         /* The version this open produced: stat and hash it now. */
         int own = -1; /* a private read-only fd: by path when ours is gone, /proc/self/fd/N to re-read */
@@ -249,8 +280,7 @@ static void finalise(struct roar_desc *d, int fd) {
                 }
             }
             if (ok) {
-                memcpy(hash, "blake3:", 7);
-                roar_blake3_hex(digest, hash + 7);
+                hash_field(digest, hash);
             }
         }
         if (own >= 0) {
@@ -258,28 +288,12 @@ static void finalise(struct roar_desc *d, int fd) {
         }
     }
 
-    struct roar_file_record r = {
-        .tag = tag,
-        .tag_len = inherited ? strlen(tag) : d->tag_len,
-        .open_ns = d->open_ns,
-        .close_ns = close_ns,
-        .mode = mode,
-        .bytes_read = br,
-        .bytes_written = bw,
-        .dev = dev,
-        .ino = ino,
-        .size = size,
-        .mtime_ns = mtime,
-        .hash = hash,
-        .hash_len = hash[0] == '-' ? 1 : 7 + 2 * ROAR_BLAKE3_OUT_LEN,
-        .path = d->path,
-        .path_len = d->path_len,
-    };
-    roar_emit_file(&r);
+    emit_file_record(d, tag, inherited ? strlen(tag) : d->tag_len, close_ns, mode, dev, ino, size, mtime, hash);
 }
 
-/* The last reference is gone: finalise and free. `unlinked`: already off the live list. */
-static void release_desc(struct roar_desc *d, int fd, int unlinked) {
+/* The last reference is gone: finalise and free. `unlinked`: already off the live list. `may_defer`: the caller
+ * is close(), which calls roar_fd_close_end after the real close. */
+static void release_desc(struct roar_desc *d, int fd, int unlinked, int may_defer) {
     if (!unlinked) {
         roar_lock(&roar_table_mu);
         live_unlink_locked(d);
@@ -287,6 +301,10 @@ static void release_desc(struct roar_desc *d, int fd, int unlinked) {
     }
     roar_t_guard++;
     if (__atomic_load_n(&d->bg, __ATOMIC_ACQUIRE)) {
+        if (may_defer && defer_close(d, fd)) {
+            roar_t_guard--;
+            return;
+        }
         bg_finish(d);
     }
     finalise(d, fd);
@@ -296,7 +314,7 @@ static void release_desc(struct roar_desc *d, int fd, int unlinked) {
 }
 
 static void release(struct roar_desc *d, int fd) {
-    release_desc(d, fd, 0);
+    release_desc(d, fd, 0, 0);
 }
 
 static void unref(struct roar_desc *d, int fd) {
@@ -580,19 +598,34 @@ void roar_fd_unlock_write(struct roar_desc *d) {
 /* ---------------------------------------------------------------------------------------------------------
  * Background hashing. Hashing costs about as much CPU as the write itself; for large sequential writes the
  * writing thread only counts bytes and one library thread reads them back from the page cache and hashes them,
- * on another core. The F record waits for it: release() finishes what is left inline.
+ * on another core.
+ *
+ * Deferred closes: at the last close() of such a description the thread is usually still behind. Instead of
+ * waiting for it, close() takes the version (fstat) and, right after the real close, a read lease on the
+ * thread's private fd: from then on nobody can open the file for writing or truncate it without first waiting for
+ * us (fs.lease-break-time), so the bytes the thread still reads are the version's. The thread finishes the hash and
+ * writes the F record, with the close's tag and times (readers order records by time, not by position). Renames
+ * and unlinks do not disturb it: the fd holds the inode. Exit, exec and roar_stop_recording wait for these
+ * (roar_fd_settle). Without a lease (the file is open for writing elsewhere, is not ours, leases are off) or
+ * with MAX_DEFERRED pending, close() finishes the hash itself as before. A process killed meanwhile loses the
+ * F record; its O record makes the reader hash the file as found.
  */
 #define BG_MIN_WRITE (32 * 1024)
 #define BG_BATCH (1024 * 1024)
+#define MAX_DEFERRED 32
 
 static pthread_mutex_t bg_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t bg_cond = PTHREAD_COND_INITIALIZER;  /* work queued */
-static pthread_cond_t bg_idle = PTHREAD_COND_INITIALIZER;  /* bg_current changed */
+static pthread_cond_t bg_idle = PTHREAD_COND_INITIALIZER;  /* bg_current or deferred_n changed */
 static struct roar_desc *bg_queue[64];
 static int bg_n;
+static struct roar_desc *deferred[MAX_DEFERRED]; /* closed, hash not finished (under bg_mu) */
+static int deferred_n;
+static int closes_pending; /* deferred closes whose F record is not written yet (under bg_mu) */
 static struct roar_desc *bg_current;
 static int bg_started;
 static char *bg_buf; /* BG_BATCH bytes, the thread's */
+static ROAR_TLS struct roar_desc *t_closing; /* deferred by this thread's close(), until roar_fd_close_end */
 
 /* Hashes [hashed_len, upto) of d through its private fd. Under d->hash_mu. Returns 0, or -1 when the file is
  * not what we think (then the hash is recomputed at close). */
@@ -626,52 +659,73 @@ static void bg_remove_locked(struct roar_desc *d) {
     __atomic_store_n(&d->queued, 0, __ATOMIC_SEQ_CST);
 }
 
+/* Under bg_mu: a description with bytes to hash, or (*done set) a closed one whose hash is complete. */
+static struct roar_desc *bg_next_locked(int *done) {
+    *done = 0;
+    if (deferred_n > 0) { /* closed files first: a writer may be waiting on the lease */
+        struct roar_desc *c = deferred[0];
+        if ((__atomic_load_n(&c->state, __ATOMIC_ACQUIRE) & DS_STREAM_OK) && c->stream_len > c->hashed_len) {
+            return c;
+        }
+        deferred[0] = deferred[--deferred_n]; /* closes_pending counts it until its F record is out */
+        *done = 1;
+        return c;
+    }
+    for (int i = 0; i < bg_n; i++) {
+        struct roar_desc *c = bg_queue[i];
+        if (!(__atomic_load_n(&c->state, __ATOMIC_ACQUIRE) & DS_STREAM_OK)) {
+            bg_remove_locked(c); /* not sequential any more: recomputed at close */
+            i--;
+            continue;
+        }
+        if (__atomic_load_n(&c->stream_len, __ATOMIC_SEQ_CST) > c->hashed_len) {
+            return c;
+        }
+        /* caught up: leave the queue, then look again (a write may have just been counted) */
+        __atomic_store_n(&c->queued, 0, __ATOMIC_SEQ_CST);
+        if (__atomic_load_n(&c->stream_len, __ATOMIC_SEQ_CST) > c->hashed_len) {
+            __atomic_store_n(&c->queued, 1, __ATOMIC_SEQ_CST);
+            return c;
+        }
+        bg_queue[i] = bg_queue[--bg_n];
+        i--;
+    }
+    return NULL;
+}
+
+static void finish_deferred(struct roar_desc *d, char *buf, size_t cap);
+
 static void *bg_main(void *arg) {
     roar_t_guard = 1; /* nothing this thread does is traced */
     pthread_mutex_lock(&bg_mu);
     for (;;) {
-        struct roar_desc *d = NULL;
-        while (d == NULL) {
-            for (int i = 0; i < bg_n; i++) {
-                struct roar_desc *c = bg_queue[i];
-                if (!(__atomic_load_n(&c->state, __ATOMIC_ACQUIRE) & DS_STREAM_OK)) {
-                    bg_remove_locked(c); /* not sequential any more: recomputed at close */
-                    i--;
-                    continue;
-                }
-                if (__atomic_load_n(&c->stream_len, __ATOMIC_SEQ_CST) > c->hashed_len) {
-                    d = c;
-                    break;
-                }
-                /* caught up: leave the queue, then look again (a write may have just been counted) */
-                __atomic_store_n(&c->queued, 0, __ATOMIC_SEQ_CST);
-                if (__atomic_load_n(&c->stream_len, __ATOMIC_SEQ_CST) > c->hashed_len) {
-                    __atomic_store_n(&c->queued, 1, __ATOMIC_SEQ_CST);
-                    d = c;
-                    break;
-                }
-                bg_queue[i] = bg_queue[--bg_n];
-                i--;
-            }
-            if (d == NULL) {
-                pthread_cond_wait(&bg_cond, &bg_mu);
-            }
+        int done;
+        struct roar_desc *d;
+        while ((d = bg_next_locked(&done)) == NULL) {
+            pthread_cond_wait(&bg_cond, &bg_mu);
         }
         bg_current = d;
         pthread_mutex_unlock(&bg_mu);
 
-        roar_lock(&d->hash_mu);
-        uint64_t target = __atomic_load_n(&d->stream_len, __ATOMIC_SEQ_CST);
-        if (target > d->hashed_len + BG_BATCH * 4) {
-            target = d->hashed_len + BG_BATCH * 4; /* let other files have a turn */
+        if (done) {
+            finish_deferred(d, bg_buf, BG_BATCH);
+        } else {
+            roar_lock(&d->hash_mu);
+            uint64_t target = __atomic_load_n(&d->stream_len, __ATOMIC_SEQ_CST);
+            if (target > d->hashed_len + BG_BATCH * 4) {
+                target = d->hashed_len + BG_BATCH * 4; /* let other files have a turn */
+            }
+            if (bg_hash_range(d, target, bg_buf, BG_BATCH) != 0) {
+                __atomic_and_fetch(&d->state, ~(uint32_t)DS_STREAM_OK, __ATOMIC_RELEASE);
+            }
+            roar_unlock(&d->hash_mu);
         }
-        if (bg_hash_range(d, target, bg_buf, BG_BATCH) != 0) {
-            __atomic_and_fetch(&d->state, ~(uint32_t)DS_STREAM_OK, __ATOMIC_RELEASE);
-        }
-        roar_unlock(&d->hash_mu);
 
         pthread_mutex_lock(&bg_mu);
         bg_current = NULL;
+        if (done) {
+            closes_pending--;
+        }
         pthread_cond_broadcast(&bg_idle);
     }
     return arg;
@@ -755,6 +809,120 @@ static void bg_finish(struct roar_desc *d) {
     roar_unlock(&d->hash_mu);
 }
 
+/* The last close() of a background-hashed description (before the real close): take the version now and leave
+ * the rest of the hash to the thread (see the top of this section). 1 when deferred: roar_fd_close_end goes on. */
+static int defer_close(struct roar_desc *d, int fd) {
+    uint32_t state = __atomic_load_n(&d->state, __ATOMIC_ACQUIRE);
+    uint32_t mode = __atomic_load_n(&d->mode, __ATOMIC_ACQUIRE);
+    if (!(state & DS_STREAM_OK) || (state & (DS_STDIO | DS_CONTENT | DS_SHARED | DS_INHERITED | DS_ADOPTED)) ||
+        (mode & DM_M) || !(mode & DM_W) || fd < 0) {
+        return 0;
+    }
+    /* A glance, not under hash_mu (the thread may hold it for a whole batch): only the thread advances it. */
+    int behind = __atomic_load_n(&d->hashed_len, __ATOMIC_RELAXED) < d->stream_len;
+    struct stat st;
+    if (!behind || __atomic_load_n(&closes_pending, __ATOMIC_RELAXED) >= MAX_DEFERRED || roar_sys_fstat(fd, &st) != 0 ||
+        (uint64_t)st.st_size != d->stream_len) {
+        return 0;
+    }
+    d->close_ns = roar_now_ns();
+    d->final_size = st.st_size;
+    d->final_mtime = mtime_ns(&st);
+    t_closing = d;
+    return 1;
+}
+
+void roar_fd_close_end(void) {
+    struct roar_desc *d = t_closing;
+    if (d == NULL) {
+        return;
+    }
+    t_closing = NULL;
+    int e = errno;
+    roar_t_guard++;
+    /* Our fd is closed: with no other writer the lease can be had. The version must still be the one of the close
+     * (nobody slipped in between). */
+    struct stat st;
+    int leased = roar_blake3_lease_take(d->hfd) == 0;
+    int ok = leased && roar_sys_fstat(d->hfd, &st) == 0 && st.st_size == d->final_size &&
+             mtime_ns(&st) == d->final_mtime;
+    if (ok) {
+        pthread_mutex_lock(&bg_mu);
+        ok = deferred_n < MAX_DEFERRED;
+        if (ok) {
+            bg_remove_locked(d);
+            d->closed = 1;
+            deferred[deferred_n++] = d;
+            closes_pending++;
+            pthread_cond_signal(&bg_cond);
+        }
+        pthread_mutex_unlock(&bg_mu);
+    }
+    if (ok) {
+        roar_count(RC_CLOSE_DEFERRED);
+    } else {
+        if (leased) {
+            roar_blake3_lease_drop(d->hfd);
+        }
+        pthread_mutex_lock(&bg_mu);
+        bg_remove_locked(d);
+        while (bg_current == d) {
+            pthread_cond_wait(&bg_idle, &bg_mu);
+        }
+        pthread_mutex_unlock(&bg_mu);
+        char buf[16384];
+        finish_deferred(d, buf, sizeof buf);
+    }
+    roar_t_guard--;
+    errno = e;
+}
+
+/* Hashes what is left, writes the F record of the version taken at close, lets go of the file and frees d. On
+ * the thread, or in close() when the digest could not be deferred after all. */
+static void finish_deferred(struct roar_desc *d, char *buf, size_t cap) {
+    uint32_t mode = __atomic_load_n(&d->mode, __ATOMIC_ACQUIRE);
+    roar_lock(&d->hash_mu);
+    int streamed = (__atomic_load_n(&d->state, __ATOMIC_ACQUIRE) & DS_STREAM_OK) &&
+                   bg_hash_range(d, d->stream_len, buf, cap) == 0;
+    roar_unlock(&d->hash_mu);
+    /* Still the version of the close? The lease kept writers out (unless one waited longer than
+     * fs.lease-break-time); what it cannot stop (an O_RDONLY|O_TRUNC open) changes size and mtime. */
+    struct stat st;
+    int same = roar_sys_fstat(d->hfd, &st) == 0 && st.st_size == d->final_size && mtime_ns(&st) == d->final_mtime;
+    char hash[HASH_FIELD_LEN + 1] = "-";
+    uint8_t digest[ROAR_BLAKE3_OUT_LEN];
+    if (streamed && same) {
+        roar_blake3_finalize(d->hasher, digest);
+        hash_field(digest, hash);
+    } else if (same && roar_blake3_hash_fd(d->hfd, ROAR_BLAKE3_FD_PREAD, digest) == 0) {
+        mode |= DM_S;
+        roar_count(RC_REHASH);
+        hash_field(digest, hash);
+    } else {
+        roar_count(RC_REHASH_FAILED);
+        roar_emit_warning("rehash-failed", d->path);
+    }
+    emit_file_record(d, d->tag, d->tag_len, d->close_ns, mode, d->dev, d->ino, d->final_size, d->final_mtime, hash);
+    /* Written now: the program may have flushed at the close (a Ray task's end) and be killed before its next. */
+    roar_spool_flush();
+    roar_blake3_lease_drop(d->hfd); /* explicitly: a fork child may still hold a copy of the fd */
+    roar_sys_close(d->hfd);
+    d->hfd = -1;
+    free(d->hasher);
+    desc_free(d);
+}
+
+void roar_fd_settle(void) {
+    if (!__atomic_load_n(&bg_started, __ATOMIC_ACQUIRE) || (pid_t)syscall(SYS_getpid) != roar_g.pid) {
+        return; /* no thread, or a vfork child (the parent's thread goes on without it) */
+    }
+    pthread_mutex_lock(&bg_mu);
+    while (closes_pending > 0) {
+        pthread_cond_wait(&bg_idle, &bg_mu);
+    }
+    pthread_mutex_unlock(&bg_mu);
+}
+
 static void bg_atfork_prepare(void) {
     pthread_mutex_lock(&bg_mu);
 }
@@ -769,6 +937,16 @@ static void bg_atfork_child(void) {
     pthread_cond_init(&bg_cond, NULL);
     pthread_cond_init(&bg_idle, NULL);
     bg_n = 0;
+    /* The parent's deferred closes are the parent's: our copies of their fds go (the lease stays with the
+     * parent's), their records are not ours to write. */
+    for (int i = 0; i < deferred_n; i++) {
+        roar_sys_close(deferred[i]->hfd);
+    }
+    if (bg_current != NULL && bg_current->closed) {
+        roar_sys_close(bg_current->hfd);
+    }
+    deferred_n = 0;
+    closes_pending = 0;
     bg_current = NULL;
     bg_started = 0;
     free(bg_buf);
@@ -889,7 +1067,7 @@ void roar_fd_truncated(int fd, int64_t length) {
     unref(d, -1);
 }
 
-void roar_fd_closing(int fd) {
+static void closing(int fd, int may_defer) {
     if (fd < 0 || fd >= ROAR_FD_MAX) {
         return;
     }
@@ -912,10 +1090,18 @@ void roar_fd_closing(int fd) {
     }
     roar_unlock(&roar_table_mu);
     if (last) {
-        release_desc(d, fd, 1);
+        release_desc(d, fd, 1, may_defer);
     } else if (roar_is_desc(d)) {
         unref(d, fd);
     }
+}
+
+void roar_fd_closing(int fd) {
+    closing(fd, 0);
+}
+
+void roar_fd_close_begin(int fd) {
+    closing(fd, 1);
 }
 
 void roar_fd_dup(int oldfd, int newfd) {

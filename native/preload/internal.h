@@ -200,6 +200,7 @@ enum roar_counter {
     RC_TAG_TRUNCATED, /* tags longer than ROAR_TAG_MAX */
     RC_STATIC_EXEC,   /* execs of static ELF binaries (their I/O is invisible) */
     RC_HANDOFF,       /* fds handed over to the new image at exec */
+    RC_CLOSE_DEFERRED, /* closes whose digest the background thread finished after close() returned */
     RC_COUNT
 };
 extern uint64_t roar_counters[RC_COUNT] ROAR_HIDDEN;
@@ -335,6 +336,12 @@ struct roar_desc {
     int hfd;                        /* private fd for reading back, -1 */
     int queued;                     /* on the background queue (under the queue lock) */
     uint64_t hashed_len;            /* bytes in hasher (under hash_mu in background mode) */
+    /* A deferred close (fd.c): the program closed it, the thread finishes the hash and writes the F record of
+     * the version taken at close. */
+    int closed;
+    uint64_t close_ns;
+    int64_t final_size;
+    uint64_t final_mtime;
     int spare_class;                /* allocated with the size of the spare kept for reuse (fd.c) */
     char *tag;                      /* tag of the opening thread (points into the allocation) */
     size_t tag_len;
@@ -373,6 +380,11 @@ void roar_fd_adopt_std(void) ROAR_HIDDEN;
 /* Before an fd goes away (close, dup2 onto it, fclose). Finalises the description when it was the last
  * reference. Call before the real close: the fd must still be open. */
 void roar_fd_closing(int fd) ROAR_HIDDEN;
+/* close(): begin before the real close, end right after it (a large written file's digest may be finished in
+ * the background); settle waits for those digests (exit, exec, roar_stop_recording). */
+void roar_fd_close_begin(int fd) ROAR_HIDDEN;
+void roar_fd_close_end(void) ROAR_HIDDEN;
+void roar_fd_settle(void) ROAR_HIDDEN;
 void roar_fd_dup(int oldfd, int newfd) ROAR_HIDDEN;
 void roar_fd_seeked(int fd, int64_t result) ROAR_HIDDEN;
 void roar_fd_truncated(int fd, int64_t length) ROAR_HIDDEN;

@@ -434,9 +434,12 @@ ROAR_EXPORT int close(int fd) {
     if ((unsigned)fd < ROAR_FD_MAX && roar_fd_peek(fd) != NULL && roar_active()) {
         int e = errno;
         roar_t_guard++;
-        roar_fd_closing(fd);
+        roar_fd_close_begin(fd);
         roar_t_guard--;
         errno = e;
+        int r = REAL(close)(fd);
+        roar_fd_close_end(); /* a digest left to the background thread: its lease is taken now */
+        return r;
     }
     return REAL(close)(fd);
 }

@@ -260,6 +260,9 @@ static int new_env_build(struct new_env *ne, char *const *envp, char *handoff, c
 static int exec_prepare(const char *resolved, long rlen, char *const argv[], char *const *envp, int spawn,
                         struct new_env *ne) {
     memset(ne, 0, offsetof(struct new_env, x));
+    if (!spawn) {
+        roar_fd_settle(); /* the hashing thread does not survive the exec */
+    }
     char *carry = NULL;
     /* Only an exec that can succeed is recorded (execvp-style callers try every PATH entry). */
     int likely = rlen >= 0 && access(resolved, X_OK) == 0;

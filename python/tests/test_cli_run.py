@@ -154,6 +154,27 @@ def test_pwrite_and_rename_into_place_and_delete(project: Project) -> None:
     assert job["deletes"] == [str(project.root / "doomed.txt")]
 
 
+def test_large_checkpoint_saved_by_rename_links_the_steps(project: Project) -> None:
+    """A 64 MiB file written in one call, closed (its digest finished after close, in the background) and renamed
+    into place: recorded under its final name with its digest, and the next step's read links to it."""
+    write(project, "save.py", textwrap.dedent("""
+        import os
+        data = os.urandom(1 << 20) * 64
+        with open("ckpt.tmp", "wb", buffering=0) as f:
+            f.write(data)
+        os.rename("ckpt.tmp", "ckpt.bin")
+    """))
+    project.run(sys.executable, "save.py")
+    project.run("cp", "ckpt.bin", "copy.bin")
+    dag = project.dag()
+    runs = sorted((job for job in dag["jobs"] if job["role"] == "run"), key=lambda j: j["step"])
+    saved, copied = runs
+    assert paths(saved["outputs"]) == {str(project.root / "ckpt.bin")}
+    assert_output(saved, project.root / "ckpt.bin")
+    assert_input(copied, project.root / "ckpt.bin")
+    assert {"from": saved["uid"], "to": copied["uid"], "path": str(project.root / "ckpt.bin")} in dag["edges"]
+
+
 def test_steps_chain_through_files(project: Project) -> None:
     write(project, "raw.txt", "raw\n")
     project.run("sh", "-c", "tr a-z A-Z < raw.txt > upper.txt")

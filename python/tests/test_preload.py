@@ -354,6 +354,145 @@ def test_large_sequential_writes_are_streamed_and_survive_fork(traced: Traced) -
         assert_digest(w, traced.cwd / name)
 
 
+def deferred_closes(sp: Spool) -> int:
+    return sum(c.get("close_deferred", 0) for c in sp.counters())
+
+
+def blake3_of(data: bytes, tmp: Path) -> str:
+    """b3sum of `data` (written to a scratch file outside the traced tree)."""
+    scratch = tmp / "expected.bin"
+    scratch.write_bytes(data)
+    return "blake3:" + b3sum(scratch)
+
+
+# A large file written in one call: the library's thread is still hashing it when close() returns, so the digest is
+# finished after the close (deferred), under a read lease on the file.
+WRITE_BIG = """
+    import os
+    def write_big(path, seed, size=48 << 20):
+        data = (bytes([seed]) + os.urandom(4095)) * (size // 4096)
+        with open(path, "wb", buffering=0) as f:
+            f.write(data)
+        return data
+"""
+
+
+def with_write_big(body: str) -> str:
+    return textwrap.dedent(WRITE_BIG) + textwrap.dedent(body)
+
+
+def test_a_large_files_digest_is_finished_after_close(traced: Traced, tmp_path: Path) -> None:
+    """close() does not wait for the hash of a large write; the F record still has the digest of what was closed,
+    the close's times and tag, even when the file is renamed away before the hash is done."""
+    traced.python(with_write_big("""
+        write_big("part.tmp", 1)
+        os.rename("part.tmp", "model.bin")
+    """), ROAR_TAG="task-7")
+    sp = traced.spool()
+    w = only(sp.writes(traced.cwd / "part.tmp"))
+    assert w.mode == "wct"  # the stream, not a rehash
+    assert w.tag == "task-7"
+    assert w.hash == "blake3:" + b3sum(traced.cwd / "model.bin")
+    assert w.size == (traced.cwd / "model.bin").stat().st_size == 48 << 20
+    assert_stat(w, traced.cwd / "model.bin")
+    rename = only(sp.of_type("M", old_path=traced.cwd / "part.tmp"))
+    assert w.close_ns <= rename.ns  # written after the rename, ordered by time
+    assert deferred_closes(sp) == 1
+
+
+def test_reopening_a_file_whose_digest_is_pending_waits_for_it(traced: Traced, tmp_path: Path) -> None:
+    """Truncating the file again (in the same process, then in a child) waits on the lease: each F record has the
+    digest of the content its close left, not of what came after."""
+    traced.python(with_write_big("""
+        import subprocess
+        first = write_big("data.bin", 1)
+        second = write_big("data.bin", 2)   # O_TRUNC of a file whose digest is still being computed
+        open("first.bin", "wb").write(first)
+        open("second.bin", "wb").write(second)
+        third = write_big("data.bin", 3)
+        subprocess.run(["sh", "-c", "printf child > data.bin"], check=True)
+    """))
+    sp = traced.spool()
+    writes = sp.writes(traced.cwd / "data.bin")
+    assert len(writes) == 4, [w.values for w in writes]
+    first, second, third, child = writes
+    assert first.hash == "blake3:" + b3sum(traced.cwd / "first.bin")
+    assert second.hash == "blake3:" + b3sum(traced.cwd / "second.bin")
+    assert first.hash != second.hash
+    assert third.size == 48 << 20 and third.hash not in (first.hash, second.hash)
+    assert child.hash == "blake3:" + b3sum(traced.cwd / "data.bin")
+    assert deferred_closes(sp) == 5  # data.bin three times, first.bin, second.bin
+
+
+def test_pending_digests_are_written_before_exec_and_not_by_a_fork_child(traced: Traced) -> None:
+    traced.python(with_write_big("""
+        import sys
+        write_big("out.bin", 5)
+        if os.fork() == 0:
+            os._exit(0)          # the child inherits the pending digest: not its record to write
+        os.wait()
+        os.execv("/bin/true", ["true"])  # the thread does not survive the exec: the record is written before
+    """))
+    sp = traced.spool()
+    w = only(sp.writes(traced.cwd / "out.bin"))
+    assert_digest(w, traced.cwd / "out.bin")
+    assert deferred_closes(sp) == 1
+
+
+def test_a_fork_child_does_not_hold_the_file_after_the_digest(traced: Traced) -> None:
+    """Once the digest is written, reopening for writing is immediate, even while a child forked during the
+    pending digest is still alive (it must not keep the lease)."""
+    traced.python(with_write_big("""
+        import time
+        write_big("held.bin", 6)
+        child = os.fork()
+        if child == 0:
+            time.sleep(20)
+            os._exit(0)
+        time.sleep(1)                      # the digest of 48 MiB is done long before
+        start = time.monotonic()
+        with open("held.bin", "ab") as f:  # would wait for fs.lease-break-time (45 s) on a leaked lease
+            f.write(b"more")
+        waited = time.monotonic() - start
+        os.kill(child, 9)
+        os.waitpid(child, 0)
+        assert waited < 5, waited
+    """))
+    sp = traced.spool()
+    first, appended = sp.writes(traced.cwd / "held.bin")
+    assert first.size == 48 << 20 and appended.size == (48 << 20) + 4
+    assert_digest(appended, traced.cwd / "held.bin")
+    assert deferred_closes(sp) == 1
+
+
+def test_a_second_writer_keeps_close_waiting_for_the_digest(traced: Traced) -> None:
+    """No lease while another description has the file open for writing: close() finishes the hash itself."""
+    traced.python(with_write_big("""
+        other = os.open("shared.bin", os.O_WRONLY | os.O_CREAT)
+        write_big("shared.bin", 9)
+        os.close(other)
+    """))
+    sp = traced.spool()
+    writes = sp.writes(traced.cwd / "shared.bin")
+    big = only([w for w in writes if w.bytes_written > 0])
+    assert big.mode == "wct"
+    assert_digest(big, traced.cwd / "shared.bin")
+    assert deferred_closes(sp) == 0
+
+
+def test_killed_with_a_digest_pending_leaves_the_open_record(traced: Traced) -> None:
+    """SIGKILL before the thread finished: no F record, but the O record tells roar to hash the file as found."""
+    proc = traced.run([PYTHON, "-c", with_write_big("""
+        import signal
+        write_big("lost.bin", 4, size=256 << 20)
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)], check=False, ROAR_FLUSH_MS="0")
+    assert proc.returncode == -9
+    sp = Spool(traced.spool_dir)
+    assert sp.writes(traced.cwd / "lost.bin") == []
+    only(sp.of_type("O", path=traced.cwd / "lost.bin"))
+
+
 def test_append_mode_rehashes_existing_content(traced: Traced) -> None:
     log = traced.cwd / "log.txt"
     log.write_text("existing\n")

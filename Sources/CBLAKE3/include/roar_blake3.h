@@ -47,7 +47,7 @@ int roar_blake3_hash_fd(int fd, int threads, uint8_t out[ROAR_BLAKE3_OUT_LEN]);
 /*
  * roar_blake3_hash_fd with options.
  *
- * Without flags (what the preload library uses): a regular file of at least 512 KiB is reopened read-only through
+ * Without flags (what `roar hash` uses): a regular file of at least 512 KiB is reopened read-only through
  * /proc/self/fd and, if a read lease (F_SETLEASE F_RDLCK) can be set on that private open file, mapped and hashed
  * from the page cache like b3sum does (no copy: ~40% less CPU than pread). While the lease is held, opening the
  * file for writing or truncate(2) waits for a lease break; the hash sees the pending break within one 4 MiB slice,
@@ -92,6 +92,18 @@ void roar_blake3_hash_inputs(size_t count, const void *const inputs[], const siz
 #define ROAR_BLAKE3_BATCH_SCRATCH (256u * 1024u)
 void roar_blake3_hash_fds(size_t count, const int fds[], int threads, unsigned flags, void *scratch,
                           uint8_t (*outs)[ROAR_BLAKE3_OUT_LEN], int results[]);
+
+/*
+ * Read leases on a private read-only fd (Linux; elsewhere `take` fails). While one is held, opening the file for
+ * writing or truncate(2) first waits for the holder to let go (up to fs.lease-break-time). The preload library holds
+ * one on a file whose digest it is still computing after the program closed it. `take`: 0, or -1 (the file is open
+ * for writing somewhere, is not ours without CAP_LEASE, leases are off, fs.lease-break-time < 10 s, ...); a break
+ * signals nobody (one SIGURG at most, ignored by default). `held`: 1 while held with no break pending. `drop` lets
+ * go; the fd stays open.
+ */
+int roar_blake3_lease_take(int fd);
+int roar_blake3_lease_held(int fd);
+void roar_blake3_lease_drop(int fd);
 
 /* Lowercase hex of a digest into `hex` (65 bytes incl. NUL). */
 void roar_blake3_hex(const uint8_t digest[ROAR_BLAKE3_OUT_LEN], char hex[2 * ROAR_BLAKE3_OUT_LEN + 1]);
