@@ -272,7 +272,7 @@ static void finalise(struct roar_desc *d, int fd) {
                 int hfd = own >= 0 ? own : ((mode & DM_R) ? fd : -1);
                 /* pread, never a mapping: inside the traced program a file truncated meanwhile (or a
                  * read error on an uncached page) would raise SIGBUS in the user's process. */
-                if (have && hfd >= 0 && roar_blake3_hash_fd(hfd, ROAR_BLAKE3_FD_PREAD, digest) == 0) {
+                if (have && hfd >= 0 && roar_blake3_hash_fd_ex(hfd, 1, ROAR_BLAKE3_FD_PREAD, digest) == 0) {
                     ok = 1;
                 } else {
                     roar_count(RC_REHASH_FAILED);
@@ -300,11 +300,11 @@ static void release_desc(struct roar_desc *d, int fd, int unlinked, int may_defe
         roar_unlock(&roar_table_mu);
     }
     roar_t_guard++;
+    if (may_defer && defer_close(d, fd)) {
+        roar_t_guard--;
+        return;
+    }
     if (__atomic_load_n(&d->bg, __ATOMIC_ACQUIRE)) {
-        if (may_defer && defer_close(d, fd)) {
-            roar_t_guard--;
-            return;
-        }
         bg_finish(d);
     }
     finalise(d, fd);
@@ -604,7 +604,9 @@ void roar_fd_unlock_write(struct roar_desc *d) {
  * waiting for it, close() takes the version (fstat) and, right after the real close, a read lease on the
  * thread's private fd: from then on nobody can open the file for writing or truncate it without first waiting for
  * us (fs.lease-break-time), so the bytes the thread still reads are the version's. The thread finishes the hash and
- * writes the F record, with the close's tag and times (readers order records by time, not by position). Renames
+ * writes the F record, with the close's tag and times (readers order records by time, not by position). A large
+ * file that has to be hashed again (pwrite, mmap, ...: the stream does not describe it) is left to the thread the
+ * same way, from DEFER_REHASH_MIN bytes. Renames
  * and unlinks do not disturb it: the fd holds the inode. Exit, exec and roar_stop_recording wait for these
  * (roar_fd_settle). Without a lease (the file is open for writing elsewhere, is not ours, leases are off) or
  * with MAX_DEFERRED pending, close() finishes the hash itself as before. A process killed meanwhile loses the
@@ -613,6 +615,7 @@ void roar_fd_unlock_write(struct roar_desc *d) {
 #define BG_MIN_WRITE (32 * 1024)
 #define BG_BATCH (1024 * 1024)
 #define MAX_DEFERRED 32
+#define DEFER_REHASH_MIN (1024 * 1024) /* smaller files are hashed again in close() itself */
 
 static pthread_mutex_t bg_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t bg_cond = PTHREAD_COND_INITIALIZER;  /* work queued */
@@ -809,21 +812,35 @@ static void bg_finish(struct roar_desc *d) {
     roar_unlock(&d->hash_mu);
 }
 
-/* The last close() of a background-hashed description (before the real close): take the version now and leave
- * the rest of the hash to the thread (see the top of this section). 1 when deferred: roar_fd_close_end goes on. */
+/* The last close() of a written description (before the real close): take the version now and leave the rest of
+ * the hash to the thread (see the top of this section), when the thread is behind on the stream, or when the file
+ * must be hashed again (pwrite, mmap, ...) and is large. 1 when deferred: roar_fd_close_end goes on. */
 static int defer_close(struct roar_desc *d, int fd) {
     uint32_t state = __atomic_load_n(&d->state, __ATOMIC_ACQUIRE);
     uint32_t mode = __atomic_load_n(&d->mode, __ATOMIC_ACQUIRE);
-    if (!(state & DS_STREAM_OK) || (state & (DS_STDIO | DS_CONTENT | DS_SHARED | DS_INHERITED | DS_ADOPTED)) ||
-        (mode & DM_M) || !(mode & DM_W) || fd < 0) {
+    if (!(mode & DM_W) || fd < 0 || (state & (DS_INHERITED | DS_ADOPTED | DS_FINAL | DS_DIR)) ||
+        __atomic_load_n(&closes_pending, __ATOMIC_RELAXED) >= MAX_DEFERRED) {
         return 0;
     }
-    /* A glance, not under hash_mu (the thread may hold it for a whole batch): only the thread advances it. */
-    int behind = __atomic_load_n(&d->hashed_len, __ATOMIC_RELAXED) < d->stream_len;
     struct stat st;
-    if (!behind || __atomic_load_n(&closes_pending, __ATOMIC_RELAXED) >= MAX_DEFERRED || roar_sys_fstat(fd, &st) != 0 ||
-        (uint64_t)st.st_size != d->stream_len) {
+    if (roar_sys_fstat(fd, &st) != 0) {
         return 0;
+    }
+    int streamed = (state & DS_STREAM_OK) && !(state & (DS_STDIO | DS_CONTENT | DS_SHARED)) && !(mode & DM_M);
+    if (streamed) {
+        /* A glance, not under hash_mu (the thread may hold it for a whole batch): only the thread advances it. */
+        if (!d->bg || __atomic_load_n(&d->hashed_len, __ATOMIC_RELAXED) >= d->stream_len ||
+            (uint64_t)st.st_size != d->stream_len) {
+            return 0; /* nothing left to wait for, or the stream does not cover the file: finalise decides */
+        }
+    } else {
+        int changed = st.st_size != d->size0 || mtime_ns(&st) != d->mtime0;
+        int wrote = __atomic_load_n(&d->bytes_written, __ATOMIC_RELAXED) > 0 || (mode & (DM_C | DM_T | DM_M)) ||
+                    changed || (state & (DS_STDIO | DS_CONTENT));
+        if (!wrote || st.st_size < DEFER_REHASH_MIN || (!d->bg && !bg_enable(d, fd))) {
+            return 0;
+        }
+        __atomic_and_fetch(&d->state, ~(uint32_t)DS_STREAM_OK, __ATOMIC_RELEASE); /* the thread rehashes it */
     }
     d->close_ns = roar_now_ns();
     d->final_size = st.st_size;
@@ -894,7 +911,7 @@ static void finish_deferred(struct roar_desc *d, char *buf, size_t cap) {
     if (streamed && same) {
         roar_blake3_finalize(d->hasher, digest);
         hash_field(digest, hash);
-    } else if (same && roar_blake3_hash_fd(d->hfd, ROAR_BLAKE3_FD_PREAD, digest) == 0) {
+    } else if (same && roar_blake3_hash_fd_ex(d->hfd, 1, ROAR_BLAKE3_FD_PREAD, digest) == 0) {
         mode |= DM_S;
         roar_count(RC_REHASH);
         hash_field(digest, hash);

@@ -439,6 +439,33 @@ def test_pending_digests_are_written_before_exec_and_not_by_a_fork_child(traced:
     assert deferred_closes(sp) == 1
 
 
+def test_a_large_file_written_out_of_order_is_hashed_again_after_close(traced: Traced) -> None:
+    """pwrite at scattered offsets (as HDF5 or SQLite write): the stream does not describe the file, so it is
+    hashed again from the file; from 1 MiB that is left to the thread too, and a reopen waits for it."""
+    traced.python("""
+        import os
+        blocks = [os.urandom(1 << 20) for _ in range(24)]
+        fd = os.open("table.h5", os.O_CREAT | os.O_RDWR | os.O_TRUNC, 0o644)
+        for i in reversed(range(24)):
+            os.pwrite(fd, blocks[i], i << 20)
+        os.close(fd)
+        open("expected.bin", "wb").write(b"".join(blocks))
+        fd = os.open("table.h5", os.O_RDWR)   # waits for the digest of the version just closed
+        os.pwrite(fd, b"header", 0)
+        os.close(fd)
+        small = os.open("small.db", os.O_CREAT | os.O_RDWR | os.O_TRUNC, 0o644)
+        os.pwrite(small, b"x" * 1000, 5000)
+        os.close(small)                       # under 1 MiB: hashed in close() as before
+    """)
+    sp = traced.spool()
+    first, patched = sp.writes(traced.cwd / "table.h5")
+    assert first.mode == "rwcts" and patched.mode == "rws"
+    assert first.hash == "blake3:" + b3sum(traced.cwd / "expected.bin")
+    assert_digest(patched, traced.cwd / "table.h5")
+    assert_digest(only(sp.writes(traced.cwd / "small.db")), traced.cwd / "small.db")
+    assert deferred_closes(sp) == 3  # table.h5 twice, expected.bin (streamed, 24 MiB)
+
+
 def test_a_fork_child_does_not_hold_the_file_after_the_digest(traced: Traced) -> None:
     """Once the digest is written, reopening for writing is immediate, even while a child forked during the
     pending digest is still alive (it must not keep the lease)."""
@@ -462,7 +489,7 @@ def test_a_fork_child_does_not_hold_the_file_after_the_digest(traced: Traced) ->
     first, appended = sp.writes(traced.cwd / "held.bin")
     assert first.size == 48 << 20 and appended.size == (48 << 20) + 4
     assert_digest(appended, traced.cwd / "held.bin")
-    assert deferred_closes(sp) == 1
+    assert deferred_closes(sp) == 2  # the append is hashed again, by the thread too
 
 
 def test_a_second_writer_keeps_close_waiting_for_the_digest(traced: Traced) -> None:
