@@ -32,6 +32,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <string.h>
 #include <unistd.h>
 
 #define CHUNK_LEN ROAR_BLAKE3_CHUNK_LEN
@@ -241,6 +242,23 @@ static void guard_release(void) {
 }
 
 
+void roar_proc_fd_path(int fd, char path[ROAR_PROC_FD_PATH_MAX]) {
+    static const char prefix[] = "/proc/self/fd/";
+    memcpy(path, prefix, sizeof prefix - 1);
+    char digits[12];
+    int n = 0;
+    unsigned value = (unsigned)fd;
+    do {
+        digits[n++] = (char)('0' + value % 10);
+        value /= 10;
+    } while (value != 0);
+    size_t at = sizeof prefix - 1;
+    while (n > 0) {
+        path[at++] = digits[--n];
+    }
+    path[at] = '\0';
+}
+
 #if defined(__linux__) && defined(F_SETLEASE) && defined(F_GETLEASE)
 #define HAVE_LEASES 1
 /* fs.lease-break-time, read once: -1 not yet, 0 unusable or unknown. */
@@ -264,24 +282,6 @@ static int lease_break_time_ok(void) {
         atomic_store_explicit(&lease_break_seconds, known, memory_order_relaxed);
     }
     return known >= LEASE_MIN_BREAK_SECONDS;
-}
-
-/* "/proc/self/fd/<fd>" without stdio. */
-static void proc_fd_path(int fd, char path[40]) {
-    static const char prefix[] = "/proc/self/fd/";
-    memcpy(path, prefix, sizeof prefix - 1);
-    char digits[12];
-    int n = 0;
-    unsigned value = (unsigned)fd;
-    do {
-        digits[n++] = (char)('0' + value % 10);
-        value /= 10;
-    } while (value != 0);
-    size_t at = sizeof prefix - 1;
-    while (n > 0) {
-        path[at++] = digits[--n];
-    }
-    path[at] = '\0';
 }
 
 /*
@@ -326,8 +326,8 @@ static int lease_open(int fd, const struct stat *st) {
     if (!lease_break_time_ok()) {
         return -1;
     }
-    char path[40];
-    proc_fd_path(fd, path);
+    char path[ROAR_PROC_FD_PATH_MAX];
+    roar_proc_fd_path(fd, path);
     /* O_NONBLOCK: if someone holds a write lease, fail instead of waiting for its break. */
     long lfd = RAW_OPEN(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (lfd < 0) {

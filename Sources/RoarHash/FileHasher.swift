@@ -60,15 +60,9 @@ public enum FileHasher {
         fds.withUnsafeBufferPointer { fdBuffer in
             digests.withUnsafeMutableBytes { digestBuffer in
                 results.withUnsafeMutableBufferPointer { resultBuffer in
-                    let outs = digestBuffer.baseAddress!.assumingMemoryBound(
-                        to: (
-                            UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                            UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                            UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8
-                        ).self)
-                    roar_blake3_hash_fds(
-                        fds.count, fdBuffer.baseAddress, Int32(clamping: threads), UInt32(ROAR_BLAKE3_FD_MMAP),
-                        scratch.pointer, outs, resultBuffer.baseAddress)
+                    blake3Digests(
+                        ofFileDescriptors: fdBuffer.baseAddress!, count: fds.count, threads: threads, scratch: scratch,
+                        into: digestBuffer.baseAddress!, results: resultBuffer.baseAddress!)
                 }
             }
         }
@@ -80,6 +74,22 @@ public enum FileHasher {
             let start = index * Int(ROAR_BLAKE3_OUT_LEN)
             return .success(Digest(algorithm: .blake3, bytes: Array(digests[start..<start + Int(ROAR_BLAKE3_OUT_LEN)])))
         }
+    }
+
+    /// `roar_blake3_hash_fds` over raw buffers: `digests` receives `ROAR_BLAKE3_OUT_LEN` bytes per descriptor,
+    /// `results` a status each (0 or -errno).
+    static func blake3Digests(
+        ofFileDescriptors fds: UnsafePointer<Int32>, count: Int, threads: Int, scratch: BatchScratch,
+        into digests: UnsafeMutableRawPointer, results: UnsafeMutablePointer<Int32>
+    ) {
+        let outs = digests.assumingMemoryBound(
+            to: (
+                UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8
+            ).self)
+        roar_blake3_hash_fds(
+            count, fds, Int32(clamping: threads), UInt32(ROAR_BLAKE3_FD_MMAP), scratch.pointer, outs, results)
     }
 
     private final class ProgressBox {

@@ -382,15 +382,9 @@ final class ListingWorker {
             count += 1
         }
         if count > 0 {
-            let outs = digests.assumingMemoryBound(
-                to: (
-                    UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                    UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                    UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8
-                ).self)
-            roar_blake3_hash_fds(
-                count, fds, Int32(clamping: request.threads), UInt32(ROAR_BLAKE3_FD_MMAP), scratch.pointer, outs,
-                results)
+            FileHasher.blake3Digests(
+                ofFileDescriptors: fds, count: count, threads: request.threads, scratch: scratch, into: digests,
+                results: results)
             for slot in 0..<count { close(fds[slot]) }
         }
         var nextPending = 0

@@ -135,22 +135,6 @@ static uint64_t mtime_ns(const struct stat *st) {
     return (uint64_t)st->st_mtim.tv_sec * 1000000000u + (uint64_t)st->st_mtim.tv_nsec;
 }
 
-static void proc_fd_path(int fd, char *out) {
-    memcpy(out, "/proc/self/fd/", 14);
-    char digits[16];
-    int n = 0;
-    unsigned v = (unsigned)fd;
-    do {
-        digits[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    int k = 14;
-    while (n > 0) {
-        out[k++] = digits[--n];
-    }
-    out[k] = 0;
-}
-
 static void emit_open(const struct roar_desc *d) {
     char letters[8];
     roar_mode_letters(d->mode, letters);
@@ -265,8 +249,8 @@ static void finalise(struct roar_desc *d, int fd) {
                 mode |= DM_S;
                 roar_count(RC_REHASH);
                 if (own < 0 && fd >= 0) {
-                    char proc[40];
-                    proc_fd_path(fd, proc);
+                    char proc[ROAR_PROC_FD_PATH_MAX];
+                    roar_proc_fd_path(fd, proc);
                     own = (int)roar_sys_open(proc, O_RDONLY | O_CLOEXEC, 0);
                 }
                 int hfd = own >= 0 ? own : ((mode & DM_R) ? fd : -1);
@@ -475,9 +459,9 @@ static void adopt_fd(int fd, int at_start) {
         roar_fd_mark(fd, ROAR_D_NONREG);
         return;
     }
-    char proc[40];
+    char proc[ROAR_PROC_FD_PATH_MAX];
     char link[ROAR_PATH_MAX];
-    proc_fd_path(fd, proc);
+    roar_proc_fd_path(fd, proc);
     long n = roar_sys_readlink(proc, link, sizeof link - 1);
     static const char deleted[] = " (deleted)";
     if (n <= 0 || link[0] != '/' ||
@@ -736,8 +720,8 @@ static void *bg_main(void *arg) {
 
 /* Switch d to background hashing (under d->mu, hasher == stream_len). 0 when that is not possible. */
 static int bg_enable(struct roar_desc *d, int fd) {
-    char proc[40];
-    proc_fd_path(fd, proc);
+    char proc[ROAR_PROC_FD_PATH_MAX];
+    roar_proc_fd_path(fd, proc);
     long hfd = roar_sys_open(proc, O_RDONLY | O_CLOEXEC, 0);
     if (hfd < 0) {
         return 0;
@@ -789,17 +773,22 @@ static void bg_notify(struct roar_desc *d) {
     pthread_mutex_unlock(&bg_mu);
 }
 
-/* Before the F record: take d off the queue, wait for the thread to leave it, hash the rest here. */
-static void bg_finish(struct roar_desc *d) {
-    if (!__atomic_load_n(&d->bg, __ATOMIC_ACQUIRE)) {
-        return;
-    }
+/* Takes d off the queue and waits until the thread is not working on it. */
+static void bg_detach(struct roar_desc *d) {
     pthread_mutex_lock(&bg_mu);
     bg_remove_locked(d);
     while (bg_current == d) {
         pthread_cond_wait(&bg_idle, &bg_mu);
     }
     pthread_mutex_unlock(&bg_mu);
+}
+
+/* Before the F record: take d off the queue, wait for the thread to leave it, hash the rest here. */
+static void bg_finish(struct roar_desc *d) {
+    if (!__atomic_load_n(&d->bg, __ATOMIC_ACQUIRE)) {
+        return;
+    }
+    bg_detach(d);
     roar_lock(&d->hash_mu);
     if (__atomic_load_n(&d->state, __ATOMIC_ACQUIRE) & DS_STREAM_OK) {
         char buf[16384];
@@ -881,12 +870,7 @@ void roar_fd_close_end(void) {
         if (leased) {
             roar_blake3_lease_drop(d->hfd);
         }
-        pthread_mutex_lock(&bg_mu);
-        bg_remove_locked(d);
-        while (bg_current == d) {
-            pthread_cond_wait(&bg_idle, &bg_mu);
-        }
-        pthread_mutex_unlock(&bg_mu);
+        bg_detach(d);
         char buf[16384];
         finish_deferred(d, buf, sizeof buf);
     }

@@ -105,6 +105,10 @@ int roar_blake3_lease_take(int fd);
 int roar_blake3_lease_held(int fd);
 void roar_blake3_lease_drop(int fd);
 
+/* "/proc/self/fd/<fd>", without stdio or malloc: how a private read-only open of a file behind an fd is made. */
+#define ROAR_PROC_FD_PATH_MAX 40
+void roar_proc_fd_path(int fd, char path[ROAR_PROC_FD_PATH_MAX]);
+
 /* Lowercase hex of a digest into `hex` (65 bytes incl. NUL). */
 void roar_blake3_hex(const uint8_t digest[ROAR_BLAKE3_OUT_LEN], char hex[2 * ROAR_BLAKE3_OUT_LEN + 1]);
 
