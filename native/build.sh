@@ -18,11 +18,11 @@ mkdir -p "$obj"
 cc="${CC:-cc}"
 jobs="$(nproc 2>/dev/null || echo 2)"
 
-headers=("$root"/native/preload/*.h "$root"/Sources/CBLAKE3/*.h "$root"/Sources/CBLAKE3/include/*.h)
-cflags="-O2 -fPIC -D_GNU_SOURCE -fvisibility=hidden -ftls-model=initial-exec -Wall -Wextra -Wno-unused-parameter \
--Wno-missing-field-initializers -fno-strict-aliasing -I$root/Sources/CBLAKE3/include -I$root/native/preload"
+# shellcheck source=native/flags.sh
+. "$root/native/flags.sh"
+flags_file="$root/native/flags.sh"
 
-# newer_than TARGET DEPS...: true when TARGET is missing or some dependency is newer.
+# stale TARGET DEPS...: true when TARGET is missing or some dependency is newer.
 stale() {
     local target="$1"
     shift
@@ -37,30 +37,34 @@ stale() {
 # Object names carry their directory so native/preload/x.c and Sources/CBLAKE3/x.c cannot collide.
 objects=()
 todo=()
-for src in "$root"/native/preload/*.c "$root"/Sources/CBLAKE3/*.c; do
+for src in "${roar_preload_sources[@]}"; do
     rel="${src#"$root"/}"
     o="$obj/${rel//\//_}.o"
     objects+=("$o")
-    if stale "$o" "$src" "${headers[@]}" "$0"; then
+    if stale "$o" "$src" "${roar_preload_headers[@]}" "$0" "$flags_file"; then
         todo+=("$src" "$o")
     fi
 done
 
 if ((${#todo[@]})); then
-    # shellcheck disable=SC2086
-    printf '%s\0%s\0' "${todo[@]}" | xargs -0 -n 2 -P "$jobs" sh -c \
-        '"$0" -c '"$cflags"' -o "$2.tmp.$$" "$1" && mv -f "$2.tmp.$$" "$2"' "$cc"
+    # xargs appends SRC OBJ to the compiler command line given here.
+    # shellcheck disable=SC2016
+    printf '%s\0%s\0' "${todo[@]}" | xargs -0 -n 2 -P "$jobs" bash -c \
+        'src="${*: -2:1}" o="${*: -1}"; "${@:1:$#-2}" -o "$o.tmp.$$" "$src" && mv -f "$o.tmp.$$" "$o"' \
+        compile "$cc" -c "${roar_preload_cflags[@]}"
 fi
 
-if stale "$out/libroar_preload.so" "${objects[@]}"; then
+# The link also reruns when the set of objects changed (a source file added or removed).
+inputs="$obj/libroar_preload.inputs"
+if stale "$out/libroar_preload.so" "${objects[@]}" || [ "$(printf '%s\n' "${objects[@]}")" != "$(cat "$inputs" 2>/dev/null)" ]; then
     tmp="$out/.libroar_preload.so.$$"
     "$cc" -shared -Wl,-z,defs -Wl,--as-needed -o "$tmp" "${objects[@]}" -ldl -lpthread
     mv -f "$tmp" "$out/libroar_preload.so"
+    printf '%s\n' "${objects[@]}" >"$inputs"
 fi
 
-worker_src="$root/native/worker/roar_worker.c"
-if stale "$out/roar-worker" "$worker_src" "$0"; then
+if stale "$out/roar-worker" "${roar_worker_sources[@]}" "${roar_worker_headers[@]}" "$0" "$flags_file"; then
     tmp="$out/.roar-worker.$$"
-    "$cc" -O2 -D_GNU_SOURCE -Wall -Wextra -o "$tmp" "$worker_src"
+    "$cc" "${roar_worker_cflags[@]}" -o "$tmp" "${roar_worker_sources[@]}"
     mv -f "$tmp" "$out/roar-worker"
 fi
