@@ -4,7 +4,9 @@
  * Everything declared here is internal: the library is built with -fvisibility=hidden, so only the symbols
  * marked ROAR_EXPORT (the roar_* API and the interposed libc names) are visible to the traced program.
  * docs/spool-format.md is the contract (the records, the environment); the design notes are in the comments at
- * the top of each file (fd.c: descriptions and locking; spool.c: buffering; proc.c: exec/fork).
+ * the top of each file (fd.c: descriptions and locking; hash_thread.c: background hashing and deferred closes;
+ * handoff.c: descriptions across exec; spool.c: buffering; proc.c: exec/fork; signals.c: the fatal-signal
+ * flush). desc.h holds what fd.c, hash_thread.c and handoff.c share.
  */
 #ifndef ROAR_PRELOAD_INTERNAL_H
 #define ROAR_PRELOAD_INTERNAL_H
@@ -258,6 +260,8 @@ void roar_spool_atfork_prepare(void) ROAR_HIDDEN;    /* flush and lock */
 void roar_spool_atfork_parent(void) ROAR_HIDDEN;
 void roar_spool_atfork_child(void) ROAR_HIDDEN;
 void roar_spool_flush_from_signal(void) ROAR_HIDDEN; /* async-signal-safe: skipped when the lock is taken */
+
+/* The fatal-signal flush (signals.c): installed at start, its lock reset in a fork child. */
 void roar_signals_init(void) ROAR_HIDDEN;
 void roar_signals_atfork_child(void) ROAR_HIDDEN;
 
@@ -291,7 +295,7 @@ long roar_cwd_copy(char *out, size_t cap) ROAR_HIDDEN;
 void roar_prefixes_parse(const char *spec, struct roar_prefix *out, int *n) ROAR_HIDDEN;
 
 /* ---------------------------------------------------------------------------------------------------------
- * Open file descriptions (fd.c)
+ * Open file descriptions (fd.c; the background thread in hash_thread.c, exec in handoff.c)
  */
 enum {
     /* mode letters, in F order */
@@ -336,7 +340,7 @@ struct roar_desc {
     int hfd;                        /* private fd for reading back, -1 */
     int queued;                     /* on the background queue (under the queue lock) */
     uint64_t hashed_len;            /* bytes in hasher (under hash_mu in background mode) */
-    /* A deferred close (fd.c): the program closed it, the thread finishes the hash and writes the F record of
+    /* A deferred close (hash_thread.c): the program closed it, the thread finishes the hash and writes the F record of
      * the version taken at close. */
     int closed;
     uint64_t close_ns;
@@ -381,7 +385,8 @@ void roar_fd_adopt_std(void) ROAR_HIDDEN;
  * reference. Call before the real close: the fd must still be open. */
 void roar_fd_closing(int fd) ROAR_HIDDEN;
 /* close(): begin before the real close, end right after it (a large written file's digest may be finished in
- * the background); settle waits for those digests (exit, exec, roar_stop_recording). */
+ * the background); settle waits for those digests (exit, exec, roar_stop_recording). end and settle are in
+ * hash_thread.c. */
 void roar_fd_close_begin(int fd) ROAR_HIDDEN;
 void roar_fd_close_end(void) ROAR_HIDDEN;
 void roar_fd_settle(void) ROAR_HIDDEN;
@@ -399,7 +404,7 @@ void roar_fd_atfork_prepare(void) ROAR_HIDDEN;
 void roar_fd_atfork_parent(void) ROAR_HIDDEN;
 void roar_fd_atfork_child(void) ROAR_HIDDEN;
 void roar_fd_mark_shared_with_child(void) ROAR_HIDDEN;
-/* Before exec: finalise close-on-exec descriptions (when the exec is expected to succeed) and encode the
+/* Before exec (handoff.c): finalise close-on-exec descriptions (when the exec is expected to succeed) and encode the
  * descriptions the new image inherits. Returns a malloc'd "ROAR_FDS=..." string or NULL. */
 char *roar_fd_handoff(int finalise_cloexec, int as_inherited) ROAR_HIDDEN;
 /* In the new image (constructor): adopt the descriptions described by ROAR_FDS. */
