@@ -39,6 +39,7 @@ const char *const roar_counter_names[RC_COUNT] = {
     [RC_STATIC_EXEC] = "static_exec",
     [RC_HANDOFF] = "handoff",
     [RC_CLOSE_DEFERRED] = "close_deferred",
+    [RC_UNRESOLVED] = "unresolved",
 };
 
 extern char **environ;
@@ -156,16 +157,28 @@ uint64_t roar_now_ns(void) {
 /* ---------------------------------------------------------------------------------------------------------
  * Real symbols
  */
-void *roar_real(const char *name, void **slot) {
+void *roar_real(const char *name, void **slot, void *fallback) {
     void *p = dlsym(RTLD_NEXT, name);
     if (p == NULL) {
-        /* Not in any later object: a libc without this symbol version. Nothing sensible to call. */
-        static const char msg[] = "libroar_preload: cannot resolve a libc symbol\n";
-        syscall(SYS_write, 2, msg, sizeof msg - 1);
-        abort();
+        /* Not in any later object: a libc without this symbol (version). Said once per symbol (a race may say it
+         * twice); each call is counted by the fallback. */
+        static const char head[] = "libroar_preload: ";
+        static const char tail[] = ": not in libc; its calls fail (ENOSYS), counted as unresolved\n";
+        char msg[sizeof head + 64 + sizeof tail];
+        size_t n = strlen(name) < 64 ? strlen(name) : 64;
+        memcpy(msg, head, sizeof head - 1);
+        memcpy(msg + sizeof head - 1, name, n);
+        memcpy(msg + sizeof head - 1 + n, tail, sizeof tail - 1);
+        syscall(SYS_write, 2, msg, sizeof head - 1 + n + sizeof tail - 1);
+        p = fallback;
     }
     __atomic_store_n(slot, p, __ATOMIC_RELEASE);
     return p;
+}
+
+void roar_real_unresolved(void) {
+    roar_count(RC_UNRESOLVED);
+    errno = ENOSYS;
 }
 
 /* ---------------------------------------------------------------------------------------------------------

@@ -463,7 +463,8 @@ static void adopt_fd(int fd, int at_start) {
     long n = roar_sys_readlink(proc, link, sizeof link - 1);
     static const char deleted[] = " (deleted)";
     if (n <= 0 || link[0] != '/' ||
-        ((size_t)n >= sizeof deleted - 1 && memcmp(link + n - (sizeof deleted - 1), deleted, sizeof deleted - 1) == 0)) {
+        ((size_t)n >= sizeof deleted - 1 &&
+         memcmp(link + n - (sizeof deleted - 1), deleted, sizeof deleted - 1) == 0)) {
         roar_count(RC_UNTRACKED_FD);
         roar_fd_mark(fd, ROAR_D_IGNORED);
         return;

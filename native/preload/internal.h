@@ -157,13 +157,40 @@ static inline const char *roar_current_tag(void) {
 
 uint64_t roar_now_ns(void) ROAR_HIDDEN;
 
-/* Real libc functions, resolved once with dlsym(RTLD_NEXT). */
-void *roar_real(const char *name, void **slot) ROAR_HIDDEN;
-#define REAL_DECL(ret, name, args) static ret(*real_##name) args
-#define REAL(name) \
-    ((__typeof__(real_##name))(__atomic_load_n((void **)&real_##name, __ATOMIC_ACQUIRE) \
-                                   ? (void *)real_##name \
-                                   : roar_real(#name, (void **)&real_##name)))
+/* ---------------------------------------------------------------------------------------------------------
+ * Real libc functions (core.c), resolved on first use with dlsym(RTLD_NEXT) into a slot per function,
+ * `real_<name>`; `REAL(name)(args)` calls it.
+ *
+ * Failing soft: when no later object defines the function (a libc older than the symbol, reached by a program
+ * that found our hook with dlsym), the slot gets the function's fallback, `fail_<name>`, which counts the call
+ * (`unresolved` in the C record) and fails it the way the function fails: its failure value, errno ENOSYS. The
+ * program gets an error it can handle instead of being aborted; the library says so once on stderr.
+ *
+ *   REAL_DECL(ret, name, (named params), failure value);
+ *   REAL_DECL_WITH_FALLBACK(ret, name, (named params)) { body }  for a function with no failure value to return
+ *                                                                  (void, noreturn)
+ */
+void *roar_real(const char *name, void **slot, void *fallback) ROAR_HIDDEN;
+void roar_real_unresolved(void) ROAR_HIDDEN; /* counts the call, sets errno to ENOSYS */
+
+static inline void *roar_real_slot(void **slot, const char *name, void *fallback) {
+    void *p = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    return ROAR_LIKELY(p != NULL) ? p : roar_real(name, slot, fallback);
+}
+#define REAL(name) ((__typeof__(real_##name))roar_real_slot((void **)&real_##name, #name, (void *)fail_##name))
+
+#define REAL_DECL_WITH_FALLBACK(ret, name, params) \
+    static ret(*real_##name) params;               \
+    static ret fail_##name params
+/* The fallback's parameters are the function's, unused. The slot's declaration comes last: it takes the `;`. */
+#define REAL_DECL(ret, name, params, failure)                                   \
+    _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wunused-parameter\"") \
+    static ret fail_##name params {                                             \
+        roar_real_unresolved();                                                 \
+        return failure;                                                         \
+    }                                                                           \
+    _Pragma("GCC diagnostic pop")                                               \
+    static ret(*real_##name) params
 
 /* The library's own long-lived fds (spool file, background-hash readers) are moved out of the way of the
  * program's (shells dup2 onto small numbers: `exec 3>file`): returns the new fd (the old one is closed), or fd. */
@@ -203,6 +230,7 @@ enum roar_counter {
     RC_STATIC_EXEC,   /* execs of static ELF binaries (their I/O is invisible) */
     RC_HANDOFF,       /* fds handed over to the new image at exec */
     RC_CLOSE_DEFERRED, /* closes whose digest the background thread finished after close() returned */
+    RC_UNRESOLVED,    /* calls of a hook whose libc function could not be found: failed with ENOSYS */
     RC_COUNT
 };
 extern uint64_t roar_counters[RC_COUNT] ROAR_HIDDEN;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -65,6 +66,7 @@ static void after_open(int dirfd, const char *path, int fd, int flags) {
     errno = e;
 }
 
+/* The mode argument of an open that creates (read only then: it is variadic). */
 #define OPEN_MODE(flags, mode)             \
     mode_t mode = 0;                       \
     if (needs_mode(flags)) {               \
@@ -74,100 +76,34 @@ static void after_open(int dirfd, const char *path, int fd, int flags) {
         va_end(ap);                        \
     }
 
-REAL_DECL(int, open, (const char *, int, ...));
-REAL_DECL(int, open64, (const char *, int, ...));
-REAL_DECL(int, openat, (int, const char *, int, ...));
-REAL_DECL(int, openat64, (int, const char *, int, ...));
-REAL_DECL(int, __open_2, (const char *, int));
-REAL_DECL(int, __open64_2, (const char *, int));
-REAL_DECL(int, __openat_2, (int, const char *, int));
-REAL_DECL(int, __openat64_2, (int, const char *, int));
-REAL_DECL(int, creat, (const char *, mode_t));
-REAL_DECL(int, creat64, (const char *, mode_t));
-
-ROAR_EXPORT int open(const char *path, int flags, ...) {
-    OPEN_MODE(flags, mode);
-    int fd = REAL(open)(path, flags, mode);
-    if (fd >= 0 && roar_active()) {
-        after_open(AT_FDCWD, path, fd, flags);
+/* One open variant: `prologue` runs first (OPEN_MODE for the variadic forms), then the real call with `args`;
+ * an fd it returns is recorded as `path` opened relative to `dirfd` with `flags`. */
+#define OPEN_HOOK(name, params, args, dirfd, flags, prologue) \
+    REAL_DECL(int, name, params, -1);                         \
+    ROAR_EXPORT int name params {                             \
+        prologue;                                             \
+        int fd = REAL(name) args;                             \
+        if (fd >= 0 && roar_active()) {                       \
+            after_open(dirfd, path, fd, flags);               \
+        }                                                     \
+        return fd;                                            \
     }
-    return fd;
-}
 
-ROAR_EXPORT int open64(const char *path, int flags, ...) {
-    OPEN_MODE(flags, mode);
-    int fd = REAL(open64)(path, flags, mode);
-    if (fd >= 0 && roar_active()) {
-        after_open(AT_FDCWD, path, fd, flags);
-    }
-    return fd;
-}
+#define CREAT_FLAGS (O_CREAT | O_WRONLY | O_TRUNC)
 
-ROAR_EXPORT int openat(int dirfd, const char *path, int flags, ...) {
-    OPEN_MODE(flags, mode);
-    int fd = REAL(openat)(dirfd, path, flags, mode);
-    if (fd >= 0 && roar_active()) {
-        after_open(dirfd, path, fd, flags);
-    }
-    return fd;
-}
-
-ROAR_EXPORT int openat64(int dirfd, const char *path, int flags, ...) {
-    OPEN_MODE(flags, mode);
-    int fd = REAL(openat64)(dirfd, path, flags, mode);
-    if (fd >= 0 && roar_active()) {
-        after_open(dirfd, path, fd, flags);
-    }
-    return fd;
-}
-
-ROAR_EXPORT int __open_2(const char *path, int flags) {
-    int fd = REAL(__open_2)(path, flags);
-    if (fd >= 0 && roar_active()) {
-        after_open(AT_FDCWD, path, fd, flags);
-    }
-    return fd;
-}
-
-ROAR_EXPORT int __open64_2(const char *path, int flags) {
-    int fd = REAL(__open64_2)(path, flags);
-    if (fd >= 0 && roar_active()) {
-        after_open(AT_FDCWD, path, fd, flags);
-    }
-    return fd;
-}
-
-ROAR_EXPORT int __openat_2(int dirfd, const char *path, int flags) {
-    int fd = REAL(__openat_2)(dirfd, path, flags);
-    if (fd >= 0 && roar_active()) {
-        after_open(dirfd, path, fd, flags);
-    }
-    return fd;
-}
-
-ROAR_EXPORT int __openat64_2(int dirfd, const char *path, int flags) {
-    int fd = REAL(__openat64_2)(dirfd, path, flags);
-    if (fd >= 0 && roar_active()) {
-        after_open(dirfd, path, fd, flags);
-    }
-    return fd;
-}
-
-ROAR_EXPORT int creat(const char *path, mode_t mode) {
-    int fd = REAL(creat)(path, mode);
-    if (fd >= 0 && roar_active()) {
-        after_open(AT_FDCWD, path, fd, O_CREAT | O_WRONLY | O_TRUNC);
-    }
-    return fd;
-}
-
-ROAR_EXPORT int creat64(const char *path, mode_t mode) {
-    int fd = REAL(creat64)(path, mode);
-    if (fd >= 0 && roar_active()) {
-        after_open(AT_FDCWD, path, fd, O_CREAT | O_WRONLY | O_TRUNC);
-    }
-    return fd;
-}
+OPEN_HOOK(open, (const char *path, int flags, ...), (path, flags, mode), AT_FDCWD, flags, OPEN_MODE(flags, mode))
+OPEN_HOOK(open64, (const char *path, int flags, ...), (path, flags, mode), AT_FDCWD, flags, OPEN_MODE(flags, mode))
+OPEN_HOOK(openat, (int dirfd, const char *path, int flags, ...), (dirfd, path, flags, mode), dirfd, flags,
+          OPEN_MODE(flags, mode))
+OPEN_HOOK(openat64, (int dirfd, const char *path, int flags, ...), (dirfd, path, flags, mode), dirfd, flags,
+          OPEN_MODE(flags, mode))
+/* The fortified forms (_FORTIFY_SOURCE): an open called without a mode argument. */
+OPEN_HOOK(__open_2, (const char *path, int flags), (path, flags), AT_FDCWD, flags, (void)0)
+OPEN_HOOK(__open64_2, (const char *path, int flags), (path, flags), AT_FDCWD, flags, (void)0)
+OPEN_HOOK(__openat_2, (int dirfd, const char *path, int flags), (dirfd, path, flags), dirfd, flags, (void)0)
+OPEN_HOOK(__openat64_2, (int dirfd, const char *path, int flags), (dirfd, path, flags), dirfd, flags, (void)0)
+OPEN_HOOK(creat, (const char *path, mode_t mode), (path, mode), AT_FDCWD, CREAT_FLAGS, (void)0)
+OPEN_HOOK(creat64, (const char *path, mode_t mode), (path, mode), AT_FDCWD, CREAT_FLAGS, (void)0)
 
 /* ---------------------------------------------------------------------------------------------------------
  * stdio streams: libc's stdio reaches the kernel through internal calls we cannot see, so streams are tracked
@@ -220,12 +156,6 @@ static void before_fclose(FILE *f) {
     errno = e;
 }
 
-REAL_DECL(FILE *, fopen, (const char *, const char *));
-REAL_DECL(FILE *, fopen64, (const char *, const char *));
-REAL_DECL(FILE *, freopen, (const char *, const char *, FILE *));
-REAL_DECL(FILE *, freopen64, (const char *, const char *, FILE *));
-REAL_DECL(int, fclose, (FILE *));
-
 /* After fopen/freopen (and their 64 forms) returned `f` for `path`. */
 static FILE *after_stream_open(const char *path, const char *mode, FILE *f) {
     if (f && path && roar_active()) {
@@ -241,25 +171,23 @@ static void before_freopen(FILE *stream) {
     }
 }
 
-ROAR_EXPORT FILE *fopen(const char *path, const char *mode) {
-    return after_stream_open(path, mode, REAL(fopen)(path, mode));
-}
+/* One stream-opening variant: `prologue`, then the real call with `args`, whose stream is recorded. */
+#define STREAM_OPEN_HOOK(name, params, args, prologue)                 \
+    REAL_DECL(FILE *, name, params, NULL);                             \
+    ROAR_EXPORT FILE *name params {                                    \
+        prologue;                                                      \
+        return after_stream_open(path, mode, REAL(name) args);         \
+    }
 
-ROAR_EXPORT FILE *fopen64(const char *path, const char *mode) {
-    return after_stream_open(path, mode, REAL(fopen64)(path, mode));
-}
+STREAM_OPEN_HOOK(fopen, (const char *path, const char *mode), (path, mode), (void)0)
+STREAM_OPEN_HOOK(fopen64, (const char *path, const char *mode), (path, mode), (void)0)
+STREAM_OPEN_HOOK(freopen, (const char *path, const char *mode, FILE *stream), (path, mode, stream),
+                 before_freopen(stream))
+STREAM_OPEN_HOOK(freopen64, (const char *path, const char *mode, FILE *stream), (path, mode, stream),
+                 before_freopen(stream))
 
-ROAR_EXPORT FILE *freopen(const char *path, const char *mode, FILE *stream) {
-    before_freopen(stream);
-    return after_stream_open(path, mode, REAL(freopen)(path, mode, stream));
-}
-
-ROAR_EXPORT FILE *freopen64(const char *path, const char *mode, FILE *stream) {
-    before_freopen(stream);
-    return after_stream_open(path, mode, REAL(freopen64)(path, mode, stream));
-}
-
-REAL_DECL(FILE *, fdopen, (int, const char *));
+REAL_DECL(FILE *, fdopen, (int fd, const char *mode), NULL);
+REAL_DECL(int, fclose, (FILE *f), EOF);
 
 /* A stream on an fd we never saw opened (inherited, or from a raw syscall): identify the file now. */
 ROAR_EXPORT FILE *fdopen(int fd, const char *mode) {
@@ -303,122 +231,64 @@ static void stdio_read(FILE *f, uint64_t n) {
     errno = e;
 }
 
-REAL_DECL(size_t, fwrite, (const void *, size_t, size_t, FILE *));
-REAL_DECL(size_t, fwrite_unlocked, (const void *, size_t, size_t, FILE *));
-REAL_DECL(int, fputs, (const char *, FILE *));
-REAL_DECL(int, fputs_unlocked, (const char *, FILE *));
-REAL_DECL(int, vfprintf, (FILE *, const char *, va_list));
-REAL_DECL(int, __vfprintf_chk, (FILE *, int, const char *, va_list));
-REAL_DECL(size_t, fread, (void *, size_t, size_t, FILE *));
-REAL_DECL(size_t, fread_unlocked, (void *, size_t, size_t, FILE *));
-REAL_DECL(char *, fgets, (char *, int, FILE *));
-
-ROAR_EXPORT size_t fwrite(const void *p, size_t size, size_t n, FILE *f) {
-    size_t r = REAL(fwrite)(p, size, n, f);
-    if (r > 0 && roar_active()) {
-        stdio_wrote(f, (uint64_t)r * size);
+/* One stdio output or input function: the real call with `args` returns `r`; when `ok`, `count` (stdio_wrote or
+ * stdio_read) records `bytes` for stream `f`. */
+#define STDIO_HOOK(ret, name, params, args, failure, ok, count, bytes) \
+    REAL_DECL(ret, name, params, failure);                             \
+    ROAR_EXPORT ret name params {                                      \
+        ret r = REAL(name) args;                                       \
+        if ((ok) && roar_active()) {                                   \
+            count(f, bytes);                                           \
+        }                                                              \
+        return r;                                                      \
     }
-    return r;
-}
 
-ROAR_EXPORT size_t fwrite_unlocked(const void *p, size_t size, size_t n, FILE *f) {
-    size_t r = REAL(fwrite_unlocked)(p, size, n, f);
-    if (r > 0 && roar_active()) {
-        stdio_wrote(f, (uint64_t)r * size);
+/* The variadic printf forms call libc's va_list form `vname` (not its hook: the bytes are counted once, here). */
+#define STDIO_PRINTF_HOOK(name, vname, params, vargs, last)            \
+    ROAR_EXPORT int name params {                                      \
+        va_list ap;                                                    \
+        va_start(ap, last);                                            \
+        int r = REAL(vname) vargs;                                     \
+        va_end(ap);                                                    \
+        if (r > 0 && roar_active()) {                                  \
+            stdio_wrote(f, (uint64_t)r);                               \
+        }                                                              \
+        return r;                                                      \
     }
-    return r;
-}
 
-ROAR_EXPORT int fputs(const char *s, FILE *f) {
-    int r = REAL(fputs)(s, f);
-    if (r >= 0 && roar_active()) {
-        stdio_wrote(f, strlen(s));
-    }
-    return r;
-}
-
-ROAR_EXPORT int fputs_unlocked(const char *s, FILE *f) {
-    int r = REAL(fputs_unlocked)(s, f);
-    if (r >= 0 && roar_active()) {
-        stdio_wrote(f, strlen(s));
-    }
-    return r;
-}
-
-ROAR_EXPORT int vfprintf(FILE *f, const char *fmt, va_list ap) {
-    int r = REAL(vfprintf)(f, fmt, ap);
-    if (r > 0 && roar_active()) {
-        stdio_wrote(f, (uint64_t)r);
-    }
-    return r;
-}
-
-ROAR_EXPORT int fprintf(FILE *f, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    int r = REAL(vfprintf)(f, fmt, ap);
-    va_end(ap);
-    if (r > 0 && roar_active()) {
-        stdio_wrote(f, (uint64_t)r);
-    }
-    return r;
-}
-
-ROAR_EXPORT int __vfprintf_chk(FILE *f, int flag, const char *fmt, va_list ap) {
-    int r = REAL(__vfprintf_chk)(f, flag, fmt, ap);
-    if (r > 0 && roar_active()) {
-        stdio_wrote(f, (uint64_t)r);
-    }
-    return r;
-}
-
-ROAR_EXPORT int __fprintf_chk(FILE *f, int flag, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    int r = REAL(__vfprintf_chk)(f, flag, fmt, ap);
-    va_end(ap);
-    if (r > 0 && roar_active()) {
-        stdio_wrote(f, (uint64_t)r);
-    }
-    return r;
-}
-
-ROAR_EXPORT size_t fread(void *p, size_t size, size_t n, FILE *f) {
-    size_t r = REAL(fread)(p, size, n, f);
-    if (r > 0 && roar_active()) {
-        stdio_read(f, (uint64_t)r * size);
-    }
-    return r;
-}
-
-ROAR_EXPORT size_t fread_unlocked(void *p, size_t size, size_t n, FILE *f) {
-    size_t r = REAL(fread_unlocked)(p, size, n, f);
-    if (r > 0 && roar_active()) {
-        stdio_read(f, (uint64_t)r * size);
-    }
-    return r;
-}
-
-ROAR_EXPORT char *fgets(char *s, int n, FILE *f) {
-    char *r = REAL(fgets)(s, n, f);
-    if (r && roar_active()) {
-        stdio_read(f, strlen(r));
-    }
-    return r;
-}
+STDIO_HOOK(size_t, fwrite, (const void *p, size_t size, size_t n, FILE *f), (p, size, n, f), 0, r > 0, stdio_wrote,
+           (uint64_t)r * size)
+STDIO_HOOK(size_t, fwrite_unlocked, (const void *p, size_t size, size_t n, FILE *f), (p, size, n, f), 0, r > 0,
+           stdio_wrote, (uint64_t)r * size)
+STDIO_HOOK(int, fputs, (const char *s, FILE *f), (s, f), EOF, r >= 0, stdio_wrote, strlen(s))
+STDIO_HOOK(int, fputs_unlocked, (const char *s, FILE *f), (s, f), EOF, r >= 0, stdio_wrote, strlen(s))
+STDIO_HOOK(int, vfprintf, (FILE *f, const char *fmt, va_list ap), (f, fmt, ap), -1, r > 0, stdio_wrote, (uint64_t)r)
+STDIO_HOOK(int, __vfprintf_chk, (FILE *f, int flag, const char *fmt, va_list ap), (f, flag, fmt, ap), -1, r > 0,
+           stdio_wrote, (uint64_t)r)
+STDIO_PRINTF_HOOK(fprintf, vfprintf, (FILE *f, const char *fmt, ...), (f, fmt, ap), fmt)
+STDIO_PRINTF_HOOK(__fprintf_chk, __vfprintf_chk, (FILE *f, int flag, const char *fmt, ...), (f, flag, fmt, ap), fmt)
+STDIO_HOOK(size_t, fread, (void *p, size_t size, size_t n, FILE *f), (p, size, n, f), 0, r > 0, stdio_read,
+           (uint64_t)r * size)
+STDIO_HOOK(size_t, fread_unlocked, (void *p, size_t size, size_t n, FILE *f), (p, size, n, f), 0, r > 0, stdio_read,
+           (uint64_t)r * size)
+STDIO_HOOK(char *, fgets, (char *s, int n, FILE *f), (s, n, f), NULL, r != NULL, stdio_read, strlen(r))
 
 /* ---------------------------------------------------------------------------------------------------------
  * close, dup
  */
-REAL_DECL(int, close, (int));
-REAL_DECL(int, close_range, (unsigned, unsigned, int));
-REAL_DECL(void, closefrom, (int));
-REAL_DECL(int, closedir, (DIR *));
-REAL_DECL(int, dup, (int));
-REAL_DECL(int, dup2, (int, int));
-REAL_DECL(int, dup3, (int, int, int));
-REAL_DECL(int, fcntl, (int, int, ...));
-REAL_DECL(int, fcntl64, (int, int, ...));
+REAL_DECL(int, close, (int fd), -1);
+REAL_DECL(int, close_range, (unsigned first, unsigned last, int flags), -1);
+/* closefrom has no failure to report: without it, the kernel's close_range does the same. */
+REAL_DECL_WITH_FALLBACK(void, closefrom, (int lowfd)) {
+    roar_real_unresolved();
+    syscall(SYS_close_range, (unsigned)lowfd, ~0u, 0);
+}
+REAL_DECL(int, closedir, (DIR *dir), -1);
+REAL_DECL(int, dup, (int fd), -1);
+REAL_DECL(int, dup2, (int oldfd, int newfd), -1);
+REAL_DECL(int, dup3, (int oldfd, int newfd, int flags), -1);
+REAL_DECL(int, fcntl, (int fd, int cmd, ...), -1);
+REAL_DECL(int, fcntl64, (int fd, int cmd, ...), -1);
 
 /* The program closing (or dup2-ing onto) the number of the library's spool fd: see roar_spool_fd_closing. */
 static inline void protect_spool_fd(int fd) {
@@ -585,7 +455,7 @@ static void after_read(int fd, ssize_t r, int moves_offset) {
 }
 
 #define READ_HOOK(name, params, args, fd, moves)            \
-    REAL_DECL(ssize_t, name, params);                       \
+    REAL_DECL(ssize_t, name, params, -1);                   \
     ROAR_EXPORT ssize_t name params {                       \
         if (passthrough_fd(fd) || !roar_active()) {         \
             return REAL(name) args;                         \
@@ -604,15 +474,16 @@ READ_HOOK(__pread64_chk, (int fd, void *buf, size_t n, off_t off, size_t buflen)
 READ_HOOK(readv, (int fd, const struct iovec *iov, int cnt), (fd, iov, cnt), fd, 1)
 READ_HOOK(preadv, (int fd, const struct iovec *iov, int cnt, off_t off), (fd, iov, cnt, off), fd, 0)
 READ_HOOK(preadv64, (int fd, const struct iovec *iov, int cnt, off_t off), (fd, iov, cnt, off), fd, 0)
-READ_HOOK(preadv2, (int fd, const struct iovec *iov, int cnt, off_t off, int fl), (fd, iov, cnt, off, fl), fd, off == -1)
+READ_HOOK(preadv2, (int fd, const struct iovec *iov, int cnt, off_t off, int fl), (fd, iov, cnt, off, fl), fd,
+          off == -1)
 READ_HOOK(preadv64v2, (int fd, const struct iovec *iov, int cnt, off_t off, int fl), (fd, iov, cnt, off, fl), fd,
           off == -1)
 
 /* ---------------------------------------------------------------------------------------------------------
  * write: streamed into the description's hash in file order (the description lock is held across the call)
  */
-REAL_DECL(ssize_t, write, (int, const void *, size_t));
-REAL_DECL(ssize_t, writev, (int, const struct iovec *, int));
+REAL_DECL(ssize_t, write, (int fd, const void *buf, size_t n), -1);
+REAL_DECL(ssize_t, writev, (int fd, const struct iovec *iov, int cnt), -1);
 
 /* Callers hold the guard. */
 static struct roar_desc *begin_write(int fd) {
@@ -705,7 +576,7 @@ static void after_unstreamed_write(int fd, ssize_t r) {
 }
 
 #define PWRITE_HOOK(name, params, args, fd)                 \
-    REAL_DECL(ssize_t, name, params);                       \
+    REAL_DECL(ssize_t, name, params, -1);                   \
     ROAR_EXPORT ssize_t name params {                       \
         if (passthrough_fd(fd) || !roar_active()) {         \
             return REAL(name) args;                         \
@@ -720,8 +591,8 @@ PWRITE_HOOK(pwrite64, (int fd, const void *buf, size_t n, off_t off), (fd, buf, 
 PWRITE_HOOK(pwritev, (int fd, const struct iovec *iov, int cnt, off_t off), (fd, iov, cnt, off), fd)
 PWRITE_HOOK(pwritev64, (int fd, const struct iovec *iov, int cnt, off_t off), (fd, iov, cnt, off), fd)
 
-REAL_DECL(ssize_t, pwritev2, (int, const struct iovec *, int, off_t, int));
-REAL_DECL(ssize_t, pwritev64v2, (int, const struct iovec *, int, off_t, int));
+REAL_DECL(ssize_t, pwritev2, (int fd, const struct iovec *iov, int cnt, off_t off, int fl), -1);
+REAL_DECL(ssize_t, pwritev64v2, (int fd, const struct iovec *iov, int cnt, off_t off, int fl), -1);
 
 static ssize_t call_pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int fl) {
     return REAL(pwritev2)(fd, iov, cnt, off, fl);
@@ -755,9 +626,10 @@ ROAR_EXPORT ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off_t 
 /* ---------------------------------------------------------------------------------------------------------
  * In-kernel copies: bytes counted, the destination's hash recomputed at close.
  */
-REAL_DECL(ssize_t, copy_file_range, (int, off_t *, int, off_t *, size_t, unsigned));
-REAL_DECL(ssize_t, sendfile, (int, int, off_t *, size_t));
-REAL_DECL(ssize_t, sendfile64, (int, int, off_t *, size_t));
+REAL_DECL(ssize_t, copy_file_range, (int in, off_t *off_in, int out, off_t *off_out, size_t len, unsigned flags),
+          -1);
+REAL_DECL(ssize_t, sendfile, (int out, int in, off_t *offset, size_t count), -1);
+REAL_DECL(ssize_t, sendfile64, (int out, int in, off_t *offset, size_t count), -1);
 
 static void after_copy(int in, int out, ssize_t r, int in_moves) {
     if (r <= 0) {
@@ -802,15 +674,15 @@ ROAR_EXPORT ssize_t sendfile64(int out, int in, off_t *offset, size_t count) {
 /* ---------------------------------------------------------------------------------------------------------
  * seek, truncate, mmap
  */
-REAL_DECL(off_t, lseek, (int, off_t, int));
-REAL_DECL(off_t, lseek64, (int, off_t, int));
-REAL_DECL(int, ftruncate, (int, off_t));
-REAL_DECL(int, ftruncate64, (int, off_t));
-REAL_DECL(int, truncate, (const char *, off_t));
-REAL_DECL(int, truncate64, (const char *, off_t));
-REAL_DECL(void *, mmap, (void *, size_t, int, int, int, off_t));
-REAL_DECL(void *, mmap64, (void *, size_t, int, int, int, off_t));
-REAL_DECL(int, munmap, (void *, size_t));
+REAL_DECL(off_t, lseek, (int fd, off_t off, int whence), -1);
+REAL_DECL(off_t, lseek64, (int fd, off_t off, int whence), -1);
+REAL_DECL(int, ftruncate, (int fd, off_t len), -1);
+REAL_DECL(int, ftruncate64, (int fd, off_t len), -1);
+REAL_DECL(int, truncate, (const char *path, off_t len), -1);
+REAL_DECL(int, truncate64, (const char *path, off_t len), -1);
+REAL_DECL(void *, mmap, (void *addr, size_t len, int prot, int flags, int fd, off_t off), MAP_FAILED);
+REAL_DECL(void *, mmap64, (void *addr, size_t len, int prot, int flags, int fd, off_t off), MAP_FAILED);
+REAL_DECL(int, munmap, (void *addr, size_t len), -1);
 
 static void after_seek(int fd, off_t r) {
     if (r < 0 || (unsigned)fd >= ROAR_FD_MAX || !roar_is_desc(roar_fd_peek(fd))) {
@@ -964,16 +836,16 @@ static void record_delete(int dir, const char *path) {
     errno = e;
 }
 
-REAL_DECL(int, rename, (const char *, const char *));
-REAL_DECL(int, renameat, (int, const char *, int, const char *));
-REAL_DECL(int, renameat2, (int, const char *, int, const char *, unsigned));
-REAL_DECL(int, link, (const char *, const char *));
-REAL_DECL(int, linkat, (int, const char *, int, const char *, int));
-REAL_DECL(int, unlink, (const char *));
-REAL_DECL(int, unlinkat, (int, const char *, int));
-REAL_DECL(int, remove, (const char *));
-REAL_DECL(int, chdir, (const char *));
-REAL_DECL(int, fchdir, (int));
+REAL_DECL(int, rename, (const char *oldp, const char *newp), -1);
+REAL_DECL(int, renameat, (int od, const char *oldp, int nd, const char *newp), -1);
+REAL_DECL(int, renameat2, (int od, const char *oldp, int nd, const char *newp, unsigned flags), -1);
+REAL_DECL(int, link, (const char *oldp, const char *newp), -1);
+REAL_DECL(int, linkat, (int od, const char *oldp, int nd, const char *newp, int flags), -1);
+REAL_DECL(int, unlink, (const char *path), -1);
+REAL_DECL(int, unlinkat, (int dir, const char *path, int flags), -1);
+REAL_DECL(int, remove, (const char *path), -1);
+REAL_DECL(int, chdir, (const char *path), -1);
+REAL_DECL(int, fchdir, (int fd), -1);
 
 ROAR_EXPORT int rename(const char *oldp, const char *newp) {
     int r = REAL(rename)(oldp, newp);

@@ -329,9 +329,9 @@ static void exec_failed(struct new_env *ne) {
 /* ---------------------------------------------------------------------------------------------------------
  * exec
  */
-REAL_DECL(int, execve, (const char *, char *const[], char *const[]));
-REAL_DECL(int, execvpe, (const char *, char *const[], char *const[]));
-REAL_DECL(int, fexecve, (int, char *const[], char *const[]));
+REAL_DECL(int, execve, (const char *path, char *const argv[], char *const envp[]), -1);
+REAL_DECL(int, execvpe, (const char *file, char *const argv[], char *const envp[]), -1);
+REAL_DECL(int, fexecve, (int fd, char *const argv[], char *const envp[]), -1);
 
 static int do_exec(const char *file, char *const argv[], char *const envp[], int search) {
     if (!roar_active()) {
@@ -442,10 +442,10 @@ ROAR_EXPORT int execle(const char *path, const char *arg, ...) {
 /* ---------------------------------------------------------------------------------------------------------
  * posix_spawn
  */
-REAL_DECL(int, posix_spawn, (pid_t *, const char *, const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
-                             char *const[], char *const[]));
-REAL_DECL(int, posix_spawnp, (pid_t *, const char *, const posix_spawn_file_actions_t *,
-                              const posix_spawnattr_t *, char *const[], char *const[]));
+REAL_DECL(int, posix_spawn, (pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+                             const posix_spawnattr_t *attr, char *const argv[], char *const envp[]), ENOSYS);
+REAL_DECL(int, posix_spawnp, (pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+                              const posix_spawnattr_t *attr, char *const argv[], char *const envp[]), ENOSYS);
 
 static int do_spawn(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr,
                     char *const argv[], char *const envp[], int search) {
@@ -493,7 +493,7 @@ ROAR_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_fil
  * system(): libc spawns the shell internally (no hook sees it), so it is reimplemented on our posix_spawn path
  * with the same signal handling: SIGINT/SIGQUIT ignored and SIGCHLD blocked in the caller while it waits.
  */
-REAL_DECL(int, system, (const char *));
+REAL_DECL(int, system, (const char *cmd), -1);
 
 static pthread_mutex_t system_mu = PTHREAD_MUTEX_INITIALIZER;
 static int system_active;
@@ -561,7 +561,7 @@ ROAR_EXPORT int system(const char *cmd) {
 
 /* popen(): libc spawns internally; the X record is written and the spool flushed, and the child inherits the
  * process environment (LD_PRELOAD, the process's ROAR_TAG) rather than this thread's tag. */
-REAL_DECL(FILE *, popen, (const char *, const char *));
+REAL_DECL(FILE *, popen, (const char *cmd, const char *mode), NULL);
 
 ROAR_EXPORT FILE *popen(const char *cmd, const char *mode) {
     if (cmd != NULL && roar_active()) {
@@ -586,7 +586,7 @@ ROAR_EXPORT FILE *popen(const char *cmd, const char *mode) {
 /* ---------------------------------------------------------------------------------------------------------
  * fork, vfork
  */
-REAL_DECL(pid_t, fork, (void));
+REAL_DECL(pid_t, fork, (void), -1);
 
 static pid_t do_fork(void) {
     if (!roar_active()) {
@@ -617,7 +617,8 @@ ROAR_EXPORT pid_t vfork(void) {
 /* ---------------------------------------------------------------------------------------------------------
  * threads: a new thread starts with its creator's tag
  */
-REAL_DECL(int, pthread_create, (pthread_t *, const pthread_attr_t *, void *(*)(void *), void *));
+/* pthread_create and posix_spawn return their error. */
+REAL_DECL(int, pthread_create, (pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg), ENOSYS);
 
 struct thread_start {
     void *(*fn)(void *);
@@ -663,8 +664,17 @@ ROAR_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(
 /* ---------------------------------------------------------------------------------------------------------
  * _exit: no destructors run, so finalise here (forked children, e.g. multiprocessing, end this way)
  */
-REAL_DECL(void, _exit, (int));
-REAL_DECL(void, _Exit, (int));
+/* Without them the process still has to end: the kernel's exit_group is what they do. */
+REAL_DECL_WITH_FALLBACK(void, _exit, (int status)) {
+    roar_real_unresolved();
+    syscall(SYS_exit_group, status);
+    __builtin_unreachable();
+}
+REAL_DECL_WITH_FALLBACK(void, _Exit, (int status)) {
+    roar_real_unresolved();
+    syscall(SYS_exit_group, status);
+    __builtin_unreachable();
+}
 
 ROAR_EXPORT __attribute__((noreturn)) void _exit(int status) {
     if (roar_active()) {

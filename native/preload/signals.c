@@ -11,8 +11,8 @@
 #include <signal.h>
 #include <string.h>
 
-REAL_DECL(int, sigaction, (int, const struct sigaction *, struct sigaction *));
-REAL_DECL(sighandler_t, signal, (int, sighandler_t));
+REAL_DECL(int, sigaction, (int sig, const struct sigaction *act, struct sigaction *oact), -1);
+REAL_DECL(sighandler_t, signal, (int sig, sighandler_t handler), SIG_ERR);
 
 static const int fatal_signals[] = {SIGHUP, SIGINT, SIGQUIT, SIGPIPE, SIGALRM, SIGTERM, SIGUSR1, SIGUSR2};
 static pthread_mutex_t sig_mu = PTHREAD_MUTEX_INITIALIZER;

@@ -29,10 +29,10 @@ static uint64_t last_flush_ns;
 static int spool_content;
 
 /* Counters that must reach a reader even when the process recorded nothing else (SpoolTags.lossCounters, plus
- * those that say a record is missing). */
+ * those that say a record is missing or that a call of the program was failed by the library). */
 static int loss_counted(void) {
     static const enum roar_counter loss[] = {RC_LOST,          RC_UNTRACKED_FD,  RC_FD_OVERFLOW, RC_REHASH_FAILED,
-                                             RC_PATH_TOO_LONG, RC_TAG_TRUNCATED, RC_STATIC_EXEC};
+                                             RC_PATH_TOO_LONG, RC_TAG_TRUNCATED, RC_STATIC_EXEC, RC_UNRESOLVED};
     for (size_t i = 0; i < sizeof loss / sizeof loss[0]; i++) {
         if (__atomic_load_n(&roar_counters[loss[i]], __ATOMIC_RELAXED) != 0) {
             return 1;

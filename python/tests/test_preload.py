@@ -911,6 +911,67 @@ def test_errno_is_preserved(traced: Traced, tmp_path: Path) -> None:
     assert only(traced.spool().writes(traced.cwd / "e.txt")).bytes_written == 3
 
 
+def test_a_function_missing_from_libc_fails_the_call_not_the_program(traced: Traced, tmp_path: Path) -> None:
+    """roar_real fails soft. No libc on this machine lacks one of the hooked functions, so the test stands in for
+    one the only way the library can see it: a dlsym that finds no `renameat2` and no `fopen64` after the library
+    (a harness preloaded after it, answering NULL for those two names as an older libc would, and forwarding every
+    other lookup). The library itself is the one under test, unchanged: each call fails with ENOSYS and the
+    function's failure value, is counted as `unresolved`, the program goes on and its other I/O is recorded."""
+    shim = cc(tmp_path, "older_libc.so", """
+        #include <dlfcn.h>
+        #include <string.h>
+        /* dlsym as a libc without renameat2 and fopen64 answers it; everything else is the real dlsym's. */
+        void *dlsym(void *handle, const char *name) {
+            static void *(*real)(void *, const char *);
+            if (real == NULL) {
+                real = (void *(*)(void *, const char *))dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.34");
+            }
+            if (real == NULL) {
+                real = (void *(*)(void *, const char *))dlvsym(RTLD_NEXT, "dlsym", "GLIBC_2.2.5");
+            }
+            if (strcmp(name, "renameat2") == 0 || strcmp(name, "fopen64") == 0) {
+                return NULL;
+            }
+            return real(handle, name);
+        }
+    """, "-shared", "-fPIC", "-ldl")
+    exe = cc(tmp_path, "calls_missing", """
+        #include <errno.h>
+        #include <fcntl.h>
+        #include <stdio.h>
+        #include <string.h>
+        int main(void) {
+            FILE *g = fopen("a", "w");
+            fputs("kept\\n", g);
+            fclose(g);
+            for (int i = 0; i < 2; i++) {
+                errno = 0;
+                int r = renameat2(AT_FDCWD, "a", AT_FDCWD, "b", 0);
+                printf("renameat2 %d %s\\n", r, strerror(errno));
+            }
+            errno = 0;
+            FILE *f = fopen64("a", "r");
+            printf("fopen64 %s %s\\n", f == NULL ? "NULL" : "stream", strerror(errno));
+            return 0;
+        }
+    """)
+    env = traced.env()
+    env["LD_PRELOAD"] = f"{traced.lib}:{shim}"
+    proc = traced.run([str(exe)], env=env)
+    nosys = os.strerror(38)  # ENOSYS
+    assert proc.stdout.decode().splitlines() == [f"renameat2 -1 {nosys}", f"renameat2 -1 {nosys}",
+                                                 f"fopen64 NULL {nosys}"]
+    err = proc.stderr.decode()
+    assert err.count("libroar_preload: renameat2: not in libc") == 1, err
+    assert err.count("libroar_preload: fopen64: not in libc") == 1, err
+    assert (traced.cwd / "a").read_text() == "kept\n" and not (traced.cwd / "b").exists()
+    sp = traced.spool()
+    assert only(sp.counters())["unresolved"] == 3
+    rec = only(sp.writes(traced.cwd / "a"))
+    assert_digest(rec, traced.cwd / "a")
+    assert sp.of_type("M") == []
+
+
 def test_ignore_and_include_prefixes(traced: Traced) -> None:
     (traced.cwd / "skip" / "keep").mkdir(parents=True)
     traced.run(["sh", "-c", "echo a > skip/a; echo b > skip/keep/b; echo c > c"],
