@@ -137,6 +137,17 @@ extern volatile int roar_initialised ROAR_HIDDEN;
 
 void roar_count_reentered(void) ROAR_HIDDEN;
 
+/* Runs `stmt` as the library's own bookkeeping: errno is kept for the program, and the hooks it reaches pass
+ * through (the re-entry guard is raised). */
+#define ROAR_GUARDED(stmt)        \
+    do {                          \
+        int saved_errno_ = errno; \
+        roar_t_guard++;           \
+        stmt;                     \
+        roar_t_guard--;           \
+        errno = saved_errno_;     \
+    } while (0)
+
 /* True when a hook should record: library enabled, not re-entered, not exiting. */
 static inline int roar_active(void) {
     if (ROAR_UNLIKELY(!roar_initialised)) {

@@ -43,6 +43,19 @@ static inline int passthrough_fd(int fd) {
     return d == ROAR_D_NONREG || d == ROAR_D_IGNORED;
 }
 
+/* Most hooks: the real call with `args` gives `r`; when `cond` holds and the library records, `after` runs (it
+ * saves errno and raises the guard itself). `cond` is tested first: a call that cannot matter (a failed rename, an
+ * anonymous mapping) does not even look at the library's state. */
+#define AFTER_HOOK(ret, name, params, args, failure, cond, after) \
+    REAL_DECL(ret, name, params, failure);                        \
+    ROAR_EXPORT ret name params {                                 \
+        ret r = REAL(name) args;                                  \
+        if ((cond) && roar_active()) {                            \
+            after;                                                \
+        }                                                         \
+        return r;                                                 \
+    }
+
 /* ---------------------------------------------------------------------------------------------------------
  * open
  */
@@ -193,11 +206,7 @@ REAL_DECL(int, fclose, (FILE *f), EOF);
 ROAR_EXPORT FILE *fdopen(int fd, const char *mode) {
     FILE *f = REAL(fdopen)(fd, mode);
     if (f && roar_active()) {
-        int e = errno;
-        roar_t_guard++;
-        roar_fd_adopt_if_unknown(fd);
-        roar_t_guard--;
-        errno = e;
+        ROAR_GUARDED(roar_fd_adopt_if_unknown(fd));
     }
     return f;
 }
@@ -234,14 +243,7 @@ static void stdio_read(FILE *f, uint64_t n) {
 /* One stdio output or input function: the real call with `args` returns `r`; when `ok`, `count` (stdio_wrote or
  * stdio_read) records `bytes` for stream `f`. */
 #define STDIO_HOOK(ret, name, params, args, failure, ok, count, bytes) \
-    REAL_DECL(ret, name, params, failure);                             \
-    ROAR_EXPORT ret name params {                                      \
-        ret r = REAL(name) args;                                       \
-        if ((ok) && roar_active()) {                                   \
-            count(f, bytes);                                           \
-        }                                                              \
-        return r;                                                      \
-    }
+    AFTER_HOOK(ret, name, params, args, failure, ok, count(f, bytes))
 
 /* The variadic printf forms call libc's va_list form `vname` (not its hook: the bytes are counted once, here). */
 #define STDIO_PRINTF_HOOK(name, vname, params, vargs, last)            \
@@ -284,7 +286,6 @@ REAL_DECL_WITH_FALLBACK(void, closefrom, (int lowfd)) {
     syscall(SYS_close_range, (unsigned)lowfd, ~0u, 0);
 }
 REAL_DECL(int, closedir, (DIR *dir), -1);
-REAL_DECL(int, dup, (int fd), -1);
 REAL_DECL(int, dup2, (int oldfd, int newfd), -1);
 REAL_DECL(int, dup3, (int oldfd, int newfd, int flags), -1);
 REAL_DECL(int, fcntl, (int fd, int cmd, ...), -1);
@@ -302,11 +303,7 @@ static inline void protect_spool_fd(int fd) {
 ROAR_EXPORT int close(int fd) {
     protect_spool_fd(fd);
     if ((unsigned)fd < ROAR_FD_MAX && roar_fd_peek(fd) != NULL && roar_active()) {
-        int e = errno;
-        roar_t_guard++;
-        roar_fd_close_begin(fd);
-        roar_t_guard--;
-        errno = e;
+        ROAR_GUARDED(roar_fd_close_begin(fd));
         int r = REAL(close)(fd);
         roar_fd_close_end(); /* a digest left to the background thread: its lease is taken now */
         return r;
@@ -362,11 +359,7 @@ static void after_dup(int oldfd, int newfd) {
     if (roar_fd_peek(oldfd) == NULL && ((unsigned)newfd >= ROAR_FD_MAX || roar_fd_peek(newfd) == NULL)) {
         return;
     }
-    int e = errno;
-    roar_t_guard++;
-    roar_fd_dup(oldfd, newfd);
-    roar_t_guard--;
-    errno = e;
+    ROAR_GUARDED(roar_fd_dup(oldfd, newfd));
 }
 
 /* dup2/dup3 onto a tracked fd close it first (when the call is going to succeed). */
@@ -384,13 +377,7 @@ static void before_dup_onto(int oldfd, int newfd) {
     errno = e;
 }
 
-ROAR_EXPORT int dup(int fd) {
-    int r = REAL(dup)(fd);
-    if (r >= 0 && roar_active()) {
-        after_dup(fd, r);
-    }
-    return r;
-}
+AFTER_HOOK(int, dup, (int fd), (fd), -1, r >= 0, after_dup(fd, r))
 
 ROAR_EXPORT int dup2(int oldfd, int newfd) {
     int active = roar_active();
@@ -424,21 +411,18 @@ static int after_fcntl(int fd, int cmd, int r) {
     return r;
 }
 
-ROAR_EXPORT int fcntl(int fd, int cmd, ...) {
-    va_list ap;
-    va_start(ap, cmd);
-    long arg = va_arg(ap, long);
-    va_end(ap);
-    return after_fcntl(fd, cmd, REAL(fcntl)(fd, cmd, arg));
-}
+/* The third argument, when there is one, is an int, a long or a pointer: passed on as a long. */
+#define FCNTL_HOOK(name)                                           \
+    ROAR_EXPORT int name(int fd, int cmd, ...) {                   \
+        va_list ap;                                                \
+        va_start(ap, cmd);                                         \
+        long arg = va_arg(ap, long);                               \
+        va_end(ap);                                                \
+        return after_fcntl(fd, cmd, REAL(name)(fd, cmd, arg));     \
+    }
 
-ROAR_EXPORT int fcntl64(int fd, int cmd, ...) {
-    va_list ap;
-    va_start(ap, cmd);
-    long arg = va_arg(ap, long);
-    va_end(ap);
-    return after_fcntl(fd, cmd, REAL(fcntl64)(fd, cmd, arg));
-}
+FCNTL_HOOK(fcntl)
+FCNTL_HOOK(fcntl64)
 
 /* ---------------------------------------------------------------------------------------------------------
  * read
@@ -447,11 +431,7 @@ static void after_read(int fd, ssize_t r, int moves_offset) {
     if (r < 0) {
         return;
     }
-    int e = errno;
-    roar_t_guard++;
-    roar_fd_count_read(fd, (uint64_t)r, moves_offset);
-    roar_t_guard--;
-    errno = e;
+    ROAR_GUARDED(roar_fd_count_read(fd, (uint64_t)r, moves_offset));
 }
 
 #define READ_HOOK(name, params, args, fd, moves)            \
@@ -568,11 +548,7 @@ static void after_unstreamed_write(int fd, ssize_t r) {
     if (r <= 0) {
         return;
     }
-    int e = errno;
-    roar_t_guard++;
-    roar_fd_count_write_unstreamed(fd, (uint64_t)r, DS_CONTENT);
-    roar_t_guard--;
-    errno = e;
+    ROAR_GUARDED(roar_fd_count_write_unstreamed(fd, (uint64_t)r, DS_CONTENT));
 }
 
 #define PWRITE_HOOK(name, params, args, fd)                 \
@@ -626,11 +602,6 @@ ROAR_EXPORT ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off_t 
 /* ---------------------------------------------------------------------------------------------------------
  * In-kernel copies: bytes counted, the destination's hash recomputed at close.
  */
-REAL_DECL(ssize_t, copy_file_range, (int in, off_t *off_in, int out, off_t *off_out, size_t len, unsigned flags),
-          -1);
-REAL_DECL(ssize_t, sendfile, (int out, int in, off_t *offset, size_t count), -1);
-REAL_DECL(ssize_t, sendfile64, (int out, int in, off_t *offset, size_t count), -1);
-
 static void after_copy(int in, int out, ssize_t r, int in_moves) {
     if (r <= 0) {
         return;
@@ -647,96 +618,37 @@ static void after_copy(int in, int out, ssize_t r, int in_moves) {
     errno = e;
 }
 
-ROAR_EXPORT ssize_t copy_file_range(int in, off_t *off_in, int out, off_t *off_out, size_t len, unsigned flags) {
-    ssize_t r = REAL(copy_file_range)(in, off_in, out, off_out, len, flags);
-    if (r > 0 && roar_active()) {
-        after_copy(in, out, r, off_in == NULL);
-    }
-    return r;
-}
-
-ROAR_EXPORT ssize_t sendfile(int out, int in, off_t *offset, size_t count) {
-    ssize_t r = REAL(sendfile)(out, in, offset, count);
-    if (r > 0 && roar_active()) {
-        after_copy(in, out, r, offset == NULL);
-    }
-    return r;
-}
-
-ROAR_EXPORT ssize_t sendfile64(int out, int in, off_t *offset, size_t count) {
-    ssize_t r = REAL(sendfile64)(out, in, offset, count);
-    if (r > 0 && roar_active()) {
-        after_copy(in, out, r, offset == NULL);
-    }
-    return r;
-}
+AFTER_HOOK(ssize_t, copy_file_range, (int in, off_t *off_in, int out, off_t *off_out, size_t len, unsigned flags),
+           (in, off_in, out, off_out, len, flags), -1, r > 0, after_copy(in, out, r, off_in == NULL))
+AFTER_HOOK(ssize_t, sendfile, (int out, int in, off_t *offset, size_t count), (out, in, offset, count), -1,
+           r > 0, after_copy(in, out, r, offset == NULL))
+AFTER_HOOK(ssize_t, sendfile64, (int out, int in, off_t *offset, size_t count), (out, in, offset, count), -1,
+           r > 0, after_copy(in, out, r, offset == NULL))
 
 /* ---------------------------------------------------------------------------------------------------------
  * seek, truncate, mmap
  */
-REAL_DECL(off_t, lseek, (int fd, off_t off, int whence), -1);
-REAL_DECL(off_t, lseek64, (int fd, off_t off, int whence), -1);
-REAL_DECL(int, ftruncate, (int fd, off_t len), -1);
-REAL_DECL(int, ftruncate64, (int fd, off_t len), -1);
-REAL_DECL(int, truncate, (const char *path, off_t len), -1);
-REAL_DECL(int, truncate64, (const char *path, off_t len), -1);
-REAL_DECL(void *, mmap, (void *addr, size_t len, int prot, int flags, int fd, off_t off), MAP_FAILED);
-REAL_DECL(void *, mmap64, (void *addr, size_t len, int prot, int flags, int fd, off_t off), MAP_FAILED);
 REAL_DECL(int, munmap, (void *addr, size_t len), -1);
 
 static void after_seek(int fd, off_t r) {
     if (r < 0 || (unsigned)fd >= ROAR_FD_MAX || !roar_is_desc(roar_fd_peek(fd))) {
         return;
     }
-    int e = errno;
-    roar_t_guard++;
-    roar_fd_seeked(fd, r);
-    roar_t_guard--;
-    errno = e;
+    ROAR_GUARDED(roar_fd_seeked(fd, r));
 }
 
-ROAR_EXPORT off_t lseek(int fd, off_t off, int whence) {
-    off_t r = REAL(lseek)(fd, off, whence);
-    if (roar_active()) {
-        after_seek(fd, r);
-    }
-    return r;
-}
-
-ROAR_EXPORT off_t lseek64(int fd, off_t off, int whence) {
-    off_t r = REAL(lseek64)(fd, off, whence);
-    if (roar_active()) {
-        after_seek(fd, r);
-    }
-    return r;
-}
+AFTER_HOOK(off_t, lseek, (int fd, off_t off, int whence), (fd, off, whence), -1, 1, after_seek(fd, r))
+AFTER_HOOK(off_t, lseek64, (int fd, off_t off, int whence), (fd, off, whence), -1, 1, after_seek(fd, r))
 
 static void after_ftruncate(int fd, int r, off_t len) {
     if (r != 0 || passthrough_fd(fd)) {
         return;
     }
-    int e = errno;
-    roar_t_guard++;
-    roar_fd_truncated(fd, len);
-    roar_t_guard--;
-    errno = e;
+    ROAR_GUARDED(roar_fd_truncated(fd, len));
 }
 
-ROAR_EXPORT int ftruncate(int fd, off_t len) {
-    int r = REAL(ftruncate)(fd, len);
-    if (roar_active()) {
-        after_ftruncate(fd, r, len);
-    }
-    return r;
-}
-
-ROAR_EXPORT int ftruncate64(int fd, off_t len) {
-    int r = REAL(ftruncate64)(fd, len);
-    if (roar_active()) {
-        after_ftruncate(fd, r, len);
-    }
-    return r;
-}
+AFTER_HOOK(int, ftruncate, (int fd, off_t len), (fd, len), -1, 1, after_ftruncate(fd, r, len))
+AFTER_HOOK(int, ftruncate64, (int fd, off_t len), (fd, len), -1, 1, after_ftruncate(fd, r, len))
 
 static void after_truncate(const char *path, int r, off_t len) {
     if (r != 0) {
@@ -753,57 +665,25 @@ static void after_truncate(const char *path, int r, off_t len) {
     errno = e;
 }
 
-ROAR_EXPORT int truncate(const char *path, off_t len) {
-    int r = REAL(truncate)(path, len);
-    if (roar_active()) {
-        after_truncate(path, r, len);
-    }
-    return r;
-}
-
-ROAR_EXPORT int truncate64(const char *path, off_t len) {
-    int r = REAL(truncate64)(path, len);
-    if (roar_active()) {
-        after_truncate(path, r, len);
-    }
-    return r;
-}
+AFTER_HOOK(int, truncate, (const char *path, off_t len), (path, len), -1, 1, after_truncate(path, r, len))
+AFTER_HOOK(int, truncate64, (const char *path, off_t len), (path, len), -1, 1, after_truncate(path, r, len))
 
 static void after_mmap(void *r, size_t len, int prot, int flags, int fd) {
     if (r == MAP_FAILED || fd < 0 || !(prot & PROT_WRITE) || !(flags & MAP_SHARED) || passthrough_fd(fd)) {
         return;
     }
-    int e = errno;
-    roar_t_guard++;
-    roar_fd_mapped(r, len, fd);
-    roar_t_guard--;
-    errno = e;
+    ROAR_GUARDED(roar_fd_mapped(r, len, fd));
 }
 
-ROAR_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off) {
-    void *r = REAL(mmap)(addr, len, prot, flags, fd, off);
-    if (fd >= 0 && roar_active()) {
-        after_mmap(r, len, prot, flags, fd);
-    }
-    return r;
-}
-
-ROAR_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off) {
-    void *r = REAL(mmap64)(addr, len, prot, flags, fd, off);
-    if (fd >= 0 && roar_active()) {
-        after_mmap(r, len, prot, flags, fd);
-    }
-    return r;
-}
+AFTER_HOOK(void *, mmap, (void *addr, size_t len, int prot, int flags, int fd, off_t off),
+           (addr, len, prot, flags, fd, off), MAP_FAILED, fd >= 0, after_mmap(r, len, prot, flags, fd))
+AFTER_HOOK(void *, mmap64, (void *addr, size_t len, int prot, int flags, int fd, off_t off),
+           (addr, len, prot, flags, fd, off), MAP_FAILED, fd >= 0, after_mmap(r, len, prot, flags, fd))
 
 ROAR_EXPORT int munmap(void *addr, size_t len) {
     int r = REAL(munmap)(addr, len);
     if (r == 0 && __atomic_load_n(&roar_n_maps, __ATOMIC_ACQUIRE) > 0 && roar_active()) {
-        int e = errno;
-        roar_t_guard++;
-        roar_fd_unmapped(addr, len);
-        roar_t_guard--;
-        errno = e;
+        ROAR_GUARDED(roar_fd_unmapped(addr, len));
     }
     return r;
 }
@@ -836,32 +716,15 @@ static void record_delete(int dir, const char *path) {
     errno = e;
 }
 
-REAL_DECL(int, rename, (const char *oldp, const char *newp), -1);
-REAL_DECL(int, renameat, (int od, const char *oldp, int nd, const char *newp), -1);
 REAL_DECL(int, renameat2, (int od, const char *oldp, int nd, const char *newp, unsigned flags), -1);
-REAL_DECL(int, link, (const char *oldp, const char *newp), -1);
-REAL_DECL(int, linkat, (int od, const char *oldp, int nd, const char *newp, int flags), -1);
-REAL_DECL(int, unlink, (const char *path), -1);
-REAL_DECL(int, unlinkat, (int dir, const char *path, int flags), -1);
 REAL_DECL(int, remove, (const char *path), -1);
 REAL_DECL(int, chdir, (const char *path), -1);
 REAL_DECL(int, fchdir, (int fd), -1);
 
-ROAR_EXPORT int rename(const char *oldp, const char *newp) {
-    int r = REAL(rename)(oldp, newp);
-    if (r == 0 && roar_active()) {
-        record_two('M', AT_FDCWD, oldp, AT_FDCWD, newp);
-    }
-    return r;
-}
-
-ROAR_EXPORT int renameat(int od, const char *oldp, int nd, const char *newp) {
-    int r = REAL(renameat)(od, oldp, nd, newp);
-    if (r == 0 && roar_active()) {
-        record_two('M', od, oldp, nd, newp);
-    }
-    return r;
-}
+AFTER_HOOK(int, rename, (const char *oldp, const char *newp), (oldp, newp), -1,
+           r == 0, record_two('M', AT_FDCWD, oldp, AT_FDCWD, newp))
+AFTER_HOOK(int, renameat, (int od, const char *oldp, int nd, const char *newp), (od, oldp, nd, newp), -1,
+           r == 0, record_two('M', od, oldp, nd, newp))
 
 ROAR_EXPORT int renameat2(int od, const char *oldp, int nd, const char *newp, unsigned flags) {
     int r = REAL(renameat2)(od, oldp, nd, newp, flags);
@@ -874,37 +737,13 @@ ROAR_EXPORT int renameat2(int od, const char *oldp, int nd, const char *newp, un
     return r;
 }
 
-ROAR_EXPORT int link(const char *oldp, const char *newp) {
-    int r = REAL(link)(oldp, newp);
-    if (r == 0 && roar_active()) {
-        record_two('L', AT_FDCWD, oldp, AT_FDCWD, newp);
-    }
-    return r;
-}
-
-ROAR_EXPORT int linkat(int od, const char *oldp, int nd, const char *newp, int flags) {
-    int r = REAL(linkat)(od, oldp, nd, newp, flags);
-    if (r == 0 && roar_active()) {
-        record_two('L', od, oldp, nd, newp);
-    }
-    return r;
-}
-
-ROAR_EXPORT int unlink(const char *path) {
-    int r = REAL(unlink)(path);
-    if (r == 0 && roar_active()) {
-        record_delete(AT_FDCWD, path);
-    }
-    return r;
-}
-
-ROAR_EXPORT int unlinkat(int dir, const char *path, int flags) {
-    int r = REAL(unlinkat)(dir, path, flags);
-    if (r == 0 && !(flags & AT_REMOVEDIR) && roar_active()) {
-        record_delete(dir, path);
-    }
-    return r;
-}
+AFTER_HOOK(int, link, (const char *oldp, const char *newp), (oldp, newp), -1,
+           r == 0, record_two('L', AT_FDCWD, oldp, AT_FDCWD, newp))
+AFTER_HOOK(int, linkat, (int od, const char *oldp, int nd, const char *newp, int flags), (od, oldp, nd, newp, flags),
+           -1, r == 0, record_two('L', od, oldp, nd, newp))
+AFTER_HOOK(int, unlink, (const char *path), (path), -1, r == 0, record_delete(AT_FDCWD, path))
+AFTER_HOOK(int, unlinkat, (int dir, const char *path, int flags), (dir, path, flags), -1,
+           r == 0 && !(flags & AT_REMOVEDIR), record_delete(dir, path))
 
 ROAR_EXPORT int remove(const char *path) {
     int is_dir = 0;
@@ -922,8 +761,8 @@ ROAR_EXPORT int remove(const char *path) {
     return r;
 }
 
-ROAR_EXPORT int chdir(const char *path) {
-    int r = REAL(chdir)(path);
+/* The cwd cache is dropped at every successful change, recorded or not: later paths resolve against the new one. */
+static int cwd_changed(int r) {
     if (r == 0) {
         int e = errno;
         roar_cwd_invalidate();
@@ -932,12 +771,10 @@ ROAR_EXPORT int chdir(const char *path) {
     return r;
 }
 
+ROAR_EXPORT int chdir(const char *path) {
+    return cwd_changed(REAL(chdir)(path));
+}
+
 ROAR_EXPORT int fchdir(int fd) {
-    int r = REAL(fchdir)(fd);
-    if (r == 0) {
-        int e = errno;
-        roar_cwd_invalidate();
-        errno = e;
-    }
-    return r;
+    return cwd_changed(REAL(fchdir)(fd));
 }

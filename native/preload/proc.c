@@ -30,6 +30,31 @@ static long pread_raw(int fd, void *buf, size_t n, off_t off) {
     return syscall(SYS_pread64, fd, buf, n, off);
 }
 
+/* Whether an executable ELF of class `bits` (its header at `head`) has a PT_INTERP program header: 1 or 0, -1 when
+ * it is not an executable or its program headers cannot be read. */
+#define HAS_INTERP(bits)                                                                                    \
+    static int has_interp_##bits(int fd, const unsigned char *head) {                                       \
+        Elf##bits##_Ehdr eh;                                                                                \
+        memcpy(&eh, head, sizeof eh);                                                                       \
+        if (!(eh.e_type == ET_EXEC || eh.e_type == ET_DYN) || eh.e_phentsize != sizeof(Elf##bits##_Phdr) || \
+            eh.e_phnum >= 256) {                                                                            \
+            return -1;                                                                                      \
+        }                                                                                                   \
+        Elf##bits##_Phdr ph[64];                                                                            \
+        size_t cnt = eh.e_phnum < 64 ? eh.e_phnum : 64;                                                     \
+        if (pread_raw(fd, ph, cnt * sizeof ph[0], (off_t)eh.e_phoff) != (long)(cnt * sizeof ph[0])) {       \
+            return -1;                                                                                      \
+        }                                                                                                   \
+        for (size_t i = 0; i < cnt; i++) {                                                                  \
+            if (ph[i].p_type == PT_INTERP) {                                                                \
+                return 1;                                                                                   \
+            }                                                                                               \
+        }                                                                                                   \
+        return 0;                                                                                           \
+    }
+HAS_INTERP(32)
+HAS_INTERP(64)
+
 /* 1: an ELF without PT_INTERP; 0: dynamic, not ELF or unreadable. Follows one "#!" interpreter. *traceable is set
  * to 1 when the image that will run is sure to load this library: a dynamic ELF of our class, neither set-id nor
  * with file capabilities (secure-execution mode restricts LD_PRELOAD). */
@@ -58,36 +83,13 @@ static int is_static_elf(const char *path, int depth, int *traceable) {
             result = is_static_elf(interp, 1, traceable);
         }
     } else if (n >= (long)sizeof(Elf32_Ehdr) && memcmp(head, ELFMAG, SELFMAG) == 0) {
-        int found = 0, ok = 0;
+        int interp = -1;
         if (head[EI_CLASS] == ELFCLASS64 && n >= (long)sizeof(Elf64_Ehdr)) {
-            Elf64_Ehdr eh;
-            memcpy(&eh, head, sizeof eh);
-            if ((eh.e_type == ET_EXEC || eh.e_type == ET_DYN) && eh.e_phentsize == sizeof(Elf64_Phdr) &&
-                eh.e_phnum < 256) {
-                Elf64_Phdr ph[64];
-                size_t cnt = eh.e_phnum < 64 ? eh.e_phnum : 64;
-                if (pread_raw(fd, ph, cnt * sizeof ph[0], (off_t)eh.e_phoff) == (long)(cnt * sizeof ph[0])) {
-                    ok = 1;
-                    for (size_t i = 0; i < cnt; i++) {
-                        found |= ph[i].p_type == PT_INTERP;
-                    }
-                }
-            }
+            interp = has_interp_64(fd, head);
         } else if (head[EI_CLASS] == ELFCLASS32) {
-            Elf32_Ehdr eh;
-            memcpy(&eh, head, sizeof eh);
-            if ((eh.e_type == ET_EXEC || eh.e_type == ET_DYN) && eh.e_phentsize == sizeof(Elf32_Phdr) &&
-                eh.e_phnum < 256) {
-                Elf32_Phdr ph[64];
-                size_t cnt = eh.e_phnum < 64 ? eh.e_phnum : 64;
-                if (pread_raw(fd, ph, cnt * sizeof ph[0], (off_t)eh.e_phoff) == (long)(cnt * sizeof ph[0])) {
-                    ok = 1;
-                    for (size_t i = 0; i < cnt; i++) {
-                        found |= ph[i].p_type == PT_INTERP;
-                    }
-                }
-            }
+            interp = has_interp_32(fd, head);
         }
+        int ok = interp >= 0, found = interp == 1;
         result = ok && !found;
         int native_class = head[EI_CLASS] == (sizeof(void *) == 8 ? ELFCLASS64 : ELFCLASS32);
         if (ok && found && native_class) {
@@ -317,13 +319,20 @@ static int exec_prepare(const char *resolved, long rlen, char *const argv[], cha
 }
 
 /* After an exec that returned (failed): the X that was to be carried is written by this image. */
-static void exec_failed(struct new_env *ne) {
+/* After an exec that returned (failed): the X that was to be carried is written by this image, the environment
+ * built for the new image (rc 0 from exec_prepare) is freed; errno stays the exec's. */
+static void exec_failed(struct new_env *ne, int rc) {
+    int e = errno;
     if (ne->x_carried) {
         ne->x_carried = 0;
         roar_t_guard++;
         roar_line_commit(&ne->x);
         roar_t_guard--;
     }
+    if (rc == 0) {
+        new_env_free(ne);
+    }
+    errno = e;
 }
 
 /* ---------------------------------------------------------------------------------------------------------
@@ -347,12 +356,7 @@ static int do_exec(const char *file, char *const argv[], char *const envp[], int
     errno = saved;
     char *const *use = rc == 0 ? ne.envp : envp;
     int r = search ? REAL(execvpe)(file, argv, use) : REAL(execve)(file, argv, use);
-    int e = errno;
-    exec_failed(&ne);
-    if (rc == 0) {
-        new_env_free(&ne);
-    }
-    errno = e;
+    exec_failed(&ne, rc);
     return r;
 }
 
@@ -391,12 +395,7 @@ ROAR_EXPORT int fexecve(int fd, char *const argv[], char *const envp[]) {
     roar_t_guard--;
     errno = saved;
     int r = REAL(fexecve)(fd, argv, rc == 0 ? ne.envp : envp);
-    int e = errno;
-    exec_failed(&ne);
-    if (rc == 0) {
-        new_env_free(&ne);
-    }
-    errno = e;
+    exec_failed(&ne, rc);
     return r;
 }
 
