@@ -165,7 +165,7 @@ void *roar_real(const char *name, void **slot, void *fallback) {
         static const char head[] = "libroar_preload: ";
         static const char tail[] = ": not in libc; its calls fail (ENOSYS), counted as unresolved\n";
         char msg[sizeof head + 64 + sizeof tail];
-        size_t n = strlen(name) < 64 ? strlen(name) : 64;
+        size_t n = strnlen(name, 64);
         memcpy(msg, head, sizeof head - 1);
         memcpy(msg + sizeof head - 1, name, n);
         memcpy(msg + sizeof head - 1 + n, tail, sizeof tail - 1);

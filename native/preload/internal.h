@@ -173,13 +173,14 @@ uint64_t roar_now_ns(void) ROAR_HIDDEN;
  * `real_<name>`; `REAL(name)(args)` calls it.
  *
  * Failing soft: when no later object defines the function (a libc older than the symbol, reached by a program
- * that found our hook with dlsym), the slot gets the function's fallback, `fail_<name>`, which counts the call
- * (`unresolved` in the C record) and fails it the way the function fails: its failure value, errno ENOSYS. The
- * program gets an error it can handle instead of being aborted; the library says so once on stderr.
+ * that found our hook by name), the slot gets the function's fallback `fail_<name>` instead, which counts the
+ * call (`unresolved` in the C record) and fails it the way the function reports failures: its failure value
+ * (-1, NULL, MAP_FAILED, or the error number for pthread_create/posix_spawn) and errno ENOSYS. The program gets an
+ * error it can handle instead of being aborted; the library says so on stderr once per symbol.
  *
  *   REAL_DECL(ret, name, (named params), failure value);
- *   REAL_DECL_WITH_FALLBACK(ret, name, (named params)) { body }  for a function with no failure value to return
- *                                                                  (void, noreturn)
+ *   REAL_DECL_WITH_FALLBACK(ret, name, (named params)) { body }   for the few without a failure value (void,
+ *                                                                   noreturn): the body does what it can
  */
 void *roar_real(const char *name, void **slot, void *fallback) ROAR_HIDDEN;
 void roar_real_unresolved(void) ROAR_HIDDEN; /* counts the call, sets errno to ENOSYS */
@@ -194,13 +195,13 @@ static inline void *roar_real_slot(void **slot, const char *name, void *fallback
     static ret(*real_##name) params;               \
     static ret fail_##name params
 /* The fallback's parameters are the function's, unused. The slot's declaration comes last: it takes the `;`. */
-#define REAL_DECL(ret, name, params, failure)                                   \
+#define REAL_DECL(ret, name, params, failure)                                                  \
     _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wunused-parameter\"") \
-    static ret fail_##name params {                                             \
-        roar_real_unresolved();                                                 \
-        return failure;                                                         \
-    }                                                                           \
-    _Pragma("GCC diagnostic pop")                                               \
+    static ret fail_##name params {                                                            \
+        roar_real_unresolved();                                                                \
+        return failure;                                                                        \
+    }                                                                                          \
+    _Pragma("GCC diagnostic pop")                                                              \
     static ret(*real_##name) params
 
 /* The library's own long-lived fds (spool file, background-hash readers) are moved out of the way of the
@@ -241,7 +242,7 @@ enum roar_counter {
     RC_STATIC_EXEC,   /* execs of static ELF binaries (their I/O is invisible) */
     RC_HANDOFF,       /* fds handed over to the new image at exec */
     RC_CLOSE_DEFERRED, /* closes whose digest the background thread finished after close() returned */
-    RC_UNRESOLVED,    /* calls of a hook whose libc function could not be found: failed with ENOSYS */
+    RC_UNRESOLVED,    /* calls of a hook whose libc function is missing: failed (ENOSYS) by its fallback */
     RC_COUNT
 };
 extern uint64_t roar_counters[RC_COUNT] ROAR_HIDDEN;
@@ -379,8 +380,8 @@ struct roar_desc {
     int hfd;                        /* private fd for reading back, -1 */
     int queued;                     /* on the background queue (under the queue lock) */
     uint64_t hashed_len;            /* bytes in hasher (under hash_mu in background mode) */
-    /* A deferred close (hash_thread.c): the program closed it, the thread finishes the hash and writes the F record of
-     * the version taken at close. */
+    /* A deferred close (hash_thread.c): the program closed it, the thread finishes the hash and writes the F
+     * record of the version taken at close. */
     int closed;
     uint64_t close_ns;
     int64_t final_size;
@@ -443,8 +444,8 @@ void roar_fd_atfork_prepare(void) ROAR_HIDDEN;
 void roar_fd_atfork_parent(void) ROAR_HIDDEN;
 void roar_fd_atfork_child(void) ROAR_HIDDEN;
 void roar_fd_mark_shared_with_child(void) ROAR_HIDDEN;
-/* Before exec (handoff.c): finalise close-on-exec descriptions (when the exec is expected to succeed) and encode the
- * descriptions the new image inherits. Returns a malloc'd "ROAR_FDS=..." string or NULL. */
+/* Before exec (handoff.c): finalise close-on-exec descriptions (when the exec is expected to succeed) and encode
+ * the descriptions the new image inherits. Returns a malloc'd "ROAR_FDS=..." string or NULL. */
 char *roar_fd_handoff(int finalise_cloexec, int as_inherited) ROAR_HIDDEN;
 /* In the new image (constructor): adopt the descriptions described by ROAR_FDS. */
 void roar_fd_adopt_handoff(const char *spec) ROAR_HIDDEN;
