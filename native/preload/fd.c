@@ -268,7 +268,8 @@ static void release_desc(struct roar_desc *d, int fd, int unlinked, int may_defe
         roar_unlock(&roar_table_mu);
     }
     roar_t_guard++;
-    if (may_defer && roar_bg_defer_close(d, fd)) {
+    /* (Only a written file's digest can be left to the thread: a read-only close does not make the call.) */
+    if (may_defer && (__atomic_load_n(&d->mode, __ATOMIC_ACQUIRE) & DM_W) && roar_bg_defer_close(d, fd)) {
         roar_t_guard--;
         return;
     }
