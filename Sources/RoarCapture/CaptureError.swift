@@ -1,3 +1,7 @@
+// RoarCapture: local tracing. Launching a command under the preload library (TracedRun,
+// TraceEnvironment, CommandRunner, RuntimeFiles), its run manifest for `roar recover`, and what
+// every recorded command goes through (SecretRedactor). `ray job submit` is RoarRaySubmit's.
+
 /// The one error of `RoarCapture`: why roar could not launch or trace a command. The command's
 /// own failure is not an error: a non-zero exit is a normal result, recorded like any other.
 public struct CaptureError: Error, CustomStringConvertible, Sendable {

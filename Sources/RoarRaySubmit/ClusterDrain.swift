@@ -1,3 +1,8 @@
+// RoarRaySubmit: `roar run ray job submit …` (docs/ray-submit.md). RaySubmitCommand reads the
+// command, RaySubmitRewrite builds the new one with RuntimeEnvironmentMerge (the one runtime_env
+// policy, shared with python/roar_runtime/driver.py) and RuntimeEnvironmentYAML (Yams),
+// ClusterSubmission runs it, ClusterDrain brings the lineage home, PendingSubmits is `roar fetch`.
+
 #if canImport(Glibc)
 import Glibc
 #endif
