@@ -154,7 +154,9 @@ let package = Package(
         ),
         .testTarget(
             name: "RoarRaySubmitTests",
-            dependencies: ["RoarRaySubmit", "RoarCapture", "RoarReconstitute", "RoarTransport", "RoarStore", "RoarCore"],
+            dependencies: [
+                "RoarRaySubmit", "RoarCapture", "RoarReconstitute", "RoarTransport", "RoarStore", "RoarCore",
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -75,7 +75,8 @@ public struct ShipperState: Codable, Hashable, Sendable {
         do {
             bytes = Array(try encoder.encode(self))
         } catch {
-            throw AgentError(.stateUnwritable, "\(path): cannot encode the agent state: \(error)", underlyingError: error)
+            throw AgentError(
+                .stateUnwritable, "\(path): cannot encode the agent state: \(error)", underlyingError: error)
         }
         do {
             try FileSystem.replaceAtomically(path, with: bytes)

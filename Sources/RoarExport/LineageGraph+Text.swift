@@ -37,7 +37,8 @@ extension LineageGraph {
             lines.append(line)
             var byProducer: [String: [String]] = [:]
             for edge in edges where edge.to == job.uid {
-                byProducer[edge.from, default: []].append(Self.displayPath(edge.path, projectDirectory: projectDirectory))
+                byProducer[edge.from, default: []].append(
+                    Self.displayPath(edge.path, projectDirectory: projectDirectory))
             }
             for (producer, paths) in byProducer.sorted(by: { $0.key < $1.key }) {
                 let step = self.job(uid: producer).map { "@\($0.job.step ?? 0)" } ?? producer

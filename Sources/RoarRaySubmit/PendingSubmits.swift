@@ -1,8 +1,8 @@
+public import RoarCapture
 public import RoarCore
 public import RoarReconstitute
 public import RoarStore
 import RoarTransport
-public import RoarCapture
 
 /// `roar fetch`: brings home the lineage of the host-submitted runs still waiting in
 /// `.roar/spool/` (a `--no-wait` submit, or one whose lineage the cluster had not delivered when

@@ -1,4 +1,5 @@
 public import RoarCapture
+
 /// The one error of `RoarRaySubmit`: why roar will not rewrite a recognised `ray job submit`, or
 /// why submitting it or bringing its lineage home failed. Each message names the option, the
 /// runtime_env field, the file or the run that is the problem, whether Ray itself would refuse
@@ -63,7 +64,8 @@ extension RaySubmitError {
     /// A failure of the local part of a submit (the run's folder, starting `ray job submit`),
     /// keeping the `CaptureError` as the cause (its `errorNumber` decides roar's exit status).
     init(_ error: CaptureError) {
-        self.init(error.code == .launchFailed ? .launchFailed : .spoolUnavailable, error.message, underlyingError: error)
+        self.init(
+            error.code == .launchFailed ? .launchFailed : .spoolUnavailable, error.message, underlyingError: error)
     }
 
     /// The rewrite's refusal, as `roar run` reports it.

@@ -1,4 +1,5 @@
 public import RoarCapture
+
 /// The one runtime_env merge policy of roar: how roar's additions join a user's runtime_env,
 /// for `roar run ray job submit` (``RaySubmitRewrite``) and for `ray.init` in a traced driver
 /// (`python/roar_runtime/driver.py`, `merge_policy`, the same rules in Python). Both sides run
@@ -32,7 +33,8 @@ public enum RuntimeEnvironmentMerge {
         /// The worker launcher set as `py_executable`, if any.
         public var workerLauncher: String?
 
-        public init(environmentVariables: [String: String], pythonModule: String? = nil, workerLauncher: String? = nil) {
+        public init(environmentVariables: [String: String], pythonModule: String? = nil, workerLauncher: String? = nil)
+        {
             self.environmentVariables = environmentVariables
             self.pythonModule = pythonModule
             self.workerLauncher = workerLauncher
@@ -108,7 +110,8 @@ public enum RuntimeEnvironmentMerge {
                             message: "runtime_env sets `py_executable` (\(userExecutable)); roar keeps it, so Ray "
                                 + "workers run without roar's native tracer (Python-level capture only)"))
                 }
-            } else if let manager = packageManagers.first(where: { environment[$0] != nil && environment[$0] != .null }) {
+            } else if let manager = packageManagers.first(where: { environment[$0] != nil && environment[$0] != .null })
+            {
                 notes.append(
                     Note(
                         code: .launcherSkipped,

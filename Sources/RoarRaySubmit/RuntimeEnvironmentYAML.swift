@@ -1,6 +1,6 @@
 import Foundation
-import Yams
 public import RoarCapture
+import Yams
 
 /// Reads `ray job submit --runtime-env FILE` as Ray does (`yaml.safe_load`), with Yams.
 ///
@@ -28,7 +28,9 @@ public enum RuntimeEnvironmentYAML {
         return try value(of: loaded, at: "", file: file)
     }
 
-    private static func value(of node: Any, at field: String, file: String) throws(RaySubmitError) -> RuntimeEnvironmentValue {
+    private static func value(of node: Any, at field: String, file: String) throws(RaySubmitError)
+        -> RuntimeEnvironmentValue
+    {
         switch node {
         case is NSNull: return .null
         case let flag as Bool: return .bool(flag)

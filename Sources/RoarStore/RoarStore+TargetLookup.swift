@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 public import RoarCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// What a user meant by a target of `roar show` / `roar lineage`: `@N` (a step), a job uid or
 /// content digest prefix, or a path.

@@ -41,7 +41,8 @@ struct RuntimeEnvironmentMergeTests {
     func mergesAsTheVectorSays(vector: Vector) throws {
         let additions = RuntimeEnvironmentMerge.Additions(
             environmentVariables: (vector.roar["env_vars"]?.objectValue ?? [:]).compactMapValues(\.stringValue),
-            pythonModule: vector.roar["py_modules"]?.stringValue, workerLauncher: vector.roar["py_executable"]?.stringValue)
+            pythonModule: vector.roar["py_modules"]?.stringValue,
+            workerLauncher: vector.roar["py_executable"]?.stringValue)
         let user = vector.user.objectValue ?? [:]
         if let code = vector.refused {
             #expect(throws: RaySubmitError.self) { try RuntimeEnvironmentMerge.merge(user, with: additions) }

@@ -345,9 +345,8 @@ def merge_runtime_env(
     keeps_hook = reserved.get("worker_process_setup_hook") is not None
 
     user_vars = env.get("env_vars")
-    additions = {
-        k: v for k, v in _roar_env_vars(user_vars if isinstance(user_vars, dict) else {}).items() if k not in reserved_vars
-    }
+    ours = _roar_env_vars(user_vars if isinstance(user_vars, dict) else {})
+    additions = {k: v for k, v in ours.items() if k not in reserved_vars}
     launcher = None if "py_executable" in reserved else _worker_launcher(address)
     if launcher is not None:
         launcher = shlex.quote(launcher)
