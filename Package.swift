@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // BLAKE3 in C: the same sources are compiled into libroar_preload.so by scripts/build.
@@ -65,9 +66,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Local tracing: launching a command under the preload library and recording its spool.
         .target(
             name: "RoarCapture",
-            dependencies: ["RoarCore", "RoarStore", "RoarReconstitute", "RoarTransport"],
+            dependencies: ["RoarCore", "RoarStore", "RoarReconstitute"],
+            swiftSettings: swiftSettings
+        ),
+        // `roar run ray job submit …`: parse, rewrite (runtime_env merge), submission, drain, fetch.
+        .target(
+            name: "RoarRaySubmit",
+            dependencies: [
+                "RoarCapture", "RoarCore", "RoarStore", "RoarReconstitute", "RoarTransport",
+                .product(name: "Yams", package: "Yams"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -100,8 +111,8 @@ let package = Package(
         .executableTarget(
             name: "roar",
             dependencies: [
-                "RoarCore", "RoarHash", "RoarStore", "RoarConfig", "RoarCapture", "RoarReconstitute", "RoarTransport",
-                "RoarExport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "RoarCore", "RoarHash", "RoarStore", "RoarConfig", "RoarCapture", "RoarRaySubmit", "RoarReconstitute",
+                "RoarTransport", "RoarExport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -138,7 +149,19 @@ let package = Package(
         ),
         .testTarget(
             name: "RoarCaptureTests",
-            dependencies: ["RoarCapture", "RoarReconstitute", "RoarTransport", "RoarStore", "RoarCore"],
+            dependencies: ["RoarCapture", "RoarCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RoarRaySubmitTests",
+            dependencies: [
+                "RoarRaySubmit", "RoarCapture", "RoarReconstitute", "RoarTransport", "RoarStore", "RoarCore",
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RoarExportTests",
+            dependencies: ["RoarExport", "RoarCore"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -32,9 +32,13 @@ public struct Shipper {
         public var failed = false
     }
 
-    public init(configuration: ShipperConfiguration) throws(FileSystem.Failure) {
+    public init(configuration: ShipperConfiguration) throws(AgentError) {
         self.configuration = configuration
-        try FileSystem.makeDirectories(configuration.outboxDirectory)
+        do {
+            try FileSystem.makeDirectories(configuration.outboxDirectory)
+        } catch {
+            throw AgentError(.outboxUnavailable, error)
+        }
         state = try ShipperState.load(from: configuration.statePath, sessionID: configuration.sessionID)
         sealer = BatchSealer(
             recipient: configuration.recipient, sessionID: configuration.sessionID, producer: configuration.producer)
@@ -150,6 +154,10 @@ public struct Shipper {
             for (name, reached) in pending.reached { state.files[name] = reached }
             try state.save(to: configuration.statePath)
         } catch let error as FileSystem.Failure {
+            configuration.log("\(error); batch \(sequenceNumber) not written, its lines are retried next round")
+            report.failed = true
+            return false
+        } catch let error as AgentError {
             configuration.log("\(error); batch \(sequenceNumber) not written, its lines are retried next round")
             report.failed = true
             return false

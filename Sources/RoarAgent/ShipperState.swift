@@ -3,6 +3,7 @@
 #else
     import Foundation
 #endif
+import RoarCore
 
 /// What a restarted agent needs to continue where the last one stopped: the next batch
 /// sequence number (never re-used) and how far each spool file has been shipped.
@@ -43,15 +44,23 @@ public struct ShipperState: Codable, Hashable, Sendable {
 
     /// The state at `path` for `sessionID`: a fresh one when there is no file. A state of another
     /// session keeps only its sequence number (a producer's seq never goes back).
-    static func load(from path: String, sessionID: String) throws(FileSystem.Failure) -> ShipperState {
-        guard let bytes = try FileSystem.contents(of: path) else { return ShipperState(sessionID: sessionID) }
+    static func load(from path: String, sessionID: String) throws(AgentError) -> ShipperState {
+        let contents: [UInt8]?
+        do {
+            contents = try FileSystem.contents(of: path)
+        } catch {
+            throw AgentError(.stateUnreadable, error)
+        }
+        guard let bytes = contents else { return ShipperState(sessionID: sessionID) }
         let stored: ShipperState
         do {
             stored = try JSONDecoder().decode(ShipperState.self, from: Data(bytes))
         } catch {
-            throw FileSystem.Failure(
-                path, "read the agent state",
-                reason: "not a \(currentSchema) document (\(error)); delete it to start over (batch numbers restart at 0)")
+            throw AgentError(
+                .stateUnreadable,
+                "\(path): cannot read the agent state: not a \(currentSchema) document (\(error)); delete it to start "
+                    + "over (batch numbers restart at 0)",
+                underlyingError: error)
         }
         if stored.sessionID != sessionID {
             return ShipperState(sessionID: sessionID, nextSequenceNumber: stored.nextSequenceNumber)
@@ -59,15 +68,20 @@ public struct ShipperState: Codable, Hashable, Sendable {
         return stored
     }
 
-    func save(to path: String) throws(FileSystem.Failure) {
+    func save(to path: String) throws(AgentError) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let bytes: [UInt8]
         do {
             bytes = Array(try encoder.encode(self))
         } catch {
-            throw FileSystem.Failure(path, "encode the agent state", reason: "\(error)")
+            throw AgentError(
+                .stateUnwritable, "\(path): cannot encode the agent state: \(error)", underlyingError: error)
         }
-        try FileSystem.replaceAtomically(path, with: bytes)
+        do {
+            try FileSystem.replaceAtomically(path, with: bytes)
+        } catch {
+            throw AgentError(.stateUnwritable, error)
+        }
     }
 }

@@ -28,7 +28,9 @@ public struct RunManifest: Codable, Sendable {
             let data = try JSONEncoder().encode(self)
             try data.write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {
-            throw CaptureError(.spoolUnavailable, "cannot write \(path): \(error)")
+            throw CaptureError(
+                .spoolUnavailable, "cannot write \(path): \(error.localizedDescription); check that .roar/ is writable",
+                underlyingError: error)
         }
     }
 

@@ -30,6 +30,17 @@ public struct TracedRun {
         /// Set when the jobs could not be merged; the spool is kept at `spoolDirectory`.
         public var mergeError: StoreError?
         public var spoolDirectory: String
+
+        public init(
+            termination: Termination, root: Job, outcome: Reconstituter.Outcome?, mergeError: StoreError?,
+            spoolDirectory: String
+        ) {
+            self.termination = termination
+            self.root = root
+            self.outcome = outcome
+            self.mergeError = mergeError
+            self.spoolDirectory = spoolDirectory
+        }
     }
 
     public var project: Project
@@ -73,7 +84,7 @@ public struct TracedRun {
             termination = try CommandRunner.run(arguments, environment: trace.applied(to: environment))
         } catch {
             // Nothing ran, so there is nothing to record (or to recover later).
-            Self.removeTree(spoolDirectory)
+            FileSystem.removeTree(spoolDirectory)
             throw error
         }
 
@@ -97,21 +108,24 @@ public struct TracedRun {
     ) throws(StoreError) -> Reconstituter.Outcome {
         let outcome = try Reconstituter(store: store, filter: filter)
             .reconstitute(spoolDirectory: spoolDirectory, root: root, runID: runID)
-        if !keepsSpool { removeTree(spoolDirectory) }
+        if !keepsSpool { FileSystem.removeTree(spoolDirectory) }
         return outcome
     }
 
     /// `roar recover`: records every run whose trace is still in `.roar/spool/` and whose roar
-    /// process is gone (killed, or its merge failed). Runs still going are left alone.
-    public func recoverAbandonedRuns(store: RoarStore, environment: [String: String]) -> [(
+    /// process is gone (killed, or its merge failed). Runs still going are left alone, and so are
+    /// the run folders `isRecordedElsewhere` claims (a host-submitted run's trace is on the
+    /// cluster: `roar fetch` brings it home, see `ClusterDrain.isPendingSubmit` in RoarRaySubmit).
+    public func recoverAbandonedRuns(
+        store: RoarStore, environment: [String: String], isRecordedElsewhere: (_ runDirectory: String) -> Bool
+    ) -> [(
         runID: String, outcome: Swift.Result<Reconstituter.Outcome, StoreError>
     )] {
         var recovered: [(String, Swift.Result<Reconstituter.Outcome, StoreError>)] = []
-        for name in Self.entries(of: project.spoolRoot).sorted() {
+        for name in FileSystem.names(in: project.spoolRoot).sorted() {
             let directory = project.spoolRoot + "/" + name
             guard var manifest = RunManifest.read(from: directory), !manifest.isOwnerAlive else { continue }
-            // A host-submitted run's trace is on the cluster: `roar fetch` brings it home.
-            if SubmitRecord.read(from: directory) != nil { continue }
+            if isRecordedElsewhere(directory) { continue }
             if manifest.root.status == .running {
                 manifest.root.status = .killed
                 manifest.root.error = "roar was interrupted before the command ended"
@@ -126,20 +140,6 @@ public struct TracedRun {
             }
         }
         return recovered
-    }
-
-    /// The names in a folder (empty when it cannot be read).
-    public static func entries(of directory: String) -> [String] {
-        guard let handle = opendir(directory) else { return [] }
-        defer { closedir(handle) }
-        var names: [String] = []
-        while let entry = readdir(handle) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names
     }
 
     public func pathFilter(environment: [String: String]) -> PathFilter {
@@ -157,35 +157,25 @@ public struct TracedRun {
             extraIncluded: settings.extraIncluded)
     }
 
-    static func makeDirectory(_ path: String) throws(CaptureError) {
-        if mkdir(path, 0o700) != 0 && errno != EEXIST {
+    /// Creates one folder of the spool (mode 0700).
+    public static func makeDirectory(_ path: String) throws(CaptureError) {
+        do {
+            try FileSystem.makeDirectory(path)
+        } catch {
             throw CaptureError(
-                .spoolUnavailable,
-                "cannot create \(path): \(String(cString: strerror(errno))); check that .roar/ is writable",
-                errorNumber: errno)
+                .spoolUnavailable, "cannot create \(path): \(error.reason); check that .roar/ is writable",
+                errorNumber: error.errorNumber, underlyingError: error)
         }
     }
 
-    static func removeTree(_ path: String) {
-        for name in entries(of: path) {
-            let child = path + "/" + name
-            var info = stat()
-            if lstat(child, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR {
-                removeTree(child)
-            } else {
-                unlink(child)
-            }
-        }
-        rmdir(path)
-    }
-
-    static func now() -> Double {
+    /// Seconds since the epoch, as jobs record their start and end.
+    public static func now() -> Double {
         var time = timespec()
         clock_gettime(CLOCK_REALTIME, &time)
         return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
     }
 
-    static func hostname() -> String {
+    public static func hostname() -> String {
         var buffer = [CChar](repeating: 0, count: 256)
         gethostname(&buffer, buffer.count - 1)
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
@@ -207,7 +197,7 @@ public enum ShellQuoting {
 
 extension Job {
     /// How the command roar ran ended: duration, exit code, status (and the signal's name).
-    mutating func end(with termination: Termination, at time: Double) {
+    public mutating func end(with termination: Termination, at time: Double) {
         durationSeconds = time - startedAt
         exitCode = Int(termination.shellExitCode)
         switch termination {
@@ -217,12 +207,5 @@ extension Job {
             status = .killed
             error = "killed by \(termination.signalName ?? "a signal")"
         }
-    }
-}
-
-extension TracedRun {
-    /// `mkdir` that leaves reporting to whoever then fails to write inside.
-    static func makeDirectoryQuietly(_ path: String) {
-        _ = mkdir(path, 0o700)
     }
 }

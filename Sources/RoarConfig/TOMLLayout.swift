@@ -1,3 +1,11 @@
+// Why this hand-written layout code stays (checked against TOMLKit 0.6.0, issue 16): TOMLKit
+// cannot preserve a user's comments and order. It wraps toml++, whose parser drops comments
+// (`consume_comment` skips them; no node keeps them) and whose tables are a
+// `std::map<toml::key, node_ptr, std::less<>>` (toml.hpp, `table::map_type`): keys come back
+// sorted, not as written. Re-serialising the parsed document for `roar config set` would so lose
+// every comment and reorder the file. TOMLKit still parses and validates; this only locates keys
+// in the text (for error lines and one-value edits in place).
+
 /// Where the keys and values of a TOML document sit in its text.
 ///
 /// TOMLKit (toml++) reports positions only for syntax errors, not for keys, so roar scans the

@@ -1,3 +1,4 @@
+import Foundation
 public import RoarCore
 
 /// Finds the content digest of a file a job read, on this host.
@@ -45,9 +46,10 @@ public struct JobAssembler {
         var lastNanoseconds: Int64 = .min
         /// `task_submit` events seen under this tag: submitted task → (submitter task, attempt).
         var submissions: [(String, (taskID: String, attempt: Int))] = []
-        var undecodableEvents: [String] = []
+        /// `E` events that do not decode: where they are and why.
+        var undecodableEvents: [SpoolProblem] = []
 
-        mutating func add(_ record: SpoolRecord, at nanoseconds: Int64, process: Int) {
+        mutating func add(_ record: SpoolRecord, at nanoseconds: Int64, process: Int, file: String, line: Int) {
             firstNanoseconds = min(firstNanoseconds, nanoseconds)
             lastNanoseconds = max(lastNanoseconds, nanoseconds)
             guard case .event(_, _, let json) = record else {
@@ -58,7 +60,10 @@ public struct JobAssembler {
             do {
                 decoded = try RayTaskEvent.decode(json: json)
             } catch {
-                undecodableEvents.append(json)
+                undecodableEvents.append(
+                    SpoolProblem(
+                        file: file, line: line, kind: .corrupt,
+                        detail: "undecodable E event (\(JobAssembler.reason(error))): \(json.prefix(80))"))
                 return
             }
             guard let event = decoded else { return }  // a kind this roar does not use
@@ -79,6 +84,18 @@ public struct JobAssembler {
         }
     }
 
+    /// What a decoder said, in one line.
+    static func reason(_ error: any Error) -> String {
+        switch error as? DecodingError {
+        case .dataCorrupted(let context)?, .keyNotFound(_, let context)?, .typeMismatch(_, let context)?,
+            .valueNotFound(_, let context)?:
+            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            return path.isEmpty ? context.debugDescription : "\(path): \(context.debugDescription)"
+        default:
+            return "\(error)"
+        }
+    }
+
     public func assemble(_ spools: [SpoolReader.Contents], problems readProblems: [SpoolProblem] = []) -> Result {
         var problems = readProblems
         var warnings: [String] = []
@@ -95,7 +112,7 @@ public struct JobAssembler {
             problems += spool.problems
             var exited = false
             var lastCounters: [String: Int] = [:]
-            for record in spool.records {
+            for (recordIndex, record) in spool.records.enumerated() {
                 switch record {
                 case .header: continue
                 case .exit:
@@ -116,7 +133,9 @@ public struct JobAssembler {
                     continue
                 }
                 // Mutated in place: a copy out of the dictionary would copy its records on every line.
-                groups[tag, default: Group(tag: tag)].add(record, at: nanoseconds, process: processIndex)
+                let line = recordIndex < spool.lineNumbers.count ? spool.lineNumbers[recordIndex] : 0
+                groups[tag, default: Group(tag: tag)].add(
+                    record, at: nanoseconds, process: processIndex, file: spool.file, line: line)
             }
             processExited.append(exited)
             for (key, value) in lastCounters where SpoolTags.lossCounters.contains(key) && value > 0 {
@@ -125,9 +144,7 @@ public struct JobAssembler {
         }
         for group in groups.values {
             for (child, parent) in group.submissions { submitters[child] = parent }
-            for json in group.undecodableEvents {
-                problems.append(SpoolProblem(file: "spool", line: 0, kind: .corrupt, detail: "undecodable event \(json.prefix(80))"))
-            }
+            problems += group.undecodableEvents
         }
         if !problems.isEmpty {
             rootCoverage["spool_records_skipped"] = problems.count

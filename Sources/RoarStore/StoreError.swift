@@ -23,6 +23,8 @@ public struct StoreError: Error, CustomStringConvertible {
         case writeFailed
         /// A read failed for another reason.
         case readFailed
+        /// Nothing recorded matches what was asked for (``RoarStore/lookUp(_:currentDirectory:)``).
+        case noMatch
     }
 
     public let code: Code

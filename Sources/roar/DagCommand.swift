@@ -21,7 +21,7 @@ struct Dag: ParsableCommand {
 
     func run() throws {
         let context = try ProjectContext.open()
-        let graph = LineageGraph(jobs: try context.store.allJobs(), edges: try context.store.edges())
+        let graph = try context.store.graph()
         switch format {
         case .json:
             let data = try graph.jsonData()
@@ -36,33 +36,12 @@ struct Dag: ParsableCommand {
     }
 
     func printText(_ graph: LineageGraph, project: Project) {
-        let terminal = Terminal.standardOutput
-        let printer = JobPrinter(project: project, terminal: terminal, graph: graph)
         if graph.jobs.isEmpty {
             print("Nothing recorded yet: try `roar run <command>`.")
             return
         }
-        var depth: [String: Int] = [:]
-        for recorded in graph.jobs {
-            let job = recorded.job
-            let level = job.parentUID.flatMap { depth[$0] }.map { $0 + 1 } ?? 0
-            depth[job.uid] = level
-            let indent = String(repeating: "  ", count: level)
-            var line = indent + printer.heading(of: job)
-            if let node = job.ray?.nodeID { line += terminal.dim("  node \(node.prefix(8))") }
+        for line in graph.textLines(projectDirectory: project.directory, style: Terminal.standardOutput.textStyle) {
             print(line)
-            let upstream = graph.edges.filter { $0.to == job.uid }
-            var byProducer: [String: [String]] = [:]
-            for edge in upstream { byProducer[edge.from, default: []].append(printer.displayPath(edge.path)) }
-            for (producer, paths) in byProducer.sorted(by: { $0.key < $1.key }) {
-                let step = graph.job(uid: producer).map { "@\($0.job.step ?? 0)" } ?? producer
-                print(indent + "    " + terminal.dim("← \(step) via ") + paths.sorted().joined(separator: ", "))
-            }
-            let produced = recorded.outputs.map { printer.displayPath($0.path) }
-            if !produced.isEmpty {
-                let shown = produced.prefix(4).joined(separator: ", ") + (produced.count > 4 ? ", … (\(produced.count))" : "")
-                print(indent + "    " + terminal.dim("→ ") + shown)
-            }
         }
     }
 }
@@ -88,10 +67,10 @@ struct Lineage: ParsableCommand {
 
     func run() throws {
         let context = try ProjectContext.open()
-        let lookup = TargetLookup(context: context)
-        let graph = try lookup.graph()
+        let found = try context.lookUp(target)
+        let graph = try context.store.graph()
         let printer = JobPrinter(project: context.project, terminal: .standardOutput, graph: graph)
-        guard case .content(let description, let writers, let readers) = try lookup.resolve(target) else {
+        guard case .content(let description, let writers, let readers) = found else {
             throw ValidationError("give a path or a digest, not a step or job (see `roar show` for those)")
         }
         print(Terminal.standardOutput.bold(description))

@@ -2,6 +2,7 @@ import ArgumentParser
 import RoarCapture
 import RoarConfig
 import RoarCore
+import RoarRaySubmit
 import RoarReconstitute
 import RoarStore
 
@@ -97,12 +98,13 @@ struct Run: ParsableCommand {
         do {
             outcome = try ClusterSubmission(traced: traced, command: submit)
                 .execute(store: context.store, environment: environment)
-        } catch where error.code == .submitNotRewritable {
+        } catch where error.isRewriteRefusal {
             printError("roar: warning: \(error.message); the job runs without roar on the cluster (only this command is recorded)")
             return false
         } catch {
             printError("roar: \(error.description)")
-            throw ExitCode(error.code == .launchFailed ? (error.errorNumber == ENOENT ? 127 : 126) : 1)
+            let capture = error.underlyingError as? CaptureError
+            throw ExitCode(capture?.code == .launchFailed ? (capture?.errorNumber == ENOENT ? 127 : 126) : 1)
         }
         for note in outcome.notes { printError("roar: note: \(note)") }
         if let pending = outcome.pendingReason {
@@ -151,7 +153,8 @@ struct Recover: ParsableCommand {
         let settings = TracedRun.Settings(config: try context.config(), environment: environment)
         let runtime = try RuntimeFiles.locateForCLI(environment: environment)
         let tracedRun = TracedRun(project: context.project, arguments: [], settings: settings, runtime: runtime)
-        let recovered = tracedRun.recoverAbandonedRuns(store: context.store, environment: environment)
+        let recovered = tracedRun.recoverAbandonedRuns(
+            store: context.store, environment: environment, isRecordedElsewhere: ClusterDrain.isPendingSubmit)
         if recovered.isEmpty { print("Nothing to recover.") }
         var failed = false
         for (runID, outcome) in recovered {

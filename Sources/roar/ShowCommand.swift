@@ -23,9 +23,8 @@ struct Show: ParsableCommand {
 
     func run() throws {
         let context = try ProjectContext.open()
-        let lookup = TargetLookup(context: context)
-        let found = try lookup.resolve(target)
-        let printer = JobPrinter(project: context.project, terminal: .standardOutput, graph: try lookup.graph())
+        let found = try context.lookUp(target)
+        let printer = JobPrinter(project: context.project, terminal: .standardOutput, graph: try context.store.graph())
         switch found {
         case .jobs(let jobs):
             for (index, job) in jobs.enumerated() {
@@ -40,62 +39,15 @@ struct Show: ParsableCommand {
     }
 }
 
-/// Finds what a user meant by `@N`, a uid or digest prefix, or a path.
-struct TargetLookup {
-    var context: ProjectContext
-
-    enum Found {
-        case jobs([RecordedJob])
-        case content(description: String, writers: [RecordedJob], readers: [RecordedJob])
-    }
-
-    func graph() throws -> LineageGraph {
-        LineageGraph(jobs: try context.store.allJobs(), edges: try context.store.edges())
-    }
-
-    func resolve(_ target: String) throws -> Found {
-        if target.hasPrefix("@") {
-            guard let step = Int(target.dropFirst()) else { throw ValidationError("'\(target)' is not a step: use @ and a number, e.g. @3") }
-            let jobs = try context.store.jobs(atStep: step)
-            guard !jobs.isEmpty else { throw Failure("no step @\(step) (see `roar log`)") }
-            return .jobs(jobs)
+extension ProjectContext {
+    /// What the user meant by `@N`, a uid or digest prefix, or a path (``RoarStore/lookUp(_:currentDirectory:)``).
+    func lookUp(_ target: String) throws -> LookedUpTarget {
+        do {
+            return try store.lookUp(target, currentDirectory: Project.currentDirectory())
+        } catch where error.code == .noMatch {
+            if target.hasPrefix("@"), Int(target.dropFirst()) == nil { throw ValidationError(error.message) }
+            throw Failure(error.message)
         }
-        let isHex = !target.isEmpty && target.allSatisfy { $0.isHexDigit } && target.count >= 4
-        if isHex {
-            let jobs = try context.store.jobs(uidPrefix: target.lowercased())
-            if !jobs.isEmpty { return .jobs(jobs) }
-            let writers = try context.store.jobs(producingDigestPrefix: target.lowercased())
-            let readers = try context.store.jobs(consumingDigestPrefix: target.lowercased())
-            if !writers.isEmpty || !readers.isEmpty {
-                return .content(description: "content \(target)…", writers: writers, readers: readers)
-            }
-        }
-        let path = absolutePath(target)
-        let jobs = try context.store.jobs(touchingPath: path)
-        if !jobs.isEmpty {
-            let writers = jobs.filter { $0.outputs.contains { $0.path == path } }
-            let readers = jobs.filter { $0.inputs.contains { $0.path == path } }
-            let refs = jobs.flatMap { $0.outputs + $0.inputs }.filter { $0.path == path }
-            // Written on a Ray node and never on this host: say so rather than look missing.
-            let onClusterOnly = !refs.isEmpty && refs.allSatisfy(\.isClusterOnly) && access(path, F_OK) != 0
-            return .content(
-                description: path + (onClusterOnly ? " (on the cluster only)" : ""), writers: writers, readers: readers)
-        }
-        throw Failure("nothing recorded matches '\(target)': give @N, a job uid or digest prefix, or a recorded path")
-    }
-
-    func absolutePath(_ path: String) -> String {
-        let joined = path.hasPrefix("/") ? path : Project.currentDirectory() + "/" + path
-        var parts: [Substring] = []
-        for part in joined.split(separator: "/") {
-            if part == "." || part.isEmpty { continue }
-            if part == ".." {
-                if !parts.isEmpty { parts.removeLast() }
-                continue
-            }
-            parts.append(part)
-        }
-        return "/" + parts.joined(separator: "/")
     }
 }
 
@@ -106,13 +58,11 @@ struct JobPrinter {
     var graph: LineageGraph
 
     func displayPath(_ path: String) -> String {
-        let prefix = project.directory + "/"
-        return path.hasPrefix(prefix) ? String(path.dropFirst(prefix.count)) : path
+        LineageGraph.displayPath(path, projectDirectory: project.directory)
     }
 
     func heading(of job: Job) -> String {
-        terminal.cyan("@\(job.step ?? 0)") + " " + terminal.bold(LineageGraph.title(of: job)) + "  "
-            + terminal.status(job.status.rawValue) + terminal.dim("  \(job.role.rawValue) \(job.uid)")
+        LineageGraph.heading(of: job, style: terminal.textStyle)
     }
 
     func printDetails(of recorded: RecordedJob) {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import RoarCapture
+import RoarRaySubmit
 import RoarCore
 import RoarExport
 import RoarStore
@@ -53,7 +54,7 @@ struct Status: ParsableCommand {
     }
 
     func pendingSpools(in directory: String) -> [String] {
-        TracedRun.entries(of: directory)
+        FileSystem.names(in: directory)
     }
 }
 
@@ -73,7 +74,8 @@ struct Log: ParsableCommand {
         let terminal = Terminal.standardOutput
         let jobs = try context.store.allJobs()
         var childCount: [String: Int] = [:]
-        for job in jobs where job.job.role != .run { childCount[rootUID(of: job.job, in: jobs), default: 0] += 1 }
+        let graph = LineageGraph(jobs: jobs, edges: [])
+        for job in jobs where job.job.role != .run { childCount[graph.root(of: job.job).uid, default: 0] += 1 }
         var runs = jobs.filter { all || $0.job.role == .run }
         if let limit { runs = Array(runs.suffix(limit)) }
         var rows: [[String]] = []
@@ -89,17 +91,6 @@ struct Log: ParsableCommand {
         }
         if rows.isEmpty { print("Nothing recorded yet: try `roar run <command>`.") }
         for line in Terminal.table(rows) { print(line) }
-    }
-
-    func rootUID(of job: Job, in jobs: [RecordedJob]) -> String {
-        var current = job
-        var seen: Set<String> = []
-        while let parent = current.parentUID, seen.insert(parent).inserted,
-            let next = jobs.first(where: { $0.job.uid == parent })?.job
-        {
-            current = next
-        }
-        return current.uid
     }
 }
 

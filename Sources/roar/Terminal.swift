@@ -1,3 +1,5 @@
+import RoarExport
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -57,6 +59,16 @@ struct Terminal {
         case "partial", "running": yellow(status)
         default: status
         }
+    }
+}
+
+extension Terminal {
+    /// The text layout's styling for this terminal.
+    var textStyle: TextStyle {
+        let terminal = self
+        return TextStyle(
+            bold: { terminal.bold($0) }, dim: { terminal.dim($0) }, cyan: { terminal.cyan($0) },
+            status: { terminal.status($0) })
     }
 }
 

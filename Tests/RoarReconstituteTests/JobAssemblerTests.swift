@@ -66,6 +66,23 @@ struct JobAssemblerTests {
         return assembler.assemble(spools.enumerated().map { SpoolReader.parse(Array($1.utf8), file: "p\($0).spool") })
     }
 
+    @Test func anUndecodableEventIsReportedWithItsFileAndLine() throws {
+        let worker = Self.line(["H", "1", "7", "1", "0", "/usr/bin/python3", Self.project])
+            + Self.event("ray:t1:0", at: 10, Self.begin("t1", function: "pipeline.produce"))
+            + Self.event("ray:t1:0", at: 11, #"{"event":"task_end","v":1,"tag":"ray:t1:0","attempt":"zero"}"#)
+            + Self.event("ray:t1:0", at: 12, "{not json")
+            + Self.event("ray:t1:0", at: 13, #"{"event":"a_kind_from_a_newer_roar","v":1}"#)
+        let result = assemble([worker])
+        #expect(result.problems.count == 2, "\(result.problems)")
+        let wrongType = try #require(result.problems.first { $0.line == 3 })
+        #expect(wrongType.file == "p0.spool")
+        #expect(wrongType.kind == .corrupt)
+        #expect(wrongType.detail.hasPrefix("undecodable E event (attempt: "), "\(wrongType.detail)")
+        let notJSON = try #require(result.problems.first { $0.line == 4 })
+        #expect(notJSON.file == "p0.spool")
+        #expect(notJSON.detail.hasSuffix("{not json"))
+    }
+
     @Test func tasksBecomeJobsWithTheirOwnIOAndOrder() throws {
         let header = Self.line(["H", "1", "7", "1", "0", "/usr/bin/python3", Self.project])
         let driver = Self.line(["H", "1", "5", "1", "0", "/usr/bin/python3", Self.project])

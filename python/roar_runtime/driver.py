@@ -9,9 +9,12 @@
 - ``env_vars``: every ``ROAR_*`` variable, ``ROAR_TAG=ray-system``, ``ROAR_WORKER_PYTHON``,
   ``PYTHONPATH`` with roar's folder in front, ``LD_PRELOAD`` with the preload library.
 
-The user's keys are kept; ``env_vars`` are merged (the user's values win, except that roar's
+The merge is :func:`merge_policy`, roar's one runtime_env policy, shared with the
+``ray job submit`` rewrite (``RuntimeEnvironmentMerge`` in Swift, docs/ray-submit.md): the
+user's keys are kept; in ``env_vars`` the user's values win except roar's own ``ROAR_*``, roar's
 folder is put in front of their ``PYTHONPATH`` and the preload library into their
-``LD_PRELOAD``). Working dir, pip, py_modules are never touched.
+``LD_PRELOAD``; ``pip``/``conda``/``uv`` keep their interpreter; a runtime_env Ray would refuse
+with roar's fields (``container``, ``image_uri``, …) is left as given, with a warning.
 
 ``ray.init`` itself runs with this thread's tag set to ``ray-system``, so the processes it
 starts (GCS, raylet, dashboard, ...) inherit ``ROAR_TAG=ray-system`` and their I/O is not
@@ -108,16 +111,18 @@ def _main_module_name() -> Optional[str]:
     return os.path.splitext(os.path.basename(path))[0]
 
 
-def _prepend_path_list(front: List[str], existing: Optional[str]) -> str:
-    parts = [p for p in front if p]
-    for p in (existing or "").split(":"):
-        if p and p not in parts:
-            parts.append(p)
+def _join_path_lists(front: str, back: str) -> str:
+    """``front``'s entries, then ``back``'s, each once (``RuntimeEnvironmentMerge.joinPathLists``)."""
+    parts: List[str] = []
+    for part in front.split(":") + back.split(":"):
+        if part and part not in parts:
+            parts.append(part)
     return ":".join(parts)
 
 
-def _roar_env_vars() -> Dict[str, str]:
-    """The environment roar's workers need."""
+def _roar_env_vars(user_vars: Dict[str, Any]) -> Dict[str, str]:
+    """The environment roar's workers need. When the user's ``env_vars`` set ``PYTHONPATH`` or
+    ``LD_PRELOAD``, roar adds only its own entry to them (its folder, the preload library)."""
     env: Dict[str, str] = {}
     for key, value in os.environ.items():
         if key.startswith("ROAR_") and key not in ("ROAR_TAG", config.CHAINED_HOOK_ENV):
@@ -127,11 +132,17 @@ def _roar_env_vars() -> Dict[str, str]:
     main_module = _main_module_name()
     if main_module:
         env[config.MAIN_MODULE_ENV] = main_module
-    env["PYTHONPATH"] = _prepend_path_list([config.python_dir()], os.environ.get("PYTHONPATH"))
+    if "PYTHONPATH" in user_vars:
+        env["PYTHONPATH"] = config.python_dir()
+    else:
+        env["PYTHONPATH"] = _join_path_lists(config.python_dir(), os.environ.get("PYTHONPATH", ""))
     preload = os.environ.get("ROAR_PRELOAD", "")
     ld_preload = os.environ.get("LD_PRELOAD", "")
-    if preload or ld_preload:
-        env["LD_PRELOAD"] = _prepend_path_list([preload], ld_preload)
+    if "LD_PRELOAD" in user_vars:
+        if preload:
+            env["LD_PRELOAD"] = preload
+    elif preload or ld_preload:
+        env["LD_PRELOAD"] = _join_path_lists(preload, ld_preload)
     return env
 
 
@@ -159,61 +170,213 @@ def _worker_launcher(address: Optional[str]) -> Optional[str]:
     return launcher
 
 
+class RuntimeEnvRefused(Exception):
+    """Ray would reject the user's runtime_env plus roar's fields; ``code`` is the
+    ``RaySubmitError`` code of the same refusal on the Swift side."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class MergeResult:
+    """What :func:`merge_policy` made: the runtime_env, the user ``env_vars`` roar replaced
+    (sorted), and notes as ``(code, message)`` pairs."""
+
+    def __init__(self, runtime_env: Dict[str, Any], overridden: List[str], notes: List[Tuple[str, str]]) -> None:
+        self.runtime_env = runtime_env
+        self.overridden = overridden
+        self.notes = notes
+
+
+_PACKAGE_MANAGERS = ("pip", "conda", "uv")
+_RAY_SETUP_HOOK_ENV = "__RAY_WORKER_PROCESS_SETUP_HOOK_ENV_VAR"
+
+
+def _type_name(value: Any) -> str:
+    return "NoneType" if value is None else type(value).__name__
+
+
+def _validate(env: Dict[str, Any]) -> None:
+    """The checks of Ray 2.60 that the user's runtime_env plus roar's fields could fail
+    (``RuntimeEnvironmentMerge.validate``)."""
+    managers = [m for m in _PACKAGE_MANAGERS if env.get(m) is not None]
+    if len(managers) > 1:
+        raise RuntimeEnvRefused(
+            "rejectedCombination",
+            "runtime_env sets " + " and ".join(f"`{m}`" for m in managers) + "; Ray accepts only one of pip, uv and "
+            "conda (with or without roar). Put pip packages inside the conda environment instead",
+        )
+    for field in ("container", "image_uri"):
+        value = env.get(field)
+        if value is None or value == "" or value == []:
+            continue
+        others = sorted(k for k in env if k not in (field, "config", "env_vars"))
+        detail = f" (it already sets {', '.join(others)})" if others else ""
+        raise RuntimeEnvRefused(
+            "rejectedCombination",
+            f"runtime_env sets `{field}`, which Ray allows only together with config and env_vars{detail}; roar "
+            "must add its worker_process_setup_hook, so Ray would reject the job. Run it without roar, or bake "
+            "roar_runtime into the image",
+        )
+    variables = env.get("env_vars")
+    if variables is not None:
+        if not isinstance(variables, dict):
+            raise _invalid("env_vars", f"must be of type Dict[str, str], got {_type_name(variables)}")
+        for key in sorted(variables):
+            if not isinstance(variables[key], str):
+                raise _invalid(
+                    "env_vars",
+                    f"must be of type Dict[str, str], but the value of {key} is of type "
+                    f"{_type_name(variables[key])} (quote it)",
+                )
+        if _RAY_SETUP_HOOK_ENV in variables:
+            raise RuntimeEnvRefused(
+                "rejectedCombination",
+                f"runtime_env env_vars sets {_RAY_SETUP_HOOK_ENV}, which Ray refuses together with a "
+                "worker_process_setup_hook (roar needs one). Remove that variable",
+            )
+    modules = env.get("py_modules")
+    if modules is not None and not (isinstance(modules, list) and all(isinstance(m, str) for m in modules)):
+        raise _invalid("py_modules", "must be a list of strings")
+    for field in ("working_dir", "worker_process_setup_hook", "py_executable"):
+        value = env.get(field)
+        if value is not None and not isinstance(value, str):
+            raise _invalid(field, f"must be a string, got {_type_name(value)}")
+
+
+def _invalid(field: str, problem: str) -> RuntimeEnvRefused:
+    return RuntimeEnvRefused("invalidField", f"runtime_env['{field}'] {problem}; Ray would reject the job")
+
+
+def merge_policy(
+    user_env: Optional[Dict[str, Any]],
+    env_vars: Dict[str, str],
+    py_module: Optional[str] = None,
+    launcher: Optional[str] = None,
+) -> MergeResult:
+    """roar's one runtime_env merge policy (docs/ray-submit.md), the same rules as Swift's
+    ``RuntimeEnvironmentMerge`` and checked against the same vectors
+    (``Tests/vectors/runtime-env/merge.json``). Raises :class:`RuntimeEnvRefused` when Ray would
+    reject the result. ``user_env`` is not modified."""
+    env: Dict[str, Any] = dict(user_env or {})
+    _validate(env)
+    notes: List[Tuple[str, str]] = []
+    if py_module is not None:
+        modules = list(env.get("py_modules") or [])
+        if py_module not in modules:
+            modules.append(py_module)
+        env["py_modules"] = modules
+
+    variables: Dict[str, Any] = dict(env.get("env_vars") or {})
+    overridden: List[str] = []
+    for key, value in env_vars.items():
+        if key == config.CHAINED_HOOK_ENV:
+            continue
+        user_value = variables.get(key)
+        if key.startswith("ROAR_"):
+            if user_value is not None and user_value != value:
+                overridden.append(key)
+            variables[key] = value
+        elif user_value is not None and key in ("PYTHONPATH", "LD_PRELOAD"):
+            variables[key] = _join_path_lists(value, str(user_value))
+        elif user_value is None:
+            variables[key] = value
+
+    hook = env.get("worker_process_setup_hook")
+    if isinstance(hook, str) and hook != config.SETUP_HOOK:
+        previous = variables.get(config.CHAINED_HOOK_ENV)
+        if previous is not None and previous != hook:
+            overridden.append(config.CHAINED_HOOK_ENV)
+        variables[config.CHAINED_HOOK_ENV] = hook
+    env["worker_process_setup_hook"] = config.SETUP_HOOK
+    env["env_vars"] = variables
+
+    if launcher is not None:
+        user_executable = env.get("py_executable")
+        manager = next((m for m in _PACKAGE_MANAGERS if env.get(m) is not None), None)
+        if user_executable is not None:
+            if user_executable != launcher:
+                notes.append(
+                    (
+                        "user_py_executable_kept",
+                        f"runtime_env sets `py_executable` ({user_executable}); roar keeps it, so Ray workers run "
+                        "without roar's native tracer (Python-level capture only)",
+                    )
+                )
+        elif manager is not None:
+            notes.append(
+                (
+                    "launcher_skipped",
+                    f"runtime_env sets `{manager}`, whose environment chooses the workers' Python; roar leaves "
+                    "`py_executable` alone (its launcher would replace that interpreter), so Ray workers run "
+                    "without roar's native tracer (Python-level capture only)",
+                )
+            )
+        else:
+            env["py_executable"] = launcher
+    return MergeResult(env, sorted(overridden), notes)
+
+
 def merge_runtime_env(
     user_env: Optional[Dict[str, Any]],
     address: Optional[str] = None,
     reserved: Optional[Dict[str, Any]] = None,
 ) -> Tuple[Dict[str, Any], List[str]]:
-    """Return ``(runtime_env, keys roar set)`` for ``ray.init``.
+    """Return ``(runtime_env, keys roar set)`` for ``ray.init``: :func:`merge_policy` with
+    roar's variables and worker launcher, plus what only ``ray.init`` has:
 
-    ``reserved`` is a runtime_env that Ray will merge with ours and that must not be
-    contradicted (the one injected by ``ray job submit``): keys and env vars it sets are left
-    alone, as Ray refuses conflicting ones.
+    - a callable ``worker_process_setup_hook`` (the CLI cannot carry one) is wrapped in a closure
+      that runs roar's hook first;
+    - ``reserved`` is a runtime_env that Ray will merge with ours and that must not be
+      contradicted (the one injected by ``ray job submit``, which roar's rewrite made): keys and
+      env vars it sets are left alone, as Ray refuses conflicting ones.
+
+    Raises :class:`RuntimeEnvRefused` when Ray would reject the merged runtime_env.
     """
     env: Dict[str, Any] = dict(user_env or {})
     reserved = reserved or {}
     reserved_vars: Dict[str, Any] = dict(reserved.get("env_vars") or {})
-    touched: List[str] = []
-
-    user_vars = dict(env.get("env_vars") or {})
-    ours = _roar_env_vars()
-    merged_vars: Dict[str, str] = dict(user_vars)
-    for key, value in ours.items():
-        if key in reserved_vars:
-            continue
-        if key == "PYTHONPATH" and key in user_vars:
-            merged_vars[key] = _prepend_path_list([config.python_dir()], str(user_vars[key]))
-        elif key == "LD_PRELOAD" and key in user_vars:
-            merged_vars[key] = _prepend_path_list([os.environ.get("ROAR_PRELOAD", "")], str(user_vars[key]))
-        elif key not in user_vars:
-            merged_vars[key] = value
-
     hook = env.get("worker_process_setup_hook")
-    reserved_hook = reserved.get("worker_process_setup_hook")
-    if reserved_hook is not None:
-        pass  # the job's own runtime_env decides (roar's job submit rewrite puts ours there)
-    elif hook is None:
-        env["worker_process_setup_hook"] = config.SETUP_HOOK
-        touched.append("worker_process_setup_hook")
-    elif _is_our_hook(hook):
-        pass
-    elif isinstance(hook, str):
-        env["worker_process_setup_hook"] = config.SETUP_HOOK
-        merged_vars[config.CHAINED_HOOK_ENV] = hook
-        touched.append("worker_process_setup_hook")
-    elif callable(hook):
-        env["worker_process_setup_hook"] = _chained_callable_hook(hook)
-        touched.append("worker_process_setup_hook")
+    callable_hook = hook if callable(hook) else None
+    if callable_hook is not None:
+        del env["worker_process_setup_hook"]  # the policy sees string hooks only
+    keeps_hook = reserved.get("worker_process_setup_hook") is not None
 
-    launcher = _worker_launcher(address)
-    if launcher and "py_executable" not in env and "py_executable" not in reserved:
-        if not any(k in env for k in ("conda", "pip", "uv", "container", "image_uri")):
-            env["py_executable"] = shlex.quote(launcher)
-            touched.append("py_executable")
+    user_vars = env.get("env_vars")
+    ours = _roar_env_vars(user_vars if isinstance(user_vars, dict) else {})
+    additions = {k: v for k, v in ours.items() if k not in reserved_vars}
+    launcher = None if "py_executable" in reserved else _worker_launcher(address)
+    if launcher is not None:
+        launcher = shlex.quote(launcher)
+    result = merge_policy(env, additions, launcher=launcher)
+    merged = result.runtime_env
+    for note in result.notes:
+        _debug(f"note: {note[1]}")
+    if result.overridden:
+        _debug(f"the runtime_env's env_vars set {', '.join(result.overridden)}; roar's own values are used")
 
-    env["env_vars"] = merged_vars
-    touched.append("env_vars")
-    return env, touched
+    touched = ["env_vars"]
+    if keeps_hook:
+        # The job's own runtime_env decides (roar's job submit rewrite puts ours there).
+        if hook is None:
+            merged.pop("worker_process_setup_hook", None)
+        else:
+            merged["worker_process_setup_hook"] = hook
+        if not (isinstance(user_vars, dict) and config.CHAINED_HOOK_ENV in user_vars):
+            merged["env_vars"].pop(config.CHAINED_HOOK_ENV, None)
+    elif callable_hook is not None:
+        if not _is_our_hook(callable_hook):
+            merged["worker_process_setup_hook"] = _chained_callable_hook(callable_hook)
+            touched.append("worker_process_setup_hook")
+        else:
+            merged["worker_process_setup_hook"] = callable_hook
+    elif not _is_our_hook(hook):
+        touched.append("worker_process_setup_hook")
+    if "py_executable" in merged and merged.get("py_executable") != env.get("py_executable"):
+        touched.append("py_executable")
+    return merged, touched
 
 
 def _injected_job_runtime_env() -> Dict[str, Any]:
@@ -332,7 +495,13 @@ def _merge_into(args: Tuple[Any, ...], kwargs: Dict[str, Any], touched: List[str
         user_env = job_config.runtime_env
     if user_env is not None and not isinstance(user_env, dict):
         user_env = dict(user_env)
-    merged, keys = merge_runtime_env(user_env, address, _injected_job_runtime_env())
+    try:
+        merged, keys = merge_runtime_env(user_env, address, _injected_job_runtime_env())
+    except RuntimeEnvRefused as refusal:
+        # Ray would refuse roar's additions: the job runs as given, its workers without roar.
+        spool.count("runtime_env_refused")
+        sys.stderr.write(f"roar: warning: {refusal.message}; Ray workers of this job run without roar\n")
+        return
     kwargs["runtime_env"] = merged
     touched.extend(keys)
 

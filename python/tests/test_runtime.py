@@ -139,7 +139,7 @@ def test_merge_keeps_user_keys(roar_environ: Path) -> None:
     assert env["py_executable"] == "/usr/bin/python3"
     vars_ = env["env_vars"]
     assert vars_["A"] == "1"
-    assert vars_["ROAR_RUN_ID"] == "mine"  # the user's value wins
+    assert vars_["ROAR_RUN_ID"] == "r1"  # roar's ROAR_* win: they identify this run (docs/ray-submit.md)
     assert vars_["PYTHONPATH"].split(":") == [config.python_dir(), "/theirs"]
     assert vars_["LD_PRELOAD"].split(":") == ["/opt/roar/libroar_preload.so", "/their.so"]
     assert env["worker_process_setup_hook"] == config.SETUP_HOOK

@@ -10,6 +10,17 @@ public struct LineageGraph: Sendable {
 
     public func job(uid: String) -> RecordedJob? { jobs.first { $0.job.uid == uid } }
 
+    /// The job at the top of `job`'s parent chain: the `roar run` a Ray task belongs to (the job
+    /// itself when it has no recorded parent). A cycle of parents stops at the first repeat.
+    public func root(of job: Job) -> Job {
+        var current = job
+        var seen: Set<String> = []
+        while let parent = current.parentUID, seen.insert(parent).inserted, let next = self.job(uid: parent)?.job {
+            current = next
+        }
+        return current
+    }
+
     /// Jobs that wrote what `uid` read, transitively, nearest first.
     public func upstream(of uid: String) -> [RecordedJob] { walk(from: [uid], forward: false) }
 

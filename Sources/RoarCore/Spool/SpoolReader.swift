@@ -10,6 +10,9 @@ public enum SpoolReader {
         public var header: SpoolHeader?
         public var records: [SpoolRecord]
         public var problems: [SpoolProblem]
+        /// The 1-based line of each of `records` in `file`, for problems found later (an `E`
+        /// event that does not decode).
+        public var lineNumbers: [Int] = []
     }
 
     /// Decodes the bytes of one spool file (`file` names it in problems).
@@ -34,6 +37,7 @@ public enum SpoolReader {
                     if contents.header == nil { contents.header = header }
                 }
                 contents.records.append(record)
+                contents.lineNumbers.append(lineNumber)
             } catch {
                 contents.problems.append(SpoolProblem(file: file, line: lineNumber, kind: .corrupt, detail: error.reason))
             }

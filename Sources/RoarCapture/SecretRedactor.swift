@@ -72,8 +72,14 @@ public enum SecretRedactor {
         return result
     }
 
-    private static let jsonOptions: Set<String> = Set(
-        RaySubmitCommand.Option.allCases.filter(\.hasJSONValue).map(\.rawValue))
+    /// `ray job submit`'s options whose value is JSON (`RaySubmitCommand.Option.hasJSONValue`
+    /// in RoarRaySubmit; a test there keeps the two lists equal).
+    static let jsonOptions: Set<String> = [
+        headersOption, runtimeEnvironmentJSONOption, "--metadata-json", "--entrypoint-resources",
+        "--entrypoint-label-selector",
+    ]
+    static let headersOption = "--headers"
+    static let runtimeEnvironmentJSONOption = "--runtime-env-json"
 
     private static func redactValue(_ value: String, ofOption option: String) -> String {
         let name = String(option.drop { $0 == "-" })
@@ -81,11 +87,9 @@ public enum SecretRedactor {
         guard jsonOptions.contains(option) else { return redactURLPasswords(value) }
         guard let json = RuntimeEnvironmentValue.decode(json: value) else {
             // Not JSON: Ray refuses it anyway; keep nothing that could be a secret.
-            return option == RaySubmitCommand.Option.headers.rawValue
-                || option == RaySubmitCommand.Option.runtimeEnvironmentJSON.rawValue
-                ? mask : redactURLPasswords(value)
+            return option == headersOption || option == runtimeEnvironmentJSONOption ? mask : redactURLPasswords(value)
         }
-        let isRuntimeEnvironment = option == RaySubmitCommand.Option.runtimeEnvironmentJSON.rawValue
+        let isRuntimeEnvironment = option == runtimeEnvironmentJSONOption
         return redact(json: json, masksEnvironmentVariables: isRuntimeEnvironment).jsonText
     }
 

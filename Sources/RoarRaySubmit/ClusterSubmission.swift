@@ -6,6 +6,7 @@ import RoarCore
 import RoarReconstitute
 public import RoarStore
 import RoarTransport
+public import RoarCapture
 
 /// `roar run ray job submit …`: submits the job with roar riding along (``RaySubmitRewrite``),
 /// then brings the cluster's lineage home (``ClusterDrain``) and records it like a local run.
@@ -40,7 +41,7 @@ public struct ClusterSubmission {
         public var notes: [String]
     }
 
-    public func execute(store: RoarStore, environment: [String: String]) throws(CaptureError) -> Outcome {
+    public func execute(store: RoarStore, environment: [String: String]) throws(RaySubmitError) -> Outcome {
         let project = traced.project
         let runID = StableID.random()
         let runDirectory = project.spoolRoot + "/" + runID
@@ -59,13 +60,19 @@ public struct ClusterSubmission {
         var notes = rewriteNotes
 
         // Only now, with a command Ray will take: the run's folder and its private key.
-        try TracedRun.makeDirectory(project.spoolRoot)
-        try TracedRun.makeDirectory(runDirectory)
+        do throws(CaptureError) {
+            try TracedRun.makeDirectory(project.spoolRoot)
+            try TracedRun.makeDirectory(runDirectory)
+        } catch {
+            throw RaySubmitError(error)
+        }
         do {
             try keyPair.save(to: runDirectory + "/" + SubmitRecord.keyFileName)
         } catch {
-            TracedRun.removeTree(runDirectory)
-            throw CaptureError(.spoolUnavailable, "cannot store the run key: \(error.description)")
+            FileSystem.removeTree(runDirectory)
+            throw RaySubmitError(
+                .spoolUnavailable, "cannot store the run key in \(runDirectory): \(error.description)",
+                underlyingError: error)
         }
 
         let record = SubmitRecord(
@@ -80,7 +87,11 @@ public struct ClusterSubmission {
             git: GitInspector.state(of: project.directory), startedAt: record.submittedAt, status: .running,
             hostname: TracedRun.hostname())
         var manifest = RunManifest(runID: runID, roarPID: getpid(), root: root)
-        try manifest.write(to: runDirectory)
+        do throws(CaptureError) {
+            try manifest.write(to: runDirectory)
+        } catch {
+            throw RaySubmitError(error)
+        }
 
         // The download helper starts now: its Python and Ray import while the job runs.
         let drain = ClusterDrain(
@@ -92,8 +103,8 @@ public struct ClusterSubmission {
             termination = try CommandRunner.run(rewritten.arguments, environment: environment)
         } catch {
             helper?.cancel()
-            TracedRun.removeTree(runDirectory)
-            throw error
+            FileSystem.removeTree(runDirectory)
+            throw RaySubmitError(error)
         }
         var result = TracedRun.Result(
             termination: termination, root: root, outcome: nil, mergeError: nil, spoolDirectory: runDirectory)
@@ -101,7 +112,7 @@ public struct ClusterSubmission {
         if submit.isNoWait, termination != .exited(0) {
             // The submit itself failed: no job ran, nothing will come from the cluster.
             helper?.cancel()
-            return try recordSubmitOnly(root: root, termination: termination, result: result, store: store,
+            return recordSubmitOnly(root: root, termination: termination, result: result, store: store,
                                         runDirectory: runDirectory, submissionID: submissionID, notes: notes)
         }
         if submit.isNoWait, termination == .exited(0) {
@@ -126,7 +137,7 @@ public struct ClusterSubmission {
         case .notDelivered(let reason) where termination != .exited(0):
             // A failed submit (or a job that failed before roar started on the cluster): the
             // command is the lineage there is.
-            return try recordSubmitOnly(
+            return recordSubmitOnly(
                 root: root, termination: termination, result: result, store: store, runDirectory: runDirectory,
                 submissionID: submissionID, notes: notes + ["no lineage came from the cluster: \(reason)"])
         case .notDelivered(let reason):
@@ -139,44 +150,27 @@ public struct ClusterSubmission {
         }
     }
 
-    /// The submit with roar added, and what the user should know about it. Throws
-    /// `submitNotRewritable` when Ray would refuse roar's additions.
+    /// The submit with roar added, and what the user should know about it. Throws the rewrite's
+    /// refusal (``RaySubmitError/isRewriteRefusal``) when Ray would refuse roar's additions.
     func rewriteForCluster(
         _ submit: RaySubmitCommand, runID: String, keyPair: RunKeyPair, filter: PathFilter, bundle: String,
         currentDirectory cwd: String
-    ) throws(CaptureError) -> (RaySubmitRewrite.Result, [String]) {
+    ) throws(RaySubmitError) -> (RaySubmitRewrite.Result, [String]) {
         var notes: [String] = []
-        // First pass: the runtime env as the user gave it, to learn which host folders go up.
-        let probe = RaySubmitRewrite(bundleDirectory: bundle, environmentVariables: [:], currentDirectory: cwd)
-        let userEnvironment: [String: RuntimeEnvironmentValue]
-        do {
-            userEnvironment = try probe.rewrite(submit).runtimeEnvironment
-        } catch {
-            throw CaptureError(.submitNotRewritable, "roar cannot add itself to this job: \(error.message)")
-        }
-        let variables = jobVariables(
-            runID: runID, keyPair: keyPair, filter: filter, runtimeEnvironment: userEnvironment, bundle: bundle,
-            currentDirectory: cwd)
-        let rewrite = RaySubmitRewrite(
-            bundleDirectory: bundle, environmentVariables: variables, workerLauncher: Self.workerLauncherSnippet,
-            currentDirectory: cwd)
         let rewritten: RaySubmitRewrite.Result
         do {
-            rewritten = try rewrite.rewrite(submit)
+            // First pass: the runtime env as the user gave it, to learn which host folders go up.
+            let probe = RaySubmitRewrite(bundleDirectory: bundle, environmentVariables: [:], currentDirectory: cwd)
+            let userEnvironment = try probe.rewrite(submit).runtimeEnvironment
+            let variables = jobVariables(
+                runID: runID, keyPair: keyPair, filter: filter, runtimeEnvironment: userEnvironment, bundle: bundle,
+                currentDirectory: cwd)
+            rewritten = try RaySubmitRewrite(
+                bundleDirectory: bundle, environmentVariables: variables, workerLauncher: Self.workerLauncherSnippet,
+                currentDirectory: cwd
+            ).rewrite(submit)
         } catch {
-            if error.code == .launcherConflict {
-                // pip/conda/uv choose the interpreter: trace at the Python level only.
-                notes.append(error.message)
-                do {
-                    rewritten = try RaySubmitRewrite(
-                        bundleDirectory: bundle, environmentVariables: variables, currentDirectory: cwd
-                    ).rewrite(submit)
-                } catch {
-                    throw CaptureError(.submitNotRewritable, "roar cannot add itself to this job: \(error.message)")
-                }
-            } else {
-                throw CaptureError(.submitNotRewritable, "roar cannot add itself to this job: \(error.message)")
-            }
+            throw error.refusingTheJob()
         }
         notes += rewritten.notes
         if !rewritten.overriddenVariables.isEmpty {
@@ -191,7 +185,7 @@ public struct ClusterSubmission {
     func recordSubmitOnly(
         root: Job, termination: Termination, result: TracedRun.Result, store: RoarStore, runDirectory: String,
         submissionID: String, notes: [String]
-    ) throws(CaptureError) -> Outcome {
+    ) -> Outcome {
         var job = root
         job.end(with: termination, at: TracedRun.now())
         var recorded = result
@@ -199,7 +193,7 @@ public struct ClusterSubmission {
         do {
             recorded.outcome = try Reconstituter(store: store, filter: traced.pathFilter(environment: [:])).reconstitute(
                 spools: [], problems: [], root: job, runID: job.uid, resolver: NodeDigestResolver())
-            TracedRun.removeTree(runDirectory)
+            FileSystem.removeTree(runDirectory)
         } catch {
             recorded.mergeError = error
         }

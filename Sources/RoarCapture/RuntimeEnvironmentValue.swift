@@ -1,7 +1,8 @@
 import Foundation
 
 /// A JSON value as Ray's `runtime_env` holds it: what `--runtime-env-json` decodes to and what
-/// the YAML subset of `--runtime-env` reads into. Objects keep no key order; they are written
+/// `--runtime-env` YAML reads into. In RoarCapture because ``SecretRedactor`` masks the JSON
+/// options of every recorded command, local runs included. Objects keep no key order; they are written
 /// with sorted keys so a rewrite is deterministic.
 public enum RuntimeEnvironmentValue: Sendable, Equatable, Codable {
     case null
@@ -73,7 +74,7 @@ public enum RuntimeEnvironmentValue: Sendable, Equatable, Codable {
     }
 
     /// The name Python would give this value's type, for messages that quote Ray's.
-    var pythonTypeName: String {
+    public var pythonTypeName: String {
         switch self {
         case .null: "NoneType"
         case .bool: "bool"

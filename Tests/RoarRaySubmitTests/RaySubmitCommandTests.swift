@@ -1,6 +1,7 @@
 import Testing
 
 @testable import RoarCapture
+@testable import RoarRaySubmit
 
 @Suite("ray job submit recognition")
 struct RaySubmitCommandTests {
@@ -144,5 +145,27 @@ struct RaySubmitCommandTests {
         }
         #expect(reason.contains(reasonPart), "\(reason)")
         #expect(RaySubmitCommand.parse(words(line)) == nil)
+    }
+}
+
+@Suite("secret redaction of ray job submit")
+struct RedactorOptionTests {
+    @Test func secretRedactorMasksEveryJSONOption() {
+        let jsonOptions = Set(RaySubmitCommand.Option.allCases.filter(\.hasJSONValue).map(\.rawValue))
+        #expect(SecretRedactor.jsonOptions == jsonOptions)
+    }
+
+    @Test func aRewrittenCommandRecordsNoSecrets() throws {
+        let submit = try #require(
+            RaySubmitCommand.parse([
+                "ray", "job", "submit", "--runtime-env-json", #"{"env_vars": {"AWS_SECRET_ACCESS_KEY": "abc"}}"#, "--",
+                "python", "x.py",
+            ]))
+        let result = try RaySubmitRewrite(
+            bundleDirectory: "/b", environmentVariables: ["ROAR_SEAL_KEY": "pub"], currentDirectory: "/"
+        ).rewrite(submit)
+        let line = SecretRedactor.redact(argv: result.arguments)
+        #expect(!line.contains("abc"))
+        #expect(!line.contains("pub"))
     }
 }

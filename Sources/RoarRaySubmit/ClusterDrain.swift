@@ -1,3 +1,8 @@
+// RoarRaySubmit: `roar run ray job submit …` (docs/ray-submit.md). RaySubmitCommand reads the
+// command, RaySubmitRewrite builds the new one with RuntimeEnvironmentMerge (the one runtime_env
+// policy, shared with python/roar_runtime/driver.py) and RuntimeEnvironmentYAML (Yams),
+// ClusterSubmission runs it, ClusterDrain brings the lineage home, PendingSubmits is `roar fetch`.
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -6,6 +11,7 @@ public import RoarCore
 public import RoarReconstitute
 public import RoarStore
 public import RoarTransport
+public import RoarCapture
 
 /// Brings a host-submitted run's lineage home after the job has ended:
 ///
@@ -76,7 +82,7 @@ public struct ClusterDrain {
             let outcome = try Reconstituter(store: store, filter: filter).reconstitute(
                 spools: assembled.spools, problems: assembled.problems, root: root, runID: record.runID,
                 resolver: assembled.resolver, marksClusterOnly: true)
-            if !keepsFiles { TracedRun.removeTree(runDirectory) }
+            if !keepsFiles { FileSystem.removeTree(runDirectory) }
             return .recorded(outcome, notes: notes)
         } catch {
             return .failed(error)
@@ -99,9 +105,9 @@ public struct ClusterDrain {
         var restorer = PathRestorer()
         var reads: [(version: FileVersion, digest: String)] = []
         var current: [(path: String, version: FileVersion, digest: String)] = []
-        TracedRun.makeDirectoryQuietly(nodeSpoolDirectory)
+        try? FileSystem.makeDirectory(nodeSpoolDirectory)
         let opener = BatchOpener(keyPair: keyPair, expectedSessionID: record.runID)
-        for name in TracedRun.entries(of: batchDirectory).sorted() where name.hasSuffix(".rbat") {
+        for name in FileSystem.names(in: batchDirectory).sorted() where name.hasSuffix(".rbat") {
             guard let bytes = FileManager.default.contents(atPath: batchDirectory + "/" + name) else {
                 notes.append("batch \(name) could not be read; skipped")
                 continue
@@ -163,12 +169,6 @@ public struct ClusterDrain {
         var fields: [String: Any]
     }
 
-    /// The drain helper could not run, or could not reach the cluster: what happened.
-    public struct HelperError: Error, CustomStringConvertible {
-        public var message: String
-        public var description: String { message }
-    }
-
     /// `python -m roar_runtime.drain` started ahead of time: it imports Ray and connects while
     /// the job runs, then waits for ``proceed()`` (a line on its stdin) before doing its work.
     public final class StartedHelper {
@@ -187,7 +187,7 @@ public struct ClusterDrain {
         }
 
         /// Lets it work and waits for its answer.
-        func proceed() throws(HelperError) -> HelperReply {
+        func proceed() throws(RaySubmitError) -> HelperReply {
             // A helper that already died must not take roar down with SIGPIPE: its stderr says why.
             let previous = signal(SIGPIPE, SIG_IGN)
             try? input.fileHandleForWriting.write(contentsOf: Data("go\n".utf8))
@@ -200,8 +200,8 @@ public struct ClusterDrain {
             guard let json = try? JSONSerialization.jsonObject(with: Data(lastLine.utf8)) as? [String: Any] else {
                 let stderrText = String(decoding: errData, as: UTF8.self).split(separator: "\n").suffix(3)
                     .joined(separator: " | ")
-                throw HelperError(
-                    message: "\(python) -m roar_runtime.drain failed (status \(process.terminationStatus)): \(stderrText)")
+                throw RaySubmitError(
+                    .drainFailed, "\(python) -m roar_runtime.drain failed (status \(process.terminationStatus)): \(stderrText)")
             }
             return HelperReply(
                 ok: json["ok"] as? Bool ?? false, detail: json["detail"] as? String ?? "",
@@ -217,7 +217,7 @@ public struct ClusterDrain {
     }
 
     /// Starts `python -m roar_runtime.drain <arguments>` against the job's dashboard.
-    func startHelper(_ arguments: [String]) throws(HelperError) -> StartedHelper {
+    func startHelper(_ arguments: [String]) throws(RaySubmitError) -> StartedHelper {
         var argv = [record.python, "-m", "roar_runtime.drain"] + arguments + ["--wait-for-go"]
         if let address = record.address { argv += ["--address", address] }
         if let headers = record.headers { argv += ["--headers", headers] }
@@ -236,17 +236,19 @@ public struct ClusterDrain {
         do {
             try process.run()
         } catch {
-            throw HelperError(message: "cannot run \(record.python) to fetch the lineage: \(error.localizedDescription)")
+            throw RaySubmitError(
+                .drainFailed, "cannot run \(record.python) to fetch the lineage: \(error.localizedDescription)",
+                underlyingError: error)
         }
         return helper
     }
 
     /// Starts the batch download, to be let go once the job has ended.
-    public func startFetching() throws(HelperError) -> StartedHelper {
+    public func startFetching() throws(RaySubmitError) -> StartedHelper {
         try startHelper(["batches", "--run", record.runID, "--out", batchDirectory, "--timeout", String(timeoutSeconds)])
     }
 
-    func runHelper(_ arguments: [String]) throws(HelperError) -> HelperReply {
+    func runHelper(_ arguments: [String]) throws(RaySubmitError) -> HelperReply {
         try startHelper(arguments).proceed()
     }
 }
@@ -263,7 +265,7 @@ extension ClusterDrain {
 
     /// Every host-submitted run of the project still waiting in `.roar/spool/`, oldest first.
     public static func pendingRuns(of project: Project) -> [PendingRun] {
-        TracedRun.entries(of: project.spoolRoot).compactMap { name in
+        FileSystem.names(in: project.spoolRoot).compactMap { name in
             let directory = project.spoolRoot + "/" + name
             guard let record = SubmitRecord.read(from: directory), let manifest = RunManifest.read(from: directory)
             else { return nil }
@@ -281,9 +283,9 @@ extension ClusterDrain {
         public var driverExitCode: Int?
     }
 
-    public func jobState() throws(HelperError) -> JobState {
+    public func jobState() throws(RaySubmitError) -> JobState {
         let reply = try runHelper(["status", "--submission-id", record.submissionID])
-        guard reply.ok else { throw HelperError(message: reply.detail) }
+        guard reply.ok else { throw RaySubmitError(.drainFailed, reply.detail) }
         let milliseconds = { (key: String) -> Double? in (reply.fields[key] as? NSNumber).map { $0.doubleValue / 1000 } }
         return JobState(
             status: reply.fields["status"] as? String ?? "UNKNOWN", isTerminal: reply.fields["terminal"] as? Bool ?? false,

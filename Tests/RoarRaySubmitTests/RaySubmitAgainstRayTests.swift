@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import RoarCapture
+@testable import RoarRaySubmit
 
 /// The project's `.venv` (Ray 2.60, PyYAML), found from this file's path.
 enum VirtualEnvironment {
@@ -78,7 +79,7 @@ struct RaySubmitAgainstRayTests {
         #expect(result.runtimeEnvironment["working_dir"] == .string("."))
     }
 
-    @Test func theYAMLSubsetReadsAsPyYAMLReadsIt() throws {
+    @Test func runtimeEnvironmentYAMLReadsAsPyYAMLReadsIt() throws {
         let yaml = """
             ---
             working_dir: .
@@ -94,6 +95,23 @@ struct RaySubmitAgainstRayTests {
             m: -7
             flag: On
             nothing:
+            conda:
+              dependencies:
+                - pip
+                - {pip: [requests]}
+            base: &b {X: "1"}
+            merged:
+              <<: *b
+              Y: two
+            octal: 010
+            grouped: 1_000
+            sexagesimal: 1:20
+            block: |
+              line one
+              line two
+            folded: >-
+              one
+              two
             url: s3://bucket/key#frag
             """
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("roar-yaml-\(UUID().uuidString)")

@@ -1,4 +1,5 @@
 import Foundation
+public import RoarCapture
 
 /// `submit.json` in a host-submitted run's folder (`.roar/spool/<run id>/`): what the host
 /// needs to bring the run's lineage home once the job has ended — now, or later with
@@ -42,14 +43,16 @@ public struct SubmitRecord: Codable, Sendable, Equatable {
         case submittedAt = "submitted_at"
     }
 
-    public func write(to directory: String) throws(CaptureError) {
+    public func write(to directory: String) throws(RaySubmitError) {
         let path = directory + "/" + Self.fileName
         do {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try encoder.encode(self).write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {
-            throw CaptureError(.spoolUnavailable, "cannot write \(path): \(error)")
+            throw RaySubmitError(
+                .spoolUnavailable, "cannot write \(path): \(error.localizedDescription); check that .roar/ is writable",
+                underlyingError: error)
         }
     }
 

@@ -1,25 +1,32 @@
 #if canImport(Glibc)
     import Glibc
 #endif
-import RoarCore
-
-/// The few POSIX file operations the agent needs, with errors that name the file.
-/// Plain syscalls: the agent must stay small (no Foundation) and must never block on anything
-/// but the files themselves.
+/// The POSIX file operations roar's tracing side and the node agent share, with errors that name
+/// the file. Plain syscalls: `roar-agent` links this statically and must stay small (no
+/// Foundation) and never block on anything but the files themselves.
 public enum FileSystem {
     /// A file operation that failed: which file, what was attempted, and why.
-    public struct Failure: Error, CustomStringConvertible {
+    public struct Failure: Error, CustomStringConvertible, Sendable {
         public var path: String
         public var action: String
         public var reason: String
 
-        init(_ path: String, _ action: String, errno code: Int32 = errno) {
+        /// `errno` of the failing call, when there was one.
+        public var errorNumber: Int32?
+
+        /// A failure of the call just made: its `errno`.
+        public init(_ path: String, _ action: String) {
+            self.init(path, action, errno: errno)
+        }
+
+        public init(_ path: String, _ action: String, errno code: Int32) {
             self.path = path
             self.action = action
             self.reason = String(cString: strerror(code))
+            self.errorNumber = code
         }
 
-        init(_ path: String, _ action: String, reason: String) {
+        public init(_ path: String, _ action: String, reason: String) {
             self.path = path
             self.action = action
             self.reason = reason
@@ -29,7 +36,7 @@ public enum FileSystem {
     }
 
     /// `stat` of a regular file as a spool records it; nil for a missing or non-regular file.
-    static func version(ofFileAt path: String) -> FileVersion? {
+    public static func version(ofFileAt path: String) -> FileVersion? {
         var info = stat()
         guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
         return version(of: info)
@@ -41,23 +48,23 @@ public enum FileSystem {
             modifiedNanoseconds: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec))
     }
 
-    static func version(ofDescriptor descriptor: Int32) -> FileVersion? {
+    public static func version(ofDescriptor descriptor: Int32) -> FileVersion? {
         var info = stat()
         guard fstat(descriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
         return version(of: info)
     }
 
-    static func exists(_ path: String) -> Bool {
+    public static func exists(_ path: String) -> Bool {
         access(path, F_OK) == 0
     }
 
-    static func isDirectory(_ path: String) -> Bool {
+    public static func isDirectory(_ path: String) -> Bool {
         var info = stat()
         return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
     }
 
     /// Names in a directory (not `.`/`..`), unsorted; what `lstat` says each is, so symlinks are not followed.
-    static func entries(of directory: String) throws(Failure) -> [(name: String, isDirectory: Bool, isFile: Bool)] {
+    public static func entries(of directory: String) throws(Failure) -> [(name: String, isDirectory: Bool, isFile: Bool)] {
         guard let handle = opendir(directory) else { throw Failure(directory, "list the directory") }
         defer { closedir(handle) }
         var result: [(String, Bool, Bool)] = []
@@ -75,7 +82,7 @@ public enum FileSystem {
     }
 
     /// Up to `count` bytes of a file from `offset` (fewer at its end).
-    static func read(_ path: String, from offset: Int64, count: Int) throws(Failure) -> [UInt8] {
+    public static func read(_ path: String, from offset: Int64, count: Int) throws(Failure) -> [UInt8] {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw Failure(path, "open for reading") }
         defer { close(descriptor) }
@@ -97,7 +104,7 @@ public enum FileSystem {
     }
 
     /// The whole file; nil when it does not exist.
-    static func contents(of path: String) throws(Failure) -> [UInt8]? {
+    public static func contents(of path: String) throws(Failure) -> [UInt8]? {
         var info = stat()
         guard stat(path, &info) == 0 else {
             if errno == ENOENT { return nil }
@@ -108,7 +115,7 @@ public enum FileSystem {
 
     /// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so
     /// readers see either the old file or the whole new one.
-    static func replaceAtomically(_ path: String, with bytes: [UInt8], temporarySuffix: String = ".tmp") throws(Failure) {
+    public static func replaceAtomically(_ path: String, with bytes: [UInt8], temporarySuffix: String = ".tmp") throws(Failure) {
         let temporary = path + temporarySuffix
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw Failure(temporary, "create") }
@@ -139,17 +146,51 @@ public enum FileSystem {
     }
 
     /// Creates a directory and its parents (mode 0755); fine when it exists.
-    static func makeDirectories(_ path: String) throws(Failure) {
+    public static func makeDirectories(_ path: String) throws(Failure) {
         if isDirectory(path) { return }
         let parent = parentDirectory(of: path)
         if parent != path && !parent.isEmpty { try makeDirectories(parent) }
         guard mkdir(path, 0o755) == 0 || errno == EEXIST else { throw Failure(path, "create the directory") }
     }
 
-    static func parentDirectory(of path: String) -> String {
+    public static func parentDirectory(of path: String) -> String {
         var trimmed = Substring(path)
         while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
         guard let slash = trimmed.lastIndex(of: "/") else { return "." }
         return slash == trimmed.startIndex ? "/" : String(trimmed[..<slash])
+    }
+
+    /// The names in a directory (not `.`/`..`), unsorted; empty when it cannot be read.
+    public static func names(in directory: String) -> [String] {
+        guard let handle = opendir(directory) else { return [] }
+        defer { closedir(handle) }
+        var names: [String] = []
+        while let entry = readdir(handle) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// Creates one directory (mode 0700, private to the user); fine when it exists.
+    public static func makeDirectory(_ path: String, mode: UInt32 = 0o700) throws(Failure) {
+        guard mkdir(path, mode) == 0 || errno == EEXIST else { throw Failure(path, "create the directory") }
+    }
+
+    /// Removes a directory and everything in it, without following symbolic links; what cannot be
+    /// removed is left in place.
+    public static func removeTree(_ path: String) {
+        for name in names(in: path) {
+            let child = path + "/" + name
+            var info = stat()
+            if lstat(child, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR {
+                removeTree(child)
+            } else {
+                unlink(child)
+            }
+        }
+        rmdir(path)
     }
 }

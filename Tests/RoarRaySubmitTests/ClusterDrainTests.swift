@@ -5,6 +5,7 @@ import RoarTransport
 import Testing
 
 @testable import RoarCapture
+@testable import RoarRaySubmit
 @testable import RoarReconstitute
 
 /// The host half of host-submit without a cluster: batches sealed as `roar-agent` seals them,
@@ -113,7 +114,7 @@ struct ClusterDrainTests {
                 noWait: false, submittedAt: 0),
             keyPair: RunKeyPair.generate(), runtime: RuntimeFiles(directory: "/nonexistent"),
             filter: PathFilter(projectDirectory: fixture.project))
-        TracedRun.makeDirectoryQuietly(drain.nodeSpoolDirectory)
+        try? FileSystem.makeDirectory(drain.nodeSpoolDirectory)
         for name in ["../evil.spool", "/etc/passwd", ""] {
             let problem = drain.write(.init(file: name, offset: 0, data: Array("x\n".utf8)))
             #expect(problem?.contains("refused") == true, "\(name)")

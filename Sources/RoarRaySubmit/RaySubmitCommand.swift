@@ -1,4 +1,5 @@
 import Foundation
+public import RoarCapture
 
 /// A `ray job submit …` command line, read the way Ray 2.60's click parser reads it
 /// (`ray/dashboard/modules/job/cli.py`): long options as `--opt value` or `--opt=value`, options
