@@ -128,7 +128,6 @@ let package = Package(
         .testTarget(
             name: "RoarTransportTests",
             dependencies: ["RoarTransport", "RoarReconstitute", "RoarCore"],
-            exclude: ["vectors"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -142,7 +142,7 @@ public struct Shipper {
                 hashFailures: hasher.failures - pending.failuresAtStart + pending.unreadableFiles))
         let path = configuration.outboxDirectory + "/" + configuration.batchFileName(sequenceNumber: sequenceNumber)
         do {
-            let sealed = try sealer.seal(segmentBatch: batch, sequenceNumber: sequenceNumber)
+            let sealed = try sealer.seal(batch, sequenceNumber: sequenceNumber)
             // Reserve the seq first: a crash after the batch is in place must not re-use it.
             state.nextSequenceNumber = sequenceNumber + 1
             try state.save(to: configuration.statePath)

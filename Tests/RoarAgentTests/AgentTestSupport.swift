@@ -110,7 +110,7 @@ struct Host {
     func receive(from outbox: String, files names: [String], into received: inout Received) throws {
         for name in names {
             let bytes = Array(FileManager.default.contents(atPath: outbox + "/" + name)!)
-            let opened = try BatchOpener(keyPair: keyPair, expectedSessionID: session).openSegments(bytes)
+            let opened = try BatchOpener(keyPair: keyPair, expectedSessionID: session).open(bytes)
             for segment in opened.batch.segments {
                 #expect(segment.data.last == UInt8(ascii: "\n"), "segments carry only complete lines")
                 var file = received.files[segment.file] ?? []

@@ -56,7 +56,7 @@ struct ShipperTests {
         scratch.append("3456\t{}\n" + SpoolLine.exit(), toSpool: "1-1-aa.spool")
         let second = shipper.runRound()
         #expect(second.batchFiles.count == 1)
-        let secondBatch = try BatchOpener(keyPair: keyPair).openSegments(
+        let secondBatch = try BatchOpener(keyPair: keyPair).open(
             Array(FileManager.default.contents(atPath: second.batchFiles[0])!))
         #expect(secondBatch.batch.segments.map(\.file) == ["1-1-aa.spool"])
         #expect(secondBatch.batch.segments[0].offset == Int64(lastNewline + 1))
@@ -103,7 +103,7 @@ struct ShipperTests {
         // Read again by another task later: hashed once per agent lifetime, sent once.
         scratch.append(SpoolLine.read(inPackage, tag: "ray:t3:0"), toSpool: "1-1-aa.spool")
         let again = shipper.runRound()
-        let opened = try BatchOpener(keyPair: keyPair).openSegments(
+        let opened = try BatchOpener(keyPair: keyPair).open(
             Array(FileManager.default.contents(atPath: again.batchFiles[0])!))
         #expect(opened.batch.readDigests.isEmpty)
         #expect(opened.batch.stats.hashedFiles == 0)
@@ -126,7 +126,7 @@ struct ShipperTests {
 
         let final = shipper.runRound(final: true)
         #expect(final.batchFiles.count == 1)
-        let opened = try BatchOpener(keyPair: keyPair, expectedSessionID: Self.session).openSegments(
+        let opened = try BatchOpener(keyPair: keyPair, expectedSessionID: Self.session).open(
             Array(FileManager.default.contents(atPath: final.batchFiles[0])!))
         #expect(opened.batch.isFinal)
         #expect(opened.batch.segments.isEmpty)  // nothing new, but the host gets its final marker
@@ -217,7 +217,7 @@ struct ShipperTests {
         let shortened = SpoolLine.header(pid: 3)
         try shortened.write(toFile: scratch.spool + "/1-1-aa.spool", atomically: false, encoding: .utf8)
         let report = shipper.runRound()
-        let opened = try BatchOpener(keyPair: keyPair).openSegments(
+        let opened = try BatchOpener(keyPair: keyPair).open(
             Array(FileManager.default.contents(atPath: report.batchFiles[0])!))
         #expect(opened.batch.segments.map(\.offset) == [0])
         #expect(opened.batch.segments.first?.data == Array(shortened.utf8))
