@@ -86,7 +86,7 @@ let package = Package(
         // The node agent: ships a node's spool to the host as sealed batches (docs/agent.md).
         .target(
             name: "RoarAgent",
-            dependencies: ["RoarCore", "RoarTransport", "CBLAKE3"],
+            dependencies: ["RoarCore", "RoarTransport", "RoarHash"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
