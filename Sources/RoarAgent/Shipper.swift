@@ -12,7 +12,7 @@ public struct Shipper {
     let sealer: BatchSealer
     /// (path, version) pairs already sent in `read_digests`: each goes out once per agent lifetime.
     var shippedReads: Set<PathVersion> = []
-    /// Versions some task wrote: their digest is in the `F` record, the host needs no read digest.
+    /// Versions some task wrote with a BLAKE3 in its `F` record: the host takes that digest, it needs no read digest.
     var writtenVersions: Set<FileVersion> = []
     var reportedMissingSpool = false
 
@@ -247,7 +247,8 @@ public struct Shipper {
         for record in SpoolReader.parse(piece, file: file.name).records {
             guard case .file(let access) = record else { continue }
             if access.isWrite {
-                writtenVersions.insert(access.version)
+                // A write whose digest could not be finished (hash `-`) gives none: its readers need one.
+                if access.hash?.algorithm == "blake3" { writtenVersions.insert(access.version) }
                 continue
             }
             guard access.isRead, isLineage(access.path), !writtenVersions.contains(access.version) else { continue }

@@ -109,6 +109,21 @@ struct ShipperTests {
         #expect(opened.batch.stats.hashedFiles == 0)
     }
 
+    @Test func aReadOfAVersionWrittenWithoutADigestGetsOne() throws {
+        // As on the host in local mode: only a write that recorded a BLAKE3 spares its readers a hash.
+        var shipper = try Shipper(configuration: configuration())
+        let package = "ray/session_1/runtime_resources/working_dir_files/_ray_pkg_abc/"
+        let unfinished = scratch.write("rewritten while hashed\n", to: package + "unfinished.txt")
+        scratch.append(
+            SpoolLine.header() + SpoolLine.write(unfinished, digest: nil) + SpoolLine.read(unfinished, tag: "ray:t2:0"),
+            toSpool: "1-1-aa.spool")
+        shipper.runRound()
+        var received = Host.Received()
+        try host.receive(from: scratch.outbox, files: scratch.outboxFiles(), into: &received)
+        #expect(received.readDigests.map(\.path) == [unfinished])
+        #expect(received.readDigests.first?.blake3 == (try b3sum(unfinished)))
+    }
+
     @Test func finalRoundCarriesCurrentDigestsOfFilesChangedOutsideAnOpen() throws {
         var shipper = try Shipper(configuration: configuration())
         let package = "ray/session_1/runtime_resources/working_dir_files/_ray_pkg_abc/"
