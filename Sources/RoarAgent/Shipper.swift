@@ -12,8 +12,8 @@ public struct Shipper {
     let sealer: BatchSealer
     /// (path, version) pairs already sent in `read_digests`: each goes out once per agent lifetime.
     var shippedReads: Set<PathVersion> = []
-    /// Versions some task wrote with a BLAKE3 in its `F` record: the host takes that digest, it needs no read digest.
-    var writtenVersions: Set<FileVersion> = []
+    /// Which reads the host needs a digest for (the host's own rule), fed with every write seen.
+    var readDigestPolicy = ReadDigestPolicy()
     var reportedMissingSpool = false
 
     struct PathVersion: Hashable {
@@ -240,18 +240,14 @@ public struct Shipper {
 
     // MARK: - Digests
 
-    /// Digests for the reads recorded in `piece` whose restored path is lineage, each
-    /// (path, version) once per agent lifetime, and only for versions still on disk.
+    /// Digests for the reads recorded in `piece` that need one (`ReadDigestPolicy`) and whose restored
+    /// path is lineage, each (path, version) once per agent lifetime, and only for versions still on disk.
     mutating func readDigests(in piece: [UInt8], of file: SpoolFile) -> [SegmentBatch.FileDigest] {
         var digests: [SegmentBatch.FileDigest] = []
         for record in SpoolReader.parse(piece, file: file.name).records {
             guard case .file(let access) = record else { continue }
-            if access.isWrite {
-                // A write whose digest could not be finished (hash `-`) gives none: its readers need one.
-                if access.hash?.algorithm == "blake3" { writtenVersions.insert(access.version) }
-                continue
-            }
-            guard access.isRead, isLineage(access.path), !writtenVersions.contains(access.version) else { continue }
+            readDigestPolicy.note(access)
+            guard readDigestPolicy.needsFileDigest(forRead: access), isLineage(access.path) else { continue }
             let key = PathVersion(path: access.path, version: access.version)
             guard !shippedReads.contains(key) else { continue }
             shippedReads.insert(key)
@@ -262,9 +258,9 @@ public struct Shipper {
         return digests
     }
 
-    /// Final round: the current digest of every lineage path named by a truncate, a link or
-    /// rename target or an open-for-write anywhere in the spool (what the host's assembler
-    /// hashes "as found"). Paths that no longer exist are left out.
+    /// Final round: the current digest of every lineage path that reconstitution hashes as found
+    /// (`ReadDigestPolicy.pathHashedAsFound(by:)`) anywhere in the spool. Paths that no longer exist are
+    /// left out.
     mutating func currentDigests() -> [SegmentBatch.FileDigest] {
         var paths: Set<String> = []
         for file in spoolFiles() {
@@ -276,12 +272,7 @@ public struct Shipper {
                 continue
             }
             for record in SpoolReader.parse(bytes, file: file.name).records {
-                switch record {
-                case .truncate(_, _, let path, _), .link(_, _, _, let path), .rename(_, _, _, let path),
-                    .openForWrite(_, _, _, let path):
-                    if isLineage(path) { paths.insert(path) }
-                default: continue
-                }
+                if let path = ReadDigestPolicy.pathHashedAsFound(by: record), isLineage(path) { paths.insert(path) }
             }
         }
         var digests: [SegmentBatch.FileDigest] = []
