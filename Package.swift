@@ -97,7 +97,7 @@ let package = Package(
         // The node agent: ships a node's spool to the host as sealed batches (docs/agent.md).
         .target(
             name: "RoarAgent",
-            dependencies: ["RoarCore", "RoarTransport", "CBLAKE3"],
+            dependencies: ["RoarCore", "RoarTransport", "RoarHash"],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -139,7 +139,6 @@ let package = Package(
         .testTarget(
             name: "RoarTransportTests",
             dependencies: ["RoarTransport", "RoarReconstitute", "RoarCore"],
-            exclude: ["vectors"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

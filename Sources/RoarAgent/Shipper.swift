@@ -12,8 +12,8 @@ public struct Shipper {
     let sealer: BatchSealer
     /// (path, version) pairs already sent in `read_digests`: each goes out once per agent lifetime.
     var shippedReads: Set<PathVersion> = []
-    /// Versions some task wrote: their digest is in the `F` record, the host needs no read digest.
-    var writtenVersions: Set<FileVersion> = []
+    /// Which reads the host needs a digest for (the host's own rule), fed with every write seen.
+    var readDigestPolicy = ReadDigestPolicy()
     var reportedMissingSpool = false
 
     struct PathVersion: Hashable {
@@ -146,7 +146,7 @@ public struct Shipper {
                 hashFailures: hasher.failures - pending.failuresAtStart + pending.unreadableFiles))
         let path = configuration.outboxDirectory + "/" + configuration.batchFileName(sequenceNumber: sequenceNumber)
         do {
-            let sealed = try sealer.seal(segmentBatch: batch, sequenceNumber: sequenceNumber)
+            let sealed = try sealer.seal(batch, sequenceNumber: sequenceNumber)
             // Reserve the seq first: a crash after the batch is in place must not re-use it.
             state.nextSequenceNumber = sequenceNumber + 1
             try state.save(to: configuration.statePath)
@@ -248,17 +248,14 @@ public struct Shipper {
 
     // MARK: - Digests
 
-    /// Digests for the reads recorded in `piece` whose restored path is lineage, each
-    /// (path, version) once per agent lifetime, and only for versions still on disk.
+    /// Digests for the reads recorded in `piece` that need one (`ReadDigestPolicy`) and whose restored
+    /// path is lineage, each (path, version) once per agent lifetime, and only for versions still on disk.
     mutating func readDigests(in piece: [UInt8], of file: SpoolFile) -> [SegmentBatch.FileDigest] {
         var digests: [SegmentBatch.FileDigest] = []
         for record in SpoolReader.parse(piece, file: file.name).records {
             guard case .file(let access) = record else { continue }
-            if access.isWrite {
-                writtenVersions.insert(access.version)
-                continue
-            }
-            guard access.isRead, isLineage(access.path), !writtenVersions.contains(access.version) else { continue }
+            readDigestPolicy.note(access)
+            guard readDigestPolicy.needsFileDigest(forRead: access), isLineage(access.path) else { continue }
             let key = PathVersion(path: access.path, version: access.version)
             guard !shippedReads.contains(key) else { continue }
             shippedReads.insert(key)
@@ -269,9 +266,9 @@ public struct Shipper {
         return digests
     }
 
-    /// Final round: the current digest of every lineage path named by a truncate, a link or
-    /// rename target or an open-for-write anywhere in the spool (what the host's assembler
-    /// hashes "as found"). Paths that no longer exist are left out.
+    /// Final round: the current digest of every lineage path that reconstitution hashes as found
+    /// (`ReadDigestPolicy.pathHashedAsFound(by:)`) anywhere in the spool. Paths that no longer exist are
+    /// left out.
     mutating func currentDigests() -> [SegmentBatch.FileDigest] {
         var paths: Set<String> = []
         for file in spoolFiles() {
@@ -283,12 +280,7 @@ public struct Shipper {
                 continue
             }
             for record in SpoolReader.parse(bytes, file: file.name).records {
-                switch record {
-                case .truncate(_, _, let path, _), .link(_, _, _, let path), .rename(_, _, _, let path),
-                    .openForWrite(_, _, _, let path):
-                    if isLineage(path) { paths.insert(path) }
-                default: continue
-                }
+                if let path = ReadDigestPolicy.pathHashedAsFound(by: record), isLineage(path) { paths.insert(path) }
             }
         }
         var digests: [SegmentBatch.FileDigest] = []

@@ -1,12 +1,17 @@
-import CBLAKE3
 #if canImport(Glibc)
     import Glibc
 #endif
 public import RoarCore
+import RoarHash
 
 /// Hashes files on the node, one version at a time: the same rule as the host's
 /// `HashingResolver` (stat, compare with the version wanted, hash, stat again, keep only a
 /// stable result), memoised by version so a file read by a hundred tasks is hashed once.
+///
+/// Through `RoarHash.FileHasher` in ``FileReading/pread`` mode on one thread: user tasks run on this
+/// node, so the agent never maps their files (a task truncating one would SIGBUS the agent), never
+/// takes a lease on them (a task's non-blocking open for writing would fail), and leaves the cores
+/// to the tasks.
 public struct VersionHasher: Sendable {
     /// Digest (64 hex) per version hashed; nil for a version that could not be hashed.
     var memo: [FileVersion: String?] = [:]
@@ -20,6 +25,7 @@ public struct VersionHasher: Sendable {
     public mutating func digest(ofPath path: String, ifVersion expected: FileVersion?)
         -> (digest: String, version: FileVersion)?
     {
+        // O_NONBLOCK: a FIFO put where a file was must not hang the agent.
         let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard descriptor >= 0 else {
             if expected != nil { failures += 1 }
@@ -35,29 +41,15 @@ public struct VersionHasher: Sendable {
         if let known = memo[version] {
             return known.map { ($0, version) }
         }
-        var out = [UInt8](repeating: 0, count: Int(ROAR_BLAKE3_OUT_LEN))
-        // One thread: the agent must leave the node's cores to the tasks.
-        let status = out.withUnsafeMutableBufferPointer { roar_blake3_hash_fd(descriptor, 1, $0.baseAddress) }
-        let stable = status == 0 && FileSystem.version(ofDescriptor: descriptor) == version
-        guard stable else {
+        let digest = try? FileHasher.digest(
+            ofFileDescriptor: descriptor, path: path, algorithm: .blake3, threads: 1, reading: .pread)
+        guard let digest, FileSystem.version(ofDescriptor: descriptor) == version else {
             failures += 1
             if expected != nil { memo[version] = .some(nil) }
             return nil
         }
         hashedFiles += 1
-        let hex = Self.hex(out)
-        memo[version] = hex
-        return (hex, version)
-    }
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        text.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: text, as: UTF8.self)
+        memo[version] = digest.hex
+        return (digest.hex, version)
     }
 }

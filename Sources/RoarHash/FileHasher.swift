@@ -6,6 +6,24 @@ import CBLAKE3
     import Darwin
 #endif
 
+/// How BLAKE3 reads a file.
+public enum FileReading: Sendable {
+    /// Large files are mapped, as b3sum does (no copy through a buffer); a file truncated meanwhile is caught
+    /// (a SIGBUS guard installed for the call, `blake3_fd.c`) and read again. For roar on the host.
+    case mapped
+    /// `pread` only: never maps the file, never takes a lease, never installs a signal handler. For a process on
+    /// a node where user tasks run (`roar-agent`): a task that truncates a mapped file would SIGBUS it, and a
+    /// lease would make a task's non-blocking open for writing fail.
+    case pread
+
+    var flags: UInt32 {
+        switch self {
+        case .mapped: UInt32(ROAR_BLAKE3_FD_MMAP)
+        case .pread: UInt32(ROAR_BLAKE3_FD_PREAD)
+        }
+    }
+}
+
 /// Hashes whole files. BLAKE3 uses the SIMD kernels and, for large files, several threads; SHA-256 streams
 /// through swift-crypto.
 public enum FileHasher {
@@ -17,9 +35,11 @@ public enum FileHasher {
     /// - Parameters:
     ///   - threads: BLAKE3 threads; 0 picks automatically (all CPUs above a few MiB, else one), 1 stays on this
     ///     thread. SHA-256 is sequential and ignores it.
+    ///   - reading: how BLAKE3 reads the file (SHA-256 always streams with `read`).
     ///   - progress: called on this thread now and then while a large file is hashed.
     public static func digest(
-        ofFileAt path: String, algorithm: HashAlgorithm = .blake3, threads: Int = 0, progress: Progress? = nil
+        ofFileAt path: String, algorithm: HashAlgorithm = .blake3, threads: Int = 0, reading: FileReading = .mapped,
+        progress: Progress? = nil
     ) throws(HashError) -> Digest {
         let fd: Int32
         if path == "-" {
@@ -29,18 +49,20 @@ public enum FileHasher {
             guard fd >= 0 else { throw HashError(code: .cannotOpen, path: path, underlyingErrno: errno) }
         }
         defer { if fd != STDIN_FILENO { close(fd) } }
-        return try digest(ofFileDescriptor: fd, path: path, algorithm: algorithm, threads: threads, progress: progress)
+        return try digest(
+            ofFileDescriptor: fd, path: path, algorithm: algorithm, threads: threads, reading: reading,
+            progress: progress)
     }
 
     /// The digest of everything readable from `fd` from offset 0 (or from the current position for pipes).
     /// `path` only names the file in errors.
     public static func digest(
         ofFileDescriptor fd: Int32, path: String, algorithm: HashAlgorithm = .blake3, threads: Int = 0,
-        progress: Progress? = nil
+        reading: FileReading = .mapped, progress: Progress? = nil
     ) throws(HashError) -> Digest {
         switch algorithm {
         case .blake3:
-            return try blake3(fd: fd, path: path, threads: threads, progress: progress)
+            return try blake3(fd: fd, path: path, threads: threads, reading: reading, progress: progress)
         case .sha256:
             return try stream(fd: fd, path: path, hasher: SHA256Hasher(), progress: progress)
         }
@@ -97,14 +119,12 @@ public enum FileHasher {
         init(_ progress: @escaping Progress) { self.progress = progress }
     }
 
-    private static func blake3(fd: Int32, path: String, threads: Int, progress: Progress?) throws(HashError)
-        -> Digest
+    private static func blake3(fd: Int32, path: String, threads: Int, reading: FileReading, progress: Progress?)
+        throws(HashError) -> Digest
     {
         var bytes = [UInt8](repeating: 0, count: Int(ROAR_BLAKE3_OUT_LEN))
         let result: Int32 = bytes.withUnsafeMutableBufferPointer { out in
-            // Mapped like b3sum does (no copy through a buffer); a file truncated meanwhile is caught (SIGBUS guard in
-            // blake3_fd.c) and re-read.
-            let flags = UInt32(ROAR_BLAKE3_FD_MMAP)
+            let flags = reading.flags
             guard let progress else {
                 return roar_blake3_hash_fd_progress(fd, Int32(clamping: threads), flags, nil, nil, out.baseAddress!)
             }

@@ -114,7 +114,7 @@ public struct ClusterDrain {
             }
             let opened: OpenedSegmentBatch
             do {
-                opened = try opener.openSegments(Array(bytes))
+                opened = try opener.open(Array(bytes))
             } catch {
                 notes.append("batch \(name) refused: \(error.description); skipped, the others are recorded")
                 continue

@@ -104,7 +104,7 @@ public struct JobAssembler {
         var processExited: [Bool] = []
         var rootCoverage: [String: Int] = [:]
         // Every digest a write in this run produced, by the file version it produced.
-        var writtenDigests: [FileVersion: String] = [:]
+        var readDigests = ReadDigestPolicy()
         // Nested tasks: submitted task id → the (task id, attempt) that submitted it.
         var submitters: [String: (taskID: String, attempt: Int)] = [:]
 
@@ -122,9 +122,7 @@ public struct JobAssembler {
                     lastCounters = counters
                     continue
                 case .file(let access):
-                    if access.isWrite, let hash = access.hash, hash.algorithm == "blake3" {
-                        writtenDigests[access.version] = hash.digest
-                    }
+                    readDigests.note(access)
                 default: break
                 }
                 guard let (tag, nanoseconds) = SpoolTags.tagAndTime(of: record) else { continue }
@@ -156,14 +154,14 @@ public struct JobAssembler {
         rootJob.job.coverage.merge(rootCoverage, uniquingKeysWith: +)
         for (tag, group) in groups.sorted(by: { $0.key < $1.key }) {
             if tag.isEmpty {
-                collectIO(of: group, into: &rootJob, writtenDigests: writtenDigests)
+                collectIO(of: group, into: &rootJob, readDigests: readDigests)
                 continue
             }
             guard var (task, parentTaskID) = taskJob(for: group, processExited: processExited) else {
                 dropped[tag, default: 0] += group.records.count
                 continue
             }
-            collectIO(of: group, into: &task, writtenDigests: writtenDigests)
+            collectIO(of: group, into: &task, readDigests: readDigests)
             if task.job.ray?.function == Self.unknownFunction && task.inputs.isEmpty && task.outputs.isEmpty {
                 // ray_task:unknown with no I/O: internal noise.
                 continue
@@ -262,7 +260,9 @@ public struct JobAssembler {
 
     // MARK: - Inputs and outputs
 
-    func collectIO(of group: Group, into recorded: inout RecordedJob, writtenDigests: [FileVersion: String]) {
+    /// What `group` read and wrote. Read digests follow ``ReadDigestPolicy`` (the rule the node agent
+    /// follows too); files changed outside an `F` record are hashed as found.
+    func collectIO(of group: Group, into recorded: inout RecordedJob, readDigests: ReadDigestPolicy) {
         var outputs: [String: Ref] = [:]
         var outputOrder: [String] = []
         var inputs: [String: Ref] = [:]
@@ -277,6 +277,14 @@ public struct JobAssembler {
             if outputs[ref.path] == nil { outputOrder.append(ref.path) }
             outputs[ref.path] = ref
             deletes.removeAll { $0 == ref.path }
+        }
+        /// The file at `path` as found now, if it is lineage and still there.
+        func asFound(_ path: String?, capture: String = "native") -> Ref? {
+            guard let path, filter.isRecorded(path), let current = resolver.currentDigest(ofPath: path, ifVersion: nil)
+            else { return nil }
+            return Ref(
+                path: path, hashes: ["blake3": current.digest], size: current.version.size, capture: capture,
+                version: current.version)
         }
 
         let ordered = group.records.sorted { (SpoolTags.tagAndTime(of: $0.record)?.1 ?? 0) < (SpoolTags.tagAndTime(of: $1.record)?.1 ?? 0) }
@@ -297,44 +305,31 @@ public struct JobAssembler {
                     let key = access.path + "\u{0}" + String(access.version.modifiedNanoseconds) + ":" + String(access.version.inode)
                     if inputs[key] != nil { continue }
                     var hashes: [String: String] = [:]
-                    if let digest = writtenDigests[access.version] {
-                        hashes["blake3"] = digest
-                    } else if let current = resolver.currentDigest(ofPath: access.path, ifVersion: access.version) {
-                        hashes["blake3"] = current.digest
+                    hashes["blake3"] = readDigests.digest(ofRead: access) { path, version in
+                        resolver.currentDigest(ofPath: path, ifVersion: version)?.digest
                     }
                     inputs[key] = Ref(
                         path: access.path, hashes: hashes, size: access.version.size, capture: "native",
                         version: access.version)
                     inputOrder.append(key)
                 }
-            case .openForWrite(_, let ns, _, let path):
-                openWrites[process, default: [:]][path] = ns
+            case .openForWrite(_, let ns, _, _):
+                // Hashed as found below if the process ended with the file still open.
+                if let path = ReadDigestPolicy.pathHashedAsFound(by: record) { openWrites[process, default: [:]][path] = ns }
             case .rename(_, _, let from, let to):
                 if var moved = outputs.removeValue(forKey: from) {
                     outputOrder.removeAll { $0 == from }
                     moved.path = to
                     if filter.isRecorded(to) { setOutput(moved) }
-                } else if filter.isRecorded(to), let current = resolver.currentDigest(ofPath: to, ifVersion: nil) {
-                    setOutput(
-                        Ref(path: to, hashes: ["blake3": current.digest], size: current.version.size, capture: "native",
-                            version: current.version))
+                } else if let found = asFound(ReadDigestPolicy.pathHashedAsFound(by: record)) {
+                    setOutput(found)
                 }
-            case .link(_, _, _, let to):
-                if filter.isRecorded(to), let current = resolver.currentDigest(ofPath: to, ifVersion: nil) {
-                    setOutput(
-                        Ref(path: to, hashes: ["blake3": current.digest], size: current.version.size, capture: "native",
-                            version: current.version))
-                }
+            case .link, .truncate:
+                if let found = asFound(ReadDigestPolicy.pathHashedAsFound(by: record)) { setOutput(found) }
             case .delete(_, _, let path):
                 guard filter.isRecorded(path) else { continue }
                 if outputs.removeValue(forKey: path) != nil { outputOrder.removeAll { $0 == path } }
                 if !deletes.contains(path) { deletes.append(path) }
-            case .truncate(_, _, let path, _):
-                if filter.isRecorded(path), let current = resolver.currentDigest(ofPath: path, ifVersion: nil) {
-                    setOutput(
-                        Ref(path: path, hashes: ["blake3": current.digest], size: current.version.size, capture: "native",
-                            version: current.version))
-                }
             case .warning(_, _, let kind, _):
                 coverage[kind, default: 0] += 1
             case .exec, .spawn, .event, .header, .coverage, .exit:
@@ -343,11 +338,9 @@ public struct JobAssembler {
         }
         // Finalize files that were open for writing when their process died: hash what is there.
         for (_, paths) in openWrites {
-            for path in paths.keys.sorted() where filter.isRecorded(path) && outputs[path] == nil {
-                guard let current = resolver.currentDigest(ofPath: path, ifVersion: nil) else { continue }
-                setOutput(
-                    Ref(path: path, hashes: ["blake3": current.digest], size: current.version.size,
-                        capture: "native-unclosed", version: current.version))
+            for path in paths.keys.sorted() where outputs[path] == nil {
+                guard let found = asFound(path, capture: "native-unclosed") else { continue }
+                setOutput(found)
                 coverage["unclosed_write", default: 0] += 1
             }
         }

@@ -1,16 +1,18 @@
 public import RoarCore
 
 /// Orders the jobs of one run into steps: the command roar ran is step 0 of the run; each task
-/// comes one step after the latest task whose output it read, that submitted it, or (for actor
-/// calls) the previous call on the same actor; so tasks that could run in parallel share a step.
+/// comes one step after the latest task whose output it read (`VersionMatch`: every writer of the
+/// version it saw, as the stored lineage links them), that submitted it, or (for actor calls) the
+/// previous call on the same actor; so tasks that could run in parallel share a step.
 public enum StepPlanner {
     /// Returns the root job (step 0) followed by the tasks sorted by step, then start time.
     /// Steps are relative to the run; the store adds the project's next free step.
     public static func assignSteps(root: RecordedJob, tasks: [RecordedJob]) -> [RecordedJob] {
-        var producerOfVersion: [String: Int] = [:]
+        // Writers by path; which of them a read saw is `VersionMatch`'s rule (the stored edges' too).
+        var writesByPath: [String: [(task: Int, ref: Ref)]] = [:]
         for (index, task) in tasks.enumerated() {
             for output in task.outputs {
-                producerOfVersion[versionKey(output)] = index
+                writesByPath[output.path, default: []].append((index, output))
             }
         }
         var indexOfUID: [String: Int] = [:]
@@ -43,10 +45,12 @@ public enum StepPlanner {
             var result = 1
             let task = tasks[index]
             for input in task.inputs {
-                if let producer = producerOfVersion[versionKey(input)], producer != index,
-                    tasks[producer].job.startedAt <= task.job.startedAt || !visiting.contains(producer)
-                {
-                    result = max(result, levelOf(producer) + 1)
+                for write in writesByPath[input.path] ?? []
+                where write.task != index && VersionMatch.isRead(input, ofVersionWrittenBy: write.ref) {
+                    let producer = write.task
+                    if tasks[producer].job.startedAt <= task.job.startedAt || !visiting.contains(producer) {
+                        result = max(result, levelOf(producer) + 1)
+                    }
                 }
             }
             if let previous = previousCallOnActor[index] {
@@ -65,10 +69,5 @@ public enum StepPlanner {
         var first = root
         first.job.step = 0
         return [first] + ordered
-    }
-
-    static func versionKey(_ ref: Ref) -> String {
-        guard let version = ref.version else { return ref.path + "\u{0}" + (ref.primaryHash?.digest ?? "") }
-        return "\(ref.path)\u{0}\(version.device):\(version.inode):\(version.size):\(version.modifiedNanoseconds)"
     }
 }

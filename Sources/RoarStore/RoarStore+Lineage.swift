@@ -4,6 +4,10 @@ public import RoarCore
 extension RoarStore {
     /// Every "`to` read what `from` wrote" relation, in history order of the writer, then the reader.
     ///
+    /// The rule is `VersionMatch.isRead(_:ofVersionWrittenBy:)` (RoarCore), which `StepPlanner` uses
+    /// too; this SQL mirrors it clause by clause (an artifact is the store's identity of content), and
+    /// `VersionMatchAgreementTests` checks that the two agree. Change both together.
+    ///
     /// A write of job A and a read of job B give an edge A → B when A ≠ B, the path is the same,
     /// and the evidence says B saw the content A wrote:
     /// - when both rows have an artifact, it is the same artifact;

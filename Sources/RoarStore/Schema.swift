@@ -1,4 +1,5 @@
 import GRDB
+import RoarCore
 
 /// The schema of `.roar/roar.db`, as named migrations in one place.
 ///
@@ -26,7 +27,7 @@ enum Schema {
     /// Algorithms whose digest identifies content, so that two refs sharing one of them are the
     /// same artifact. Others (`s3_version_id`, which S3 reports as `null` for every object of an
     /// unversioned bucket; 32-bit checksums, which collide) are kept on the ref only.
-    static let identifyingAlgorithms: [String] = ["blake3", "sha256", "sha512", "sha1", "md5", "etag"]
+    static let identifyingAlgorithms: [String] = VersionMatch.identifyingAlgorithms
 
     private static func createVersion1(_ db: Database) throws {
         // https://www.sqlite.org/lang_createtable.html#rowid: `INTEGER PRIMARY KEY` is the rowid.

@@ -8,14 +8,17 @@ import Foundation
 
 /// The byte layout of a sealed batch (`docs/batch-format.md`):
 ///
-///     "RBAT" | version u8 | ephemeral X25519 public key (32) | producer length u16 BE | producer
-///     | seq u64 BE | session length u16 BE | session | nonce (12) | ciphertext | tag (16)
+///     "RBAT" | version u8 (2) | ephemeral X25519 public key (32) | producer length u16 BE | producer
+///     | seq u64 BE | session length u16 BE | session | payload length u16 BE | payload type
+///     | nonce (12) | ciphertext | tag (16)
 ///
 /// Every byte before the nonce is the AEAD's associated data, so none of it can be changed
-/// (nor the batch replayed under another producer, seq or session) without failing authentication.
+/// (nor the batch replayed under another producer, seq or session, nor its payload passed off as
+/// another type) without failing authentication.
 enum BatchEnvelope {
     static let magic: [UInt8] = Array("RBAT".utf8)
-    static let version: UInt8 = 1
+    /// 2: the header names the payload type (version 1 had no payload field).
+    static let version: UInt8 = 2
     static let info: [UInt8] = Array("roar.batch/1".utf8)
     static let keyLength = 32
     static let nonceLength = 12
@@ -27,6 +30,8 @@ enum BatchEnvelope {
         var producer: String
         var sequenceNumber: UInt64
         var sessionID: String
+        /// What the plaintext is, e.g. `roar.segments/1`.
+        var payload: String
 
         var name: BatchName { BatchName(producer: producer, sequenceNumber: sequenceNumber) }
 
@@ -40,6 +45,7 @@ enum BatchEnvelope {
                 bytes.append(UInt8(truncatingIfNeeded: sequenceNumber >> UInt64(shift)))
             }
             BatchEnvelope.appendField(Array(sessionID.utf8), to: &bytes)
+            BatchEnvelope.appendField(Array(payload.utf8), to: &bytes)
             return bytes
         }
     }
@@ -104,7 +110,7 @@ enum BatchEnvelope {
                 throw TransportError(
                     .unsupportedVersion,
                     detail:
-                        "batch format version \(version) is not supported (this roar reads \(BatchEnvelope.version)); upgrade roar on the host"
+                        "batch format version \(version) is not supported (this roar reads \(BatchEnvelope.version)); the host and the cluster's roar-agent must come from the same roar"
                 )
             }
             let ephemeral = Array(try take(BatchEnvelope.keyLength, "ephemeral public key"))
@@ -113,8 +119,10 @@ enum BatchEnvelope {
             let sequenceNumber = try take(8, "seq").reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
             name = BatchName(producer: producer, sequenceNumber: sequenceNumber)
             let session = try field("session id")
+            let payload = try field("payload type")
             return Header(
-                ephemeralPublicKey: ephemeral, producer: producer, sequenceNumber: sequenceNumber, sessionID: session)
+                ephemeralPublicKey: ephemeral, producer: producer, sequenceNumber: sequenceNumber, sessionID: session,
+                payload: payload)
         }
     }
 }

@@ -6,17 +6,17 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// What a sealed batch held, once opened and authenticated.
-public struct OpenedBatch: Sendable {
+/// A `roar.segments/1` batch, once opened and authenticated.
+public struct OpenedSegmentBatch: Sendable {
     public var name: BatchName
     public var sessionID: String
-    public var fragments: [TaskFragment]
+    public var batch: SegmentBatch
 }
 
 /// Host side: opens batches sealed to this run's key pair.
 public struct BatchOpener: Sendable {
     public var keyPair: RunKeyPair
-    /// When set, batches (and fragments) of any other session are refused.
+    /// When set, batches of any other session are refused.
     public var expectedSessionID: String?
 
     public init(keyPair: RunKeyPair, expectedSessionID: String? = nil) {
@@ -24,15 +24,41 @@ public struct BatchOpener: Sendable {
         self.expectedSessionID = expectedSessionID
     }
 
-    /// Authenticates, decrypts and decodes one batch of fragments. Errors name the batch (producer
-    /// and seq) as far as its header could be read, and say why it was refused.
-    public func open(_ bytes: [UInt8]) throws(TransportError) -> OpenedBatch {
-        let (name, sessionID, plaintext) = try decrypt(bytes)
-        return try fragments(in: plaintext, name: name, sessionID: sessionID)
+    /// Authenticates, decrypts and decodes one batch sent by `roar-agent` (payload `roar.segments/1`).
+    /// Errors name the batch (producer and seq) as far as its header could be read, and say why it
+    /// was refused.
+    public func open(_ bytes: [UInt8]) throws(TransportError) -> OpenedSegmentBatch {
+        let (header, plaintext) = try decrypt(bytes)
+        let name = header.name
+        guard header.payload == SegmentBatch.currentSchema else {
+            throw TransportError(
+                .undecodablePayload, batch: name,
+                detail: "the batch holds a \(header.payload) payload; this roar opens \(SegmentBatch.currentSchema)")
+        }
+        let batch: SegmentBatch
+        do {
+            batch = try SegmentBatch.decode(from: plaintext)
+        } catch {
+            throw TransportError(
+                .undecodablePayload, batch: name,
+                detail: "the batch opened but is not a \(SegmentBatch.currentSchema) object: \(error)",
+                underlyingError: error)
+        }
+        guard batch.sessionID == header.sessionID else {
+            throw TransportError(
+                .sessionMismatch, batch: name,
+                detail: "the segments claim session \(batch.sessionID) inside a batch of \(header.sessionID)")
+        }
+        guard batch.producer == name.producer else {
+            throw TransportError(
+                .undecodablePayload, batch: name,
+                detail: "the segments claim producer \(batch.producer) inside a batch of \(name.producer)")
+        }
+        return OpenedSegmentBatch(name: name, sessionID: header.sessionID, batch: batch)
     }
 
-    /// Authenticates and decrypts one batch: its name, session and plaintext (either payload).
-    func decrypt(_ bytes: [UInt8]) throws(TransportError) -> (name: BatchName, sessionID: String, plaintext: [UInt8]) {
+    /// Authenticates and decrypts one batch: its header (name, session, payload type) and plaintext.
+    func decrypt(_ bytes: [UInt8]) throws(TransportError) -> (header: BatchEnvelope.Header, plaintext: [UInt8]) {
         var offset = 0
         let header = try BatchEnvelope.parseHeader(bytes, offset: &offset)
         let name = header.name
@@ -65,27 +91,6 @@ public struct BatchOpener: Sendable {
                 .sessionMismatch, batch: name,
                 detail: "the batch belongs to session \(header.sessionID), not \(expectedSessionID)")
         }
-        return (name, header.sessionID, Array(plaintext))
-    }
-
-    func fragments(in plaintext: [UInt8], name: BatchName, sessionID: String) throws(TransportError) -> OpenedBatch {
-        let header = (sessionID: sessionID, name: name)
-        let fragments: [TaskFragment]
-        do {
-            fragments = try TaskFragment.decode(batch: plaintext)
-        } catch {
-            throw TransportError(
-                .undecodableFragments, batch: name,
-                detail: "the batch opened but is not a JSON array of \(TaskFragment.currentSchema) fragments: \(error)",
-                underlyingError: error)
-        }
-        if let stranger = fragments.first(where: { $0.sessionID != header.sessionID }) {
-            throw TransportError(
-                .sessionMismatch, batch: name,
-                detail:
-                    "fragment \(stranger.jobUID) claims session \(stranger.sessionID) inside a batch of \(header.sessionID)"
-            )
-        }
-        return OpenedBatch(name: name, sessionID: header.sessionID, fragments: fragments)
+        return (header, Array(plaintext))
     }
 }

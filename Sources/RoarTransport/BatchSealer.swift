@@ -6,8 +6,8 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// Agent side: seals batches of fragments to the run's public key. Each batch gets a fresh
-/// ephemeral key, so batches are independent and the agent holds no secret worth stealing.
+/// Agent side: seals batches to the run's public key. Each batch gets a fresh ephemeral key, so
+/// batches are independent and the agent holds no secret worth stealing.
 public struct BatchSealer: Sendable {
     public var recipient: RunPublicKey
     public var sessionID: String
@@ -20,41 +20,44 @@ public struct BatchSealer: Sendable {
         self.producer = producer
     }
 
-    /// The sealed bytes of one batch. `sequenceNumber` must increase with every batch this producer sends.
-    public func seal(_ fragments: [TaskFragment], sequenceNumber: UInt64) throws(TransportError) -> [UInt8] {
-        try seal(
-            fragments, sequenceNumber: sequenceNumber, ephemeralKey: Curve25519.KeyAgreement.PrivateKey(),
-            nonce: ChaChaPoly.Nonce())
+    /// The sealed bytes of one batch of spool segments. `sequenceNumber` must increase with every
+    /// batch this producer sends.
+    public func seal(_ segmentBatch: SegmentBatch, sequenceNumber: UInt64) throws(TransportError) -> [UInt8] {
+        try seal(segmentBatch, sequenceNumber: sequenceNumber, ephemeralKey: .init(), nonce: .init())
     }
 
     /// Deterministic sealing for test vectors.
     func seal(
-        _ fragments: [TaskFragment], sequenceNumber: UInt64, ephemeralKey: Curve25519.KeyAgreement.PrivateKey,
+        _ segmentBatch: SegmentBatch, sequenceNumber: UInt64, ephemeralKey: Curve25519.KeyAgreement.PrivateKey,
         nonce: ChaChaPoly.Nonce
     ) throws(TransportError) -> [UInt8] {
         let name = BatchName(producer: producer, sequenceNumber: sequenceNumber)
-        if let stranger = fragments.first(where: { $0.sessionID != sessionID }) {
+        guard segmentBatch.sessionID == sessionID else {
             throw TransportError(
                 .sessionMismatch, batch: name,
-                detail: "fragment \(stranger.jobUID) is of session \(stranger.sessionID), the batch of \(sessionID)")
+                detail: "the segments are of session \(segmentBatch.sessionID), the batch of \(sessionID)")
         }
         let plaintext: [UInt8]
         do {
-            plaintext = try TaskFragment.encode(batch: fragments)
+            plaintext = try segmentBatch.encoded()
         } catch {
             throw TransportError(
-                .undecodableFragments, batch: name, detail: "fragments could not be encoded", underlyingError: error)
+                .undecodablePayload, batch: name, detail: "the segments could not be encoded",
+                underlyingError: error)
         }
-        return try seal(plaintext: plaintext, sequenceNumber: sequenceNumber, ephemeralKey: ephemeralKey, nonce: nonce)
+        return try seal(
+            plaintext: plaintext, payload: SegmentBatch.currentSchema, sequenceNumber: sequenceNumber,
+            ephemeralKey: ephemeralKey, nonce: nonce)
     }
 
-    /// Seals any plaintext (tests use it to seal what is not a fragment array).
+    /// Seals any plaintext under the payload type `payload` (tests use it to seal what is not a
+    /// valid payload).
     func seal(
-        plaintext: [UInt8], sequenceNumber: UInt64, ephemeralKey: Curve25519.KeyAgreement.PrivateKey,
+        plaintext: [UInt8], payload: String, sequenceNumber: UInt64, ephemeralKey: Curve25519.KeyAgreement.PrivateKey,
         nonce: ChaChaPoly.Nonce
     ) throws(TransportError) -> [UInt8] {
         let name = BatchName(producer: producer, sequenceNumber: sequenceNumber)
-        for (what, value) in [("producer id", producer), ("session id", sessionID)] {
+        for (what, value) in [("producer id", producer), ("session id", sessionID), ("payload type", payload)] {
             guard !value.isEmpty, value.utf8.count <= BatchEnvelope.maximumFieldLength else {
                 throw TransportError(
                     .invalidHeader, batch: name,
@@ -64,7 +67,7 @@ public struct BatchSealer: Sendable {
         let ephemeralPublicKey = Array(ephemeralKey.publicKey.rawRepresentation)
         let header = BatchEnvelope.Header(
             ephemeralPublicKey: ephemeralPublicKey, producer: producer, sequenceNumber: sequenceNumber,
-            sessionID: sessionID)
+            sessionID: sessionID, payload: payload)
         let associatedData = header.encoded()
         do {
             let shared = try ephemeralKey.sharedSecretFromKeyAgreement(with: recipient.cryptoKey)

@@ -4,7 +4,6 @@
 #else
     import Foundation
 #endif
-import Crypto
 public import RoarCore
 
 /// The plaintext of a batch sent by `roar-agent` (`docs/batch-format.md`, schema `roar.segments/1`):
@@ -205,76 +204,5 @@ public struct SegmentBatch: Codable, Hashable, Sendable {
 
     public static func decode(from json: [UInt8]) throws -> SegmentBatch {
         try JSONDecoder().decode(SegmentBatch.self, from: Data(json))
-    }
-}
-
-/// A `roar.segments/1` batch, once opened and authenticated.
-public struct OpenedSegmentBatch: Sendable {
-    public var name: BatchName
-    public var sessionID: String
-    public var batch: SegmentBatch
-}
-
-extension BatchSealer {
-    /// The sealed bytes of one batch of spool segments. `sequenceNumber` must increase with every
-    /// batch this producer sends.
-    public func seal(segmentBatch: SegmentBatch, sequenceNumber: UInt64) throws(TransportError) -> [UInt8] {
-        try seal(
-            segmentBatch: segmentBatch, sequenceNumber: sequenceNumber,
-            ephemeralKey: .init(), nonce: .init())
-    }
-
-    /// Deterministic sealing for tests.
-    func seal(
-        segmentBatch: SegmentBatch, sequenceNumber: UInt64, ephemeralKey: Curve25519.KeyAgreement.PrivateKey,
-        nonce: ChaChaPoly.Nonce
-    ) throws(TransportError) -> [UInt8] {
-        let name = BatchName(producer: producer, sequenceNumber: sequenceNumber)
-        guard segmentBatch.sessionID == sessionID else {
-            throw TransportError(
-                .sessionMismatch, batch: name,
-                detail: "the segments are of session \(segmentBatch.sessionID), the batch of \(sessionID)")
-        }
-        let plaintext: [UInt8]
-        do {
-            plaintext = try segmentBatch.encoded()
-        } catch {
-            throw TransportError(
-                .undecodablePayload, batch: name, detail: "the segments could not be encoded",
-                underlyingError: error)
-        }
-        return try seal(plaintext: plaintext, sequenceNumber: sequenceNumber, ephemeralKey: ephemeralKey, nonce: nonce)
-    }
-}
-
-extension BatchOpener {
-    /// Authenticates, decrypts and decodes one batch sent by `roar-agent` (`roar.segments/1`).
-    /// Errors name the batch and say why it was refused; a batch of fragments is refused as
-    /// `undecodable payload` (open it with ``open(_:)``).
-    public func openSegments(_ bytes: [UInt8]) throws(TransportError) -> OpenedSegmentBatch {
-        let (name, sessionID, plaintext) = try decrypt(bytes)
-        let batch: SegmentBatch
-        do {
-            batch = try SegmentBatch.decode(from: plaintext)
-        } catch {
-            let isFragments = plaintext.first(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\n") }) == UInt8(ascii: "[")
-            throw TransportError(
-                .undecodablePayload, batch: name,
-                detail: isFragments
-                    ? "the batch holds a JSON array of fragments, not a \(SegmentBatch.currentSchema) object"
-                    : "the batch opened but is not a \(SegmentBatch.currentSchema) object: \(error)",
-                underlyingError: error)
-        }
-        guard batch.sessionID == sessionID else {
-            throw TransportError(
-                .sessionMismatch, batch: name,
-                detail: "the segments claim session \(batch.sessionID) inside a batch of \(sessionID)")
-        }
-        guard batch.producer == name.producer else {
-            throw TransportError(
-                .undecodablePayload, batch: name,
-                detail: "the segments claim producer \(batch.producer) inside a batch of \(name.producer)")
-        }
-        return OpenedSegmentBatch(name: name, sessionID: sessionID, batch: batch)
     }
 }

@@ -25,17 +25,16 @@ public struct TransportError: Error, Sendable, CustomStringConvertible {
         case truncated
         /// The AEAD check failed: the batch was altered, or it was sealed to another run's key.
         case authenticationFailed = "authentication failed"
-        /// The batch opened, but its content is not a JSON array of `roar.fragment/1` documents.
-        case undecodableFragments = "undecodable fragments"
-        /// The batch opened, but its content is not the payload asked for (e.g. not a `roar.segments/1` object).
+        /// The batch's header names a payload type this roar does not open, or the batch opened but its
+        /// content is not that payload (e.g. not a `roar.segments/1` object of this producer).
         case undecodablePayload = "undecodable payload"
-        /// The batch or a fragment in it belongs to another session.
+        /// The batch, or the payload inside it, belongs to another session.
         case sessionMismatch = "session mismatch"
         /// A key is not a 32-byte X25519 key (bad base64 or length).
         case invalidKey = "invalid key"
         /// A key file could not be read or written, or is readable by others.
         case keyFile = "key file"
-        /// A header field does not fit the format (producer id or session id too long or empty).
+        /// A header field does not fit the format (producer id, session id or payload type too long or empty).
         case invalidHeader = "invalid header"
     }
 

@@ -59,7 +59,7 @@ struct AgentExecutableTests {
 
     func openAll() throws -> [OpenedSegmentBatch] {
         try scratch.outboxFiles().map {
-            try BatchOpener(keyPair: keyPair, expectedSessionID: Self.session).openSegments(
+            try BatchOpener(keyPair: keyPair, expectedSessionID: Self.session).open(
                 Array(FileManager.default.contents(atPath: scratch.outbox + "/" + $0)!))
         }
     }

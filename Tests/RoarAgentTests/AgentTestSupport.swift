@@ -71,9 +71,11 @@ enum SpoolLine {
         return "F\t\(tag)\t\(now())\t\(now())\tr\t\(v.size)\t0\t\(v.device)\t\(v.inode)\t\(v.size)\t\(v.modifiedNanoseconds)\t-\t\(path)\n"
     }
 
-    static func write(_ path: String, tag: String = "ray:t1:0", digest: String) -> String {
+    /// A write; `digest: nil` is one whose digest could not be finished (hash `-`, a `rehash-failed`).
+    static func write(_ path: String, tag: String = "ray:t1:0", digest: String?) -> String {
         let v = version(of: path)
-        return "F\t\(tag)\t\(now())\t\(now())\twct\t0\t\(v.size)\t\(v.device)\t\(v.inode)\t\(v.size)\t\(v.modifiedNanoseconds)\tblake3:\(digest)\t\(path)\n"
+        let hash = digest.map { "blake3:" + $0 } ?? "-"
+        return "F\t\(tag)\t\(now())\t\(now())\twct\t0\t\(v.size)\t\(v.device)\t\(v.inode)\t\(v.size)\t\(v.modifiedNanoseconds)\t\(hash)\t\(path)\n"
     }
 
     static func openForWrite(_ path: String, tag: String = "ray:t1:0") -> String {
@@ -110,7 +112,7 @@ struct Host {
     func receive(from outbox: String, files names: [String], into received: inout Received) throws {
         for name in names {
             let bytes = Array(FileManager.default.contents(atPath: outbox + "/" + name)!)
-            let opened = try BatchOpener(keyPair: keyPair, expectedSessionID: session).openSegments(bytes)
+            let opened = try BatchOpener(keyPair: keyPair, expectedSessionID: session).open(bytes)
             for segment in opened.batch.segments {
                 #expect(segment.data.last == UInt8(ascii: "\n"), "segments carry only complete lines")
                 var file = received.files[segment.file] ?? []

@@ -56,7 +56,7 @@ struct ShipperTests {
         scratch.append("3456\t{}\n" + SpoolLine.exit(), toSpool: "1-1-aa.spool")
         let second = shipper.runRound()
         #expect(second.batchFiles.count == 1)
-        let secondBatch = try BatchOpener(keyPair: keyPair).openSegments(
+        let secondBatch = try BatchOpener(keyPair: keyPair).open(
             Array(FileManager.default.contents(atPath: second.batchFiles[0])!))
         #expect(secondBatch.batch.segments.map(\.file) == ["1-1-aa.spool"])
         #expect(secondBatch.batch.segments[0].offset == Int64(lastNewline + 1))
@@ -103,10 +103,25 @@ struct ShipperTests {
         // Read again by another task later: hashed once per agent lifetime, sent once.
         scratch.append(SpoolLine.read(inPackage, tag: "ray:t3:0"), toSpool: "1-1-aa.spool")
         let again = shipper.runRound()
-        let opened = try BatchOpener(keyPair: keyPair).openSegments(
+        let opened = try BatchOpener(keyPair: keyPair).open(
             Array(FileManager.default.contents(atPath: again.batchFiles[0])!))
         #expect(opened.batch.readDigests.isEmpty)
         #expect(opened.batch.stats.hashedFiles == 0)
+    }
+
+    @Test func aReadOfAVersionWrittenWithoutADigestGetsOne() throws {
+        // As on the host in local mode: only a write that recorded a BLAKE3 spares its readers a hash.
+        var shipper = try Shipper(configuration: configuration())
+        let package = "ray/session_1/runtime_resources/working_dir_files/_ray_pkg_abc/"
+        let unfinished = scratch.write("rewritten while hashed\n", to: package + "unfinished.txt")
+        scratch.append(
+            SpoolLine.header() + SpoolLine.write(unfinished, digest: nil) + SpoolLine.read(unfinished, tag: "ray:t2:0"),
+            toSpool: "1-1-aa.spool")
+        shipper.runRound()
+        var received = Host.Received()
+        try host.receive(from: scratch.outbox, files: scratch.outboxFiles(), into: &received)
+        #expect(received.readDigests.map(\.path) == [unfinished])
+        #expect(received.readDigests.first?.blake3 == (try b3sum(unfinished)))
     }
 
     @Test func finalRoundCarriesCurrentDigestsOfFilesChangedOutsideAnOpen() throws {
@@ -126,7 +141,7 @@ struct ShipperTests {
 
         let final = shipper.runRound(final: true)
         #expect(final.batchFiles.count == 1)
-        let opened = try BatchOpener(keyPair: keyPair, expectedSessionID: Self.session).openSegments(
+        let opened = try BatchOpener(keyPair: keyPair, expectedSessionID: Self.session).open(
             Array(FileManager.default.contents(atPath: final.batchFiles[0])!))
         #expect(opened.batch.isFinal)
         #expect(opened.batch.segments.isEmpty)  // nothing new, but the host gets its final marker
@@ -217,7 +232,7 @@ struct ShipperTests {
         let shortened = SpoolLine.header(pid: 3)
         try shortened.write(toFile: scratch.spool + "/1-1-aa.spool", atomically: false, encoding: .utf8)
         let report = shipper.runRound()
-        let opened = try BatchOpener(keyPair: keyPair).openSegments(
+        let opened = try BatchOpener(keyPair: keyPair).open(
             Array(FileManager.default.contents(atPath: report.batchFiles[0])!))
         #expect(opened.batch.segments.map(\.offset) == [0])
         #expect(opened.batch.segments.first?.data == Array(shortened.utf8))

@@ -22,6 +22,35 @@ struct FileHasherTests {
             #expect(try FileHasher.digest(ofFileAt: path, threads: threads) == expected, "threads: \(threads)")
         }
         #expect(try FileHasher.digest(ofFileAt: path, algorithm: .sha256) == SHA256Hasher.hash(bytes: data))
+        #expect(try FileHasher.digest(ofFileAt: path, threads: 1, reading: .pread) == expected, "pread")
+    }
+
+    @Test("pread mode never maps the file; mapped mode does (what the test can see)")
+    func preadNeverMaps() throws {
+        let directory = TemporaryDirectory()
+        let data = KnownDigests.pattern(length: 8 << 20)
+        let path = directory.write(data, to: "large")
+        func mappedWhileHashing(_ reading: FileReading) throws -> Bool {
+            var seen = false
+            let digest = try FileHasher.digest(ofFileAt: path, threads: 1, reading: reading) { _, _ in
+                seen = seen || Self.isMapped(path)
+            }
+            #expect(digest == BLAKE3Hasher.hash(bytes: data))
+            return seen
+        }
+        #expect(try mappedWhileHashing(.pread) == false)
+        #expect(try mappedWhileHashing(.mapped) == true)
+    }
+
+    /// Whether `/proc/self/maps` lists `path`.
+    static func isMapped(_ path: String) -> Bool {
+        guard let maps = fopen("/proc/self/maps", "r") else { return false }
+        defer { fclose(maps) }
+        var line = [CChar](repeating: 0, count: 4096)
+        while fgets(&line, Int32(line.count), maps) != nil {
+            if String(cString: line).hasSuffix(path + "\n") { return true }
+        }
+        return false
     }
 
     @Test("progress reaches the file size for a multi-piece file")

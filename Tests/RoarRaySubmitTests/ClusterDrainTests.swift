@@ -46,7 +46,7 @@ struct ClusterDrainTests {
 
     func seal(_ batch: SegmentBatch, key: RunKeyPair, seq: UInt64) throws -> [UInt8] {
         try BatchSealer(recipient: key.publicKey, sessionID: runID, producer: batch.producer)
-            .seal(segmentBatch: batch, sequenceNumber: seq)
+            .seal(batch, sequenceNumber: seq)
     }
 
     @Test("segments are reassembled, node paths restored, digests from the nodes, files only on the cluster marked")

@@ -131,3 +131,58 @@ struct LineageTests {
         }
     }
 }
+
+/// `RoarStore.edges()` is `VersionMatch.isRead(_:ofVersionWrittenBy:)` in SQL: the two must agree.
+@Suite("Lineage edges agree with VersionMatch")
+struct VersionMatchAgreementTests {
+    static let version = FileVersion(device: 42, inode: 7, size: 10, modifiedNanoseconds: 1_000)
+    static let other = FileVersion(device: 42, inode: 7, size: 10, modifiedNanoseconds: 2_000)
+
+    static func ref(
+        _ path: String = "/p/x", _ hashes: [String: String] = [:], _ version: FileVersion? = nil
+    ) -> Ref {
+        Ref(path: path, kind: version == nil ? .s3 : .file, hashes: hashes, size: 10, version: version)
+    }
+
+    static let cases: [(name: String, write: Ref, read: Ref)] = {
+        let a = ["blake3": digest("a")]
+        let b = ["blake3": digest("b")]
+        return [
+            ("same version, same digest", ref("/p/x", a, version), ref("/p/x", a, version)),
+            ("same version, unhashed read", ref("/p/x", a, version), ref("/p/x", [:], version)),
+            ("same version, unhashed write", ref("/p/x", [:], version), ref("/p/x", a, version)),
+            ("same version, other digest", ref("/p/x", a, version), ref("/p/x", b, version)),
+            ("other version, same digest", ref("/p/x", a, version), ref("/p/x", a, other)),
+            ("other version, unhashed read", ref("/p/x", a, version), ref("/p/x", [:], other)),
+            ("no versions, same etag", ref("s3://b/k", ["etag": "e1"]), ref("s3://b/k", ["etag": "e1"])),
+            ("no versions, other etag", ref("s3://b/k", ["etag": "e1"]), ref("s3://b/k", ["etag": "e2"])),
+            (
+                "no versions, same etag, other object version",
+                ref("s3://b/k", ["etag": "e1", "s3_version_id": "v1"]),
+                ref("s3://b/k", ["etag": "e1", "s3_version_id": "v2"])
+            ),
+            ("no versions, unhashed read", ref("s3://b/k", ["etag": "e1"]), ref("s3://b/k")),
+            ("nothing to compare", ref("s3://b/k"), ref("s3://b/k")),
+            ("write without version, same digest", ref("/p/x", a), ref("/p/x", a, version)),
+            ("other path", ref("/p/x", a, version), ref("/p/y", a, version)),
+        ]
+    }()
+
+    @Test(arguments: cases.indices)
+    func storeAndSwiftAgree(index: Int) throws {
+        let (name, write, read) = Self.cases[index]
+        try withStore { store, _ in
+            try store.merge([
+                RecordedJob(job: bareJob("b000000000000001", step: 1), outputs: [write]),
+                RecordedJob(job: bareJob("b000000000000002", step: 2), inputs: [read]),
+            ])
+            let linked = !(try store.edges()).isEmpty
+            #expect(linked == VersionMatch.isRead(read, ofVersionWrittenBy: write), "\(name)")
+        }
+    }
+
+    @Test func theTableCoversBothAnswers() {
+        let answers = Set(Self.cases.map { VersionMatch.isRead($0.read, ofVersionWrittenBy: $0.write) })
+        #expect(answers == [true, false])
+    }
+}

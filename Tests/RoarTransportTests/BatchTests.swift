@@ -9,23 +9,22 @@ struct BatchTests {
     static let session = "sess-batch"
     static let producer = "node-7"
 
-    static func fragments() -> [TaskFragment] {
-        var second = TaskFragmentTests.sample()
-        second.jobUID = "1111111111111111"
-        second.sessionID = session
-        var first = TaskFragmentTests.sample()
-        first.sessionID = session
-        return [first, second]
+    static func payload() -> SegmentBatch {
+        var batch = SegmentBatchTests.sample(final: true)
+        batch.sessionID = session
+        batch.producer = producer
+        return batch
     }
 
     static func sealed(to keyPair: RunKeyPair, sequenceNumber: UInt64 = 5) throws -> [UInt8] {
         try BatchSealer(recipient: keyPair.publicKey, sessionID: session, producer: producer)
-            .seal(fragments(), sequenceNumber: sequenceNumber)
+            .seal(payload(), sequenceNumber: sequenceNumber)
     }
 
     /// Byte ranges of each region of a batch sealed by `producer` for `session`.
     enum Region: String, CaseIterable {
-        case magic, version, ephemeralKey, producerLength, producer, seq, sessionLength, session, nonce, ciphertext, tag
+        case magic, version, ephemeralKey, producerLength, producer, seq, sessionLength, session, payloadLength,
+            payload, nonce, ciphertext, tag
 
         func range(in batch: [UInt8]) -> Range<Int> {
             let producerLength = BatchTests.producer.utf8.count
@@ -33,7 +32,8 @@ struct BatchTests {
             let producerStart = 4 + 1 + 32 + 2
             let seqStart = producerStart + producerLength
             let sessionStart = seqStart + 8 + 2
-            let nonceStart = sessionStart + sessionLength
+            let payloadStart = sessionStart + sessionLength + 2
+            let nonceStart = payloadStart + SegmentBatch.currentSchema.utf8.count
             return switch self {
             case .magic: 0..<4
             case .version: 4..<5
@@ -42,7 +42,9 @@ struct BatchTests {
             case .producer: producerStart..<seqStart
             case .seq: seqStart..<seqStart + 8
             case .sessionLength: seqStart + 8..<sessionStart
-            case .session: sessionStart..<nonceStart
+            case .session: sessionStart..<payloadStart - 2
+            case .payloadLength: payloadStart - 2..<payloadStart
+            case .payload: payloadStart..<nonceStart
             case .nonce: nonceStart..<nonceStart + 12
             case .ciphertext: nonceStart + 12..<batch.count - 16
             case .tag: batch.count - 16..<batch.count
@@ -57,7 +59,13 @@ struct BatchTests {
         let opened = try BatchOpener(keyPair: keyPair, expectedSessionID: Self.session).open(batch)
         #expect(opened.name == BatchName(producer: Self.producer, sequenceNumber: 5))
         #expect(opened.sessionID == Self.session)
-        #expect(opened.fragments == Self.fragments())
+        #expect(opened.batch == Self.payload())
+    }
+
+    @Test func theHeaderNamesThePayloadType() throws {
+        let batch = try Self.sealed(to: RunKeyPair.generate())
+        #expect(batch[4] == 2, "envelope version 2: the header has a payload type")
+        #expect(Array(batch[Region.payload.range(in: batch)]) == Array("roar.segments/1".utf8))
     }
 
     @Test func everyBatchUsesAFreshEphemeralKey() throws {
@@ -84,7 +92,7 @@ struct BatchTests {
                 #expect(error.code == .badMagic)
             case .version:
                 #expect(error.code == .unsupportedVersion)
-            case .producerLength, .sessionLength:
+            case .producerLength, .sessionLength, .payloadLength:
                 // A changed length moves every later field: the header then ends early or fails the AEAD.
                 #expect([.truncated, .authenticationFailed].contains(error.code), "\(error)")
             case .producer:
@@ -95,7 +103,7 @@ struct BatchTests {
                 #expect(error.code == .authenticationFailed)
                 #expect(error.batch?.producer == Self.producer)
                 #expect(error.batch?.sequenceNumber != 5)
-            case .ephemeralKey, .session, .nonce, .ciphertext, .tag:
+            case .ephemeralKey, .session, .payload, .nonce, .ciphertext, .tag:
                 #expect(error.code == .authenticationFailed, "\(error)")
                 #expect(error.batch == BatchName(producer: Self.producer, sequenceNumber: 5))
             }
@@ -132,16 +140,25 @@ struct BatchTests {
         #expect(error.code == .authenticationFailed)
     }
 
-    @Test func undecodableContentIsNamed() throws {
+    @Test func payloadTypesThisRoarDoesNotOpenAreRefused() throws {
         let keyPair = RunKeyPair.generate()
         let sealer = BatchSealer(recipient: keyPair.publicKey, sessionID: Self.session, producer: Self.producer)
-        for plaintext in ["not json", #"{"schema":"roar.fragment/1"}"#, #"[{"schema":"roar.fragment/9"}]"#] {
+        let plaintext = try Self.payload().encoded()
+        for payload in ["roar.segments/2", "roar.fragment/1"] {
             let batch = try sealer.seal(
-                plaintext: Array(plaintext.utf8), sequenceNumber: 11, ephemeralKey: .init(), nonce: .init())
+                plaintext: plaintext, payload: payload, sequenceNumber: 11, ephemeralKey: .init(), nonce: .init())
             let error = try #require(throws: TransportError.self) { try BatchOpener(keyPair: keyPair).open(batch) }
-            #expect(error.code == .undecodableFragments)
+            #expect(error.code == .undecodablePayload)
             #expect(error.batch == BatchName(producer: Self.producer, sequenceNumber: 11))
+            #expect(error.detail.contains(payload) && error.detail.contains("roar.segments/1"), "\(error)")
         }
+    }
+
+    @Test func batchesOfVersionOneAreRefused() throws {
+        var batch = try Self.sealed(to: RunKeyPair.generate())
+        batch[4] = 1
+        let error = try #require(throws: TransportError.self) { try BatchOpener(keyPair: .generate()).open(batch) }
+        #expect(error.code == .unsupportedVersion)
     }
 
     @Test func otherSessionsAreRefused() throws {
@@ -152,14 +169,21 @@ struct BatchTests {
         }
         #expect(error.code == .sessionMismatch)
         let sealer = BatchSealer(recipient: keyPair.publicKey, sessionID: "another-run", producer: Self.producer)
-        #expect(throws: TransportError.self) { try sealer.seal(Self.fragments(), sequenceNumber: 0) }
+        #expect(throws: TransportError.self) { try sealer.seal(Self.payload(), sequenceNumber: 0) }
     }
 
     @Test func invalidHeaderFieldsAreRefusedWhenSealing() throws {
         let keyPair = RunKeyPair.generate()
+        var payload = Self.payload()
+        payload.producer = ""
         let sealer = BatchSealer(recipient: keyPair.publicKey, sessionID: Self.session, producer: "")
-        let error = try #require(throws: TransportError.self) { try sealer.seal([], sequenceNumber: 0) }
+        let error = try #require(throws: TransportError.self) { try sealer.seal(payload, sequenceNumber: 0) }
         #expect(error.code == .invalidHeader)
+        let untyped = try #require(throws: TransportError.self) {
+            try BatchSealer(recipient: keyPair.publicKey, sessionID: Self.session, producer: Self.producer).seal(
+                plaintext: [], payload: "", sequenceNumber: 0, ephemeralKey: .init(), nonce: .init())
+        }
+        #expect(untyped.code == .invalidHeader)
     }
 
     // MARK: - Keys
@@ -175,7 +199,7 @@ struct BatchTests {
         #expect(mode == 0o600)
         let loaded = try RunKeyPair.load(from: path)
         #expect(loaded.publicKey == keyPair.publicKey)
-        #expect(try BatchOpener(keyPair: loaded).open(try Self.sealed(to: keyPair)).fragments.count == 2)
+        #expect(try BatchOpener(keyPair: loaded).open(try Self.sealed(to: keyPair)).batch == Self.payload())
 
         try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path)
         let error = try #require(throws: TransportError.self) { try RunKeyPair.load(from: path) }
@@ -192,37 +216,5 @@ struct BatchTests {
         #expect(throws: TransportError.self) { try RunPublicKey(environment: [:]) }
         #expect(throws: TransportError.self) { try RunPublicKey(base64: "not base64!") }
         #expect(throws: TransportError.self) { try RunPublicKey(base64: Data([1, 2, 3]).base64EncodedString()) }
-    }
-
-    // MARK: - Shared vector
-
-    @Test func sharedVectorSealsAndOpens() throws {
-        let inputs = try Vectors.batchInputs()
-        let keyPair = try RunKeyPair(
-            privateKeyRawRepresentation: Array(try #require(Data(base64Encoded: inputs.recipientPrivateKeyBase64))))
-        #expect(keyPair.publicKey.base64 == inputs.recipientPublicKeyBase64)
-        let fragments = try inputs.fragments.map { try TaskFragment.decode(from: try Vectors.bytes($0)) }
-        let ephemeral = try Curve25519.KeyAgreement.PrivateKey(
-            rawRepresentation: try #require(Data(base64Encoded: inputs.ephemeralPrivateKeyBase64)))
-        let nonceBytes = stride(from: 0, to: inputs.nonceHex.count, by: 2).map { offset in
-            let start = inputs.nonceHex.index(inputs.nonceHex.startIndex, offsetBy: offset)
-            return UInt8(inputs.nonceHex[start...inputs.nonceHex.index(after: start)], radix: 16)!
-        }
-        let sealed = try BatchSealer(
-            recipient: keyPair.publicKey, sessionID: inputs.sessionId, producer: inputs.producer
-        )
-        .seal(
-            fragments, sequenceNumber: inputs.seq, ephemeralKey: ephemeral,
-            nonce: try ChaChaPoly.Nonce(data: nonceBytes))
-        let file = Vectors.directory.appending(path: inputs.sealedFile)
-        if ProcessInfo.processInfo.environment["ROAR_WRITE_VECTORS"] == "1" {
-            try Data(sealed).write(to: file)
-        }
-        let stored = try Vectors.bytes(inputs.sealedFile)
-        #expect(stored == sealed, "sealing is deterministic given the ephemeral key and nonce")
-
-        let opened = try BatchOpener(keyPair: keyPair, expectedSessionID: inputs.sessionId).open(stored)
-        #expect(opened.name == BatchName(producer: inputs.producer, sequenceNumber: inputs.seq))
-        #expect(opened.fragments == fragments)
     }
 }

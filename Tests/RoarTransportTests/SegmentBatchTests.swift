@@ -28,8 +28,8 @@ struct SegmentBatchTests {
         let keyPair = RunKeyPair.generate()
         let sealer = BatchSealer(recipient: keyPair.publicKey, sessionID: Self.session, producer: Self.producer)
         for final in [false, true] {
-            let sealed = try sealer.seal(segmentBatch: Self.sample(final: final), sequenceNumber: 42)
-            let opened = try BatchOpener(keyPair: keyPair, expectedSessionID: Self.session).openSegments(sealed)
+            let sealed = try sealer.seal(Self.sample(final: final), sequenceNumber: 42)
+            let opened = try BatchOpener(keyPair: keyPair, expectedSessionID: Self.session).open(sealed)
             #expect(opened.name == BatchName(producer: Self.producer, sequenceNumber: 42))
             #expect(opened.sessionID == Self.session)
             #expect(opened.batch == Self.sample(final: final))
@@ -65,40 +65,20 @@ struct SegmentBatchTests {
     @Test func tamperingIsDetected() throws {
         let keyPair = RunKeyPair.generate()
         let sealer = BatchSealer(recipient: keyPair.publicKey, sessionID: Self.session, producer: Self.producer)
-        let sealed = try sealer.seal(segmentBatch: Self.sample(), sequenceNumber: 7)
+        let sealed = try sealer.seal(Self.sample(), sequenceNumber: 7)
         for index in [10, 45, sealed.count / 2, sealed.count - 1] {
             var tampered = sealed
             tampered[index] ^= 0x01
             let error = try #require(throws: TransportError.self) {
-                try BatchOpener(keyPair: keyPair).openSegments(tampered)
+                try BatchOpener(keyPair: keyPair).open(tampered)
             }
             #expect(error.code == .authenticationFailed || error.code == .truncated, "\(error)")
         }
         let wrongKey = try #require(throws: TransportError.self) {
-            try BatchOpener(keyPair: RunKeyPair.generate()).openSegments(sealed)
+            try BatchOpener(keyPair: RunKeyPair.generate()).open(sealed)
         }
         #expect(wrongKey.code == .authenticationFailed)
         #expect("\(wrongKey)".hasPrefix("batch node-9#7: authentication failed"))
-    }
-
-    @Test func theTwoPayloadsAreNotConfused() throws {
-        let keyPair = RunKeyPair.generate()
-        let sealer = BatchSealer(recipient: keyPair.publicKey, sessionID: BatchTests.session, producer: Self.producer)
-        let fragments = try sealer.seal(BatchTests.fragments(), sequenceNumber: 1)
-        let asSegments = try #require(throws: TransportError.self) {
-            try BatchOpener(keyPair: keyPair).openSegments(fragments)
-        }
-        #expect(asSegments.code == .undecodablePayload)
-        #expect(asSegments.batch == BatchName(producer: Self.producer, sequenceNumber: 1))
-        #expect(asSegments.detail.contains("array of fragments"))
-
-        var segments = Self.sample()
-        segments.sessionID = BatchTests.session
-        let sealedSegments = try sealer.seal(segmentBatch: segments, sequenceNumber: 2)
-        let asFragments = try #require(throws: TransportError.self) {
-            try BatchOpener(keyPair: keyPair).open(sealedSegments)
-        }
-        #expect(asFragments.code == .undecodableFragments)
     }
 
     @Test func undecodableAndForeignPayloadsAreNamed() throws {
@@ -110,34 +90,36 @@ struct SegmentBatchTests {
             #"{"schema":"roar.segments/1","session_id":"sess-segments","producer":"node-1"}"#,
         ] {
             let batch = try sealer.seal(
-                plaintext: Array(plaintext.utf8), sequenceNumber: 11, ephemeralKey: .init(), nonce: .init())
-            let error = try #require(throws: TransportError.self) { try BatchOpener(keyPair: keyPair).openSegments(batch) }
+                plaintext: Array(plaintext.utf8), payload: SegmentBatch.currentSchema, sequenceNumber: 11,
+                ephemeralKey: .init(), nonce: .init())
+            let error = try #require(throws: TransportError.self) { try BatchOpener(keyPair: keyPair).open(batch) }
             #expect(error.code == .undecodablePayload, "\(plaintext): \(error)")
             #expect(error.batch == BatchName(producer: Self.producer, sequenceNumber: 11))
         }
         // A minimal final marker decodes: absent lists are empty.
         let marker = try sealer.seal(
             plaintext: Array(#"{"schema":"roar.segments/1","session_id":"sess-segments","producer":"node-9","final":true}"#.utf8),
-            sequenceNumber: 12, ephemeralKey: .init(), nonce: .init())
-        let opened = try BatchOpener(keyPair: keyPair).openSegments(marker)
+            payload: SegmentBatch.currentSchema, sequenceNumber: 12, ephemeralKey: .init(), nonce: .init())
+        let opened = try BatchOpener(keyPair: keyPair).open(marker)
         #expect(opened.batch.isFinal && opened.batch.segments.isEmpty && opened.batch.pathMap == nil)
     }
 
     @Test func otherSessionsAreRefused() throws {
         let keyPair = RunKeyPair.generate()
         let sealer = BatchSealer(recipient: keyPair.publicKey, sessionID: Self.session, producer: Self.producer)
-        let sealed = try sealer.seal(segmentBatch: Self.sample(), sequenceNumber: 3)
+        let sealed = try sealer.seal(Self.sample(), sequenceNumber: 3)
         let error = try #require(throws: TransportError.self) {
-            try BatchOpener(keyPair: keyPair, expectedSessionID: "another-run").openSegments(sealed)
+            try BatchOpener(keyPair: keyPair, expectedSessionID: "another-run").open(sealed)
         }
         #expect(error.code == .sessionMismatch)
 
         var stranger = Self.sample()
         stranger.sessionID = "another-run"
-        #expect(throws: TransportError.self) { try sealer.seal(segmentBatch: stranger, sequenceNumber: 4) }
+        #expect(throws: TransportError.self) { try sealer.seal(stranger, sequenceNumber: 4) }
         let inside = try sealer.seal(
-            plaintext: try stranger.encoded(), sequenceNumber: 5, ephemeralKey: .init(), nonce: .init())
-        let mismatch = try #require(throws: TransportError.self) { try BatchOpener(keyPair: keyPair).openSegments(inside) }
+            plaintext: try stranger.encoded(), payload: SegmentBatch.currentSchema, sequenceNumber: 5,
+            ephemeralKey: .init(), nonce: .init())
+        let mismatch = try #require(throws: TransportError.self) { try BatchOpener(keyPair: keyPair).open(inside) }
         #expect(mismatch.code == .sessionMismatch)
     }
 }
