@@ -46,6 +46,10 @@ public struct JobAssembler {
         /// `task_submit` events seen under this tag: submitted task → (submitter task, attempt).
         var submissions: [(String, (taskID: String, attempt: Int))] = []
         var undecodableEvents: [String] = []
+        /// S3 operations under this tag, in the order they were written; and the BLAKE3 of `GetObject`
+        /// bodies finished under it, by call id.
+        var s3Events: [S3Event] = []
+        var s3ContentDigests: [String: String] = [:]
 
         mutating func add(_ record: SpoolRecord, at nanoseconds: Int64, process: Int) {
             firstNanoseconds = min(firstNanoseconds, nanoseconds)
@@ -57,6 +61,13 @@ public struct JobAssembler {
             let decoded: RayTaskEvent?
             do {
                 decoded = try RayTaskEvent.decode(json: json)
+                if decoded == nil, let s3 = try S3Record.decode(json: json) {
+                    switch s3 {
+                    case .operation(let operation): s3Events.append(operation)
+                    case .content(let content): s3ContentDigests[content.call] = content.blake3
+                    }
+                    return
+                }
             } catch {
                 undecodableEvents.append(json)
                 return
@@ -123,7 +134,9 @@ public struct JobAssembler {
                 rootCoverage[key, default: 0] += value
             }
         }
+        var s3ContentDigests: [String: String] = [:]
         for group in groups.values {
+            s3ContentDigests.merge(group.s3ContentDigests) { first, _ in first }
             for (child, parent) in group.submissions { submitters[child] = parent }
             for json in group.undecodableEvents {
                 problems.append(SpoolProblem(file: "spool", line: 0, kind: .corrupt, detail: "undecodable event \(json.prefix(80))"))
@@ -139,14 +152,14 @@ public struct JobAssembler {
         rootJob.job.coverage.merge(rootCoverage, uniquingKeysWith: +)
         for (tag, group) in groups.sorted(by: { $0.key < $1.key }) {
             if tag.isEmpty {
-                collectIO(of: group, into: &rootJob, writtenDigests: writtenDigests)
+                collectIO(of: group, into: &rootJob, writtenDigests: writtenDigests, s3ContentDigests: s3ContentDigests)
                 continue
             }
             guard var (task, parentTaskID) = taskJob(for: group, processExited: processExited) else {
                 dropped[tag, default: 0] += group.records.count
                 continue
             }
-            collectIO(of: group, into: &task, writtenDigests: writtenDigests)
+            collectIO(of: group, into: &task, writtenDigests: writtenDigests, s3ContentDigests: s3ContentDigests)
             if task.job.ray?.function == Self.unknownFunction && task.inputs.isEmpty && task.outputs.isEmpty {
                 // ray_task:unknown with no I/O: internal noise.
                 continue
@@ -245,7 +258,10 @@ public struct JobAssembler {
 
     // MARK: - Inputs and outputs
 
-    func collectIO(of group: Group, into recorded: inout RecordedJob, writtenDigests: [FileVersion: String]) {
+    func collectIO(
+        of group: Group, into recorded: inout RecordedJob, writtenDigests: [FileVersion: String],
+        s3ContentDigests: [String: String] = [:]
+    ) {
         var outputs: [String: Ref] = [:]
         var outputOrder: [String] = []
         var inputs: [String: Ref] = [:]
@@ -334,9 +350,10 @@ public struct JobAssembler {
                 coverage["unclosed_write", default: 0] += 1
             }
         }
-        recorded.outputs = outputOrder.compactMap { outputs[$0] }
-        recorded.inputs = inputOrder.compactMap { inputs[$0] }
-        recorded.deletes = deletes
+        let s3 = S3Activity(events: group.s3Events, contentDigests: s3ContentDigests)
+        recorded.outputs = outputOrder.compactMap { outputs[$0] } + s3.outputs
+        recorded.inputs = inputOrder.compactMap { inputs[$0] } + s3.inputs
+        recorded.deletes = deletes + s3.deletes
         recorded.job.coverage = coverage
     }
 
