@@ -66,18 +66,33 @@ public struct S3ContentEvent: Codable, Hashable, Sendable {
     public var size: Int64?
 }
 
+/// A managed transfer (`upload_file`, `download_file`) between an object and a local file (`s3_transfer`):
+/// the two are the same bytes, so the object gets the file's digest.
+public struct S3TransferEvent: Codable, Hashable, Sendable {
+    public enum Direction: String, Codable, Hashable, Sendable {
+        case upload, download
+    }
+
+    public var direction: Direction
+    public var url: String
+    /// Absolute path of the local file.
+    public var path: String
+}
+
 /// The `E` events of the S3 capture.
 public enum S3Record: Hashable, Sendable {
     case operation(S3Event)
     case content(S3ContentEvent)
+    case transfer(S3TransferEvent)
 
-    /// Decodes an `s3` or `s3_content` event; `nil` for any other event kind.
+    /// Decodes an `s3`, `s3_content` or `s3_transfer` event; `nil` for any other event kind.
     public static func decode(json: String) throws -> S3Record? {
         struct Probe: Decodable { var event: String }
         let data = Data(json.utf8)
         switch try JSONDecoder().decode(Probe.self, from: data).event {
         case "s3": return .operation(try JSONDecoder().decode(S3Event.self, from: data))
         case "s3_content": return .content(try JSONDecoder().decode(S3ContentEvent.self, from: data))
+        case "s3_transfer": return .transfer(try JSONDecoder().decode(S3TransferEvent.self, from: data))
         default: return nil
         }
     }

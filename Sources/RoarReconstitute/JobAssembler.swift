@@ -50,6 +50,7 @@ public struct JobAssembler {
         /// bodies finished under it, by call id.
         var s3Events: [S3Event] = []
         var s3ContentDigests: [String: String] = [:]
+        var s3Transfers: [S3TransferEvent] = []
 
         mutating func add(_ record: SpoolRecord, at nanoseconds: Int64, process: Int) {
             firstNanoseconds = min(firstNanoseconds, nanoseconds)
@@ -65,6 +66,7 @@ public struct JobAssembler {
                     switch s3 {
                     case .operation(let operation): s3Events.append(operation)
                     case .content(let content): s3ContentDigests[content.call] = content.blake3
+                    case .transfer(let transfer): s3Transfers.append(transfer)
                     }
                     return
                 }
@@ -350,7 +352,8 @@ public struct JobAssembler {
                 coverage["unclosed_write", default: 0] += 1
             }
         }
-        let s3 = S3Activity(events: group.s3Events, contentDigests: s3ContentDigests)
+        var s3 = S3Activity(events: group.s3Events, contentDigests: s3ContentDigests)
+        s3.link(group.s3Transfers, localReads: inputOrder.compactMap { inputs[$0] }, localWrites: outputs)
         recorded.outputs = outputOrder.compactMap { outputs[$0] } + s3.outputs
         recorded.inputs = inputOrder.compactMap { inputs[$0] } + s3.inputs
         recorded.deletes = deletes + s3.deletes

@@ -59,6 +59,27 @@ struct S3Activity {
         outputs = outputOrder.compactMap { outputsByURL[$0] }
     }
 
+    /// Managed transfers: an uploaded object gets the BLAKE3 of the local file the job read, a whole
+    /// downloaded object that of the file the job wrote (the preload hashed them; nothing is hashed again).
+    mutating func link(_ transfers: [S3TransferEvent], localReads: [Ref], localWrites: [String: Ref]) {
+        for transfer in transfers {
+            switch transfer.direction {
+            case .upload:
+                guard let digest = localReads.last(where: { $0.path == transfer.path })?.hashes["blake3"],
+                    let index = outputs.lastIndex(where: { $0.path == transfer.url && $0.hashes["blake3"] == nil })
+                else { continue }
+                outputs[index].hashes["blake3"] = digest
+            case .download:
+                guard let digest = localWrites[transfer.path]?.hashes["blake3"],
+                    let index = inputs.lastIndex(where: {
+                        $0.path == transfer.url && $0.byteRanges == nil && $0.hashes["blake3"] == nil
+                    })
+                else { continue }
+                inputs[index].hashes["blake3"] = digest
+            }
+        }
+    }
+
     static func ref(for event: S3Event, contentDigests: [String: String]) -> Ref {
         var hashes = event.fullObjectChecksums
         if let etag = event.bareETag { hashes["etag"] = etag }

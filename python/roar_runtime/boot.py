@@ -111,15 +111,18 @@ def _on_ray_imported(module: types.ModuleType) -> None:
             sys.stderr.write(f"roar: could not patch ray: {exc!r}\n")
 
 
-def _on_botocore_imported(module: types.ModuleType) -> None:
-    try:
-        from . import s3
+def _s3_hook(name: str) -> Callable[[types.ModuleType], None]:
+    def installed(module: types.ModuleType) -> None:
+        try:
+            from . import s3
 
-        s3.on_botocore_imported(module)
-    except Exception:
-        from . import spool
+            getattr(s3, name)(module)
+        except Exception:
+            from . import spool
 
-        spool.count("s3_install_failed")
+            spool.count("s3_install_failed")
+
+    return installed
 
 
 def after_import(name: str, callback: Callable[[types.ModuleType], None]) -> None:
@@ -139,6 +142,8 @@ def activate() -> None:
     """The part of start-up that depends on ``roar run``'s environment."""
     if not config.wrap_enabled():
         return
-    after_import("botocore", _on_botocore_imported)  # S3 capture: with or without Ray
+    # S3 capture, with or without Ray.
+    after_import("botocore", _s3_hook("on_botocore_imported"))
+    after_import("boto3.s3.transfer", _s3_hook("on_boto3_transfer_imported"))
     if config.ray_enabled():
         install_import_hook()

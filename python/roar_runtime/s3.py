@@ -442,6 +442,51 @@ def _initialize_session(session: Any) -> None:
         spool.count("s3_capture_failed")
 
 
+# ---------------------------------------------------------------------------------------------
+# boto3's managed transfers: the object and the local file are the same bytes. The local file's
+# BLAKE3 is the preload's (the upload read it, the download wrote it); an ``s3_transfer`` event
+# names both so reconstitution gives the object that digest without hashing anything again.
+
+
+def _transfer_wrapper(original: Any, direction: str) -> Any:
+    import functools
+    import inspect
+
+    signature = inspect.signature(original)
+
+    @functools.wraps(original)
+    def transfer(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
+        try:
+            bound = signature.bind(*args, **kwargs)
+            filename = os.fspath(bound.arguments["filename"])
+            _emit(
+                {
+                    "event": "s3_transfer", "direction": direction,
+                    "url": _url(bound.arguments["bucket"], bound.arguments["key"]),
+                    "path": os.path.abspath(filename),
+                }
+            )
+        except Exception:
+            spool.count("s3_capture_failed")
+        return result
+
+    transfer.__roar_s3_transfer__ = True  # type: ignore[attr-defined]
+    return transfer
+
+
+def on_boto3_transfer_imported(module: types.ModuleType) -> None:
+    """``boto3.s3.transfer.S3Transfer``'s ``upload_file``/``download_file`` name their local file."""
+    try:
+        transfer = module.S3Transfer
+        for name, direction in (("upload_file", "upload"), ("download_file", "download")):
+            original = getattr(transfer, name)
+            if not getattr(original, "__roar_s3_transfer__", False):
+                setattr(transfer, name, _transfer_wrapper(original, direction))
+    except Exception:
+        spool.count("s3_capture_failed")
+
+
 def on_botocore_imported(botocore: types.ModuleType) -> None:
     """Every botocore session made from now on records its S3 calls (once per process)."""
     global _installed

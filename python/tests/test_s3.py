@@ -83,8 +83,10 @@ def test_boto3_writes_reads_copies_and_deletes(project: Project, s3_server: S3Se
     assert big["hashes"]["etag"] == etag(s3_server, bucket, "data/big.bin")
     assert big["hashes"]["etag"].endswith("-3")
     assert big["size"] == 12 << 20
-    # upload_file read the local file: that read is recorded by the preload, with its digest.
+    # upload_file read the local file: that read is recorded by the preload, with its digest, and the
+    # object it became has the same digest (the same bytes; nothing was hashed twice).
     assert ref(writer["inputs"], str(big_file))["hashes"]["blake3"] == b3sum(big_file)
+    assert big["hashes"]["blake3"] == b3sum(big_file)
 
     read = run(project, s3_server, "s3_read.py", bucket)
     assert "NoSuchKey:" in read.stdout
@@ -102,6 +104,8 @@ def test_boto3_writes_reads_copies_and_deletes(project: Project, s3_server: S3Se
     assert inputs[url("data/big.bin")]["hashes"]["etag"] == big["hashes"]["etag"]
     assert "byte_ranges" not in inputs[url("data/big.bin")]
     assert b3sum(project.root / "big-copy.bin") == b3sum(big_file)
+    assert ref(reader["outputs"], str(project.root / "big-copy.bin"))["hashes"]["blake3"] == b3sum(big_file)
+    assert inputs[url("data/big.bin")]["hashes"]["blake3"] == b3sum(big_file)
 
     copied = ref(reader["outputs"], url("out/copied.txt"))
     assert copied["kind"] == "s3"
