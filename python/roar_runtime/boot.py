@@ -138,12 +138,16 @@ def install_import_hook() -> None:
     after_import("ray", _on_ray_imported)
 
 
+def install_s3_capture() -> None:
+    """S3 capture (``s3.py``), with or without Ray: now for what is imported, else at its import."""
+    after_import("botocore", _s3_hook("on_botocore_imported"))
+    after_import("boto3.s3.transfer", _s3_hook("on_boto3_transfer_imported"))
+
+
 def activate() -> None:
     """The part of start-up that depends on ``roar run``'s environment."""
     if not config.wrap_enabled():
         return
-    # S3 capture, with or without Ray.
-    after_import("botocore", _s3_hook("on_botocore_imported"))
-    after_import("boto3.s3.transfer", _s3_hook("on_boto3_transfer_imported"))
+    install_s3_capture()
     if config.ray_enabled():
         install_import_hook()

@@ -5,6 +5,7 @@ the bytes where they passed through the process; edges between the writer and th
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 from pathlib import Path
@@ -124,6 +125,19 @@ def test_boto3_writes_reads_copies_and_deletes(project: Project, s3_server: S3Se
     assert "written by" in shown and "read by" in shown
 
 
+def s3_lineage(dag: Dict[str, Any]) -> List[Any]:
+    """Every job's S3 inputs, outputs and deletes with their hashes, and the S3 edges between the jobs
+    (named by function): what must be the same locally and on a cluster."""
+    names = {j["uid"]: (j.get("ray") or {}).get("function", j["role"]) for j in dag["jobs"]}
+
+    def refs(items: List[Dict[str, Any]]) -> List[Any]:
+        return sorted((r["path"], sorted(r["hashes"].items()), r.get("byte_ranges")) for r in items if r["kind"] == "s3")
+
+    jobs = sorted((names[j["uid"]], refs(j["inputs"]), refs(j["outputs"]), j["deletes"]) for j in dag["jobs"])
+    edges = sorted((names[e["from"]], names[e["to"]], e["path"]) for e in dag["edges"] if e["path"].startswith("s3://"))
+    return [jobs, edges]
+
+
 def test_ray_tasks_pass_objects_through_s3(project: Project, s3_server: S3Server) -> None:
     bucket = "roar-ray"
     key = "ray/part-0.txt"
@@ -131,6 +145,10 @@ def test_ray_tasks_pass_objects_through_s3(project: Project, s3_server: S3Server
     result = run(project, s3_server, "s3_ray.py", bucket)
     assert f"consumed {len(body)}" in result.stdout
     dag = project.dag()
+    assert_ray_s3_lineage(dag, bucket, key, body)
+
+
+def assert_ray_s3_lineage(dag: Dict[str, Any], bucket: str, key: str, body: bytes) -> None:
 
     def task(function: str) -> Dict[str, Any]:
         found: List[Dict[str, Any]] = [j for j in dag["jobs"] if (j.get("ray") or {}).get("function", "").endswith(function)]
@@ -147,3 +165,35 @@ def test_ray_tasks_pass_objects_through_s3(project: Project, s3_server: S3Server
     assert {"from": produce["uid"], "to": consume["uid"], "path": url} in dag["edges"]
     # The driver made the bucket only: no object I/O of its own.
     assert not [r for r in last_run(dag)["inputs"] + last_run(dag)["outputs"] if r["kind"] == "s3"]
+
+
+def test_host_submit_records_the_same_s3_lineage_as_local(
+    project: Project, s3_server: S3Server, ray_cluster: Any, tmp_path: Path
+) -> None:
+    from fixtures_cluster import VENV_BIN
+
+    key = "ray/part-0.txt"
+    body = f"made by {key}\n".encode()
+    shutil.copy(SCENARIOS / "s3_ray.py", project.root / "s3_ray.py")
+    runtime_env = {"working_dir": ".", "env_vars": s3_server.env()}
+    env = dict(ray_cluster.env)
+    env["PATH"] = f"{VENV_BIN}:{env.get('PATH', os.environ.get('PATH', ''))}"
+    command = [
+        "ray", "job", "submit", "--address", ray_cluster.dashboard_url,
+        "--runtime-env-json", json.dumps(runtime_env), "--", "python", "s3_ray.py", "roar-submit",
+    ]
+    result = project.run(*command, check=False, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-6000:]
+    submitted = project.dag()
+    assert_ray_s3_lineage(submitted, "roar-submit", key, body)
+
+    local_root = tmp_path / "local"
+    local_root.mkdir()
+    local = Project(root=local_root, roar=project.roar)
+    local.cli("init")
+    run(local, s3_server, "s3_ray.py", "roar-local")
+    assert s3_lineage(json.loads(json.dumps(submitted).replace("roar-submit", "bucket"))) == s3_lineage(
+        json.loads(json.dumps(local.dag()).replace("roar-local", "bucket"))
+    )
+    # The credentials given to the job's env_vars are stored as ***, never in clear.
+    assert b"roar-test-secret-do-not-store" not in (project.root / ".roar" / "roar.db").read_bytes()

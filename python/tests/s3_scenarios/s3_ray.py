@@ -1,4 +1,5 @@
 """Ray tasks that pass data through S3 (run under `roar run` by test_s3.py)."""
+import os
 import sys
 
 import boto3
@@ -23,7 +24,8 @@ def clean(key: str) -> None:
     boto3.client("s3").delete_object(Bucket=bucket, Key=key)
 
 
-ray.init(num_cpus=2, include_dashboard=False)
+# Submitted with `ray job submit`, the driver joins the cluster; run alone, it starts a local Ray.
+ray.init(**({} if os.environ.get("RAY_ADDRESS") else {"num_cpus": 2, "include_dashboard": False}))
 boto3.client("s3").create_bucket(Bucket=bucket)
 key = ray.get(produce.remote("ray/part-0.txt"))
 print("consumed", ray.get(consume.remote(key)))
