@@ -70,7 +70,7 @@ def test_boto3_writes_reads_copies_and_deletes(project: Project, s3_server: S3Se
     writer = last_run(project.dag())
     outputs = {r["path"]: r for r in writer["outputs"] if r["kind"] == "s3"}
     # A failed call is no write; objects deleted by the job are deletes, not outputs.
-    assert set(outputs) == {url("in/small.txt"), url("data/big.bin"), url("res/obj.txt")}
+    assert set(outputs) == {url("in/small.txt"), url("in/medium.bin"), url("data/big.bin"), url("res/obj.txt")}
     assert set(writer["deletes"]) == {url("tmp/a"), url("tmp/b")}
 
     small = outputs[url("in/small.txt")]
@@ -78,6 +78,9 @@ def test_boto3_writes_reads_copies_and_deletes(project: Project, s3_server: S3Se
     assert small["hashes"]["blake3"] == blake3_of(b"hello roar\n", tmp_path)
     assert small["size"] == len(b"hello roar\n")
     assert outputs[url("res/obj.txt")]["hashes"]["blake3"] == blake3_of(b"via the resource API", tmp_path)
+    medium = bytes(range(256)) * 4096
+    assert outputs[url("in/medium.bin")]["hashes"]["blake3"] == blake3_of(medium, tmp_path)
+    assert outputs[url("in/medium.bin")]["hashes"]["etag"] == hashlib.md5(medium).hexdigest()
 
     # A multipart upload is one artifact: the final ETag and the whole size, never a part.
     big = outputs[url("data/big.bin")]
@@ -94,7 +97,8 @@ def test_boto3_writes_reads_copies_and_deletes(project: Project, s3_server: S3Se
     dag = project.dag()
     reader = last_run(dag)
     inputs = {r["path"]: r for r in reader["inputs"] if r["kind"] == "s3"}
-    assert set(inputs) == {url("in/small.txt"), url("res/obj.txt"), url("data/big.bin")}
+    assert set(inputs) == {url("in/small.txt"), url("in/medium.bin"), url("res/obj.txt"), url("data/big.bin")}
+    assert inputs[url("in/medium.bin")]["hashes"]["blake3"] == blake3_of(medium, tmp_path)
     # Read to the end through iter_chunks, and as the source of a copy: one input, hashed as read.
     assert inputs[url("in/small.txt")]["hashes"]["blake3"] == small["hashes"]["blake3"]
     assert inputs[url("in/small.txt")]["hashes"]["etag"] == small["hashes"]["etag"]
@@ -115,7 +119,7 @@ def test_boto3_writes_reads_copies_and_deletes(project: Project, s3_server: S3Se
     assert url("in/missing.txt") not in paths(reader["inputs"])
 
     edges = {(e["from"], e["to"], e["path"]) for e in dag["edges"]}
-    for key in ("in/small.txt", "res/obj.txt", "data/big.bin"):
+    for key in ("in/small.txt", "in/medium.bin", "res/obj.txt", "data/big.bin"):
         assert (writer["uid"], reader["uid"], url(key)) in edges, key
 
     # Credentials never reach the store.

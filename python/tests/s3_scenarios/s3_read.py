@@ -11,6 +11,9 @@ with open("small-copy.txt", "wb") as out:
     for chunk in body.iter_chunks(4):
         out.write(chunk)
 s3.get_object(Bucket=bucket, Key="res/obj.txt", Range="bytes=0-2")["Body"].read()
+medium = s3.get_object(Bucket=bucket, Key="in/medium.bin")["Body"]
+while medium.read(100_000):  # read to the end in pieces: hashed while read
+    pass
 config = TransferConfig(multipart_threshold=5 << 20, multipart_chunksize=5 << 20, max_concurrency=4)
 s3.download_file(bucket, "data/big.bin", "big-copy.bin", Config=config)
 s3.copy_object(Bucket=bucket, Key="out/copied.txt", CopySource={"Bucket": bucket, "Key": "in/small.txt"})

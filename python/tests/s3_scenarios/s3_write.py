@@ -8,6 +8,7 @@ bucket = sys.argv[1]
 s3 = boto3.client("s3")
 s3.create_bucket(Bucket=bucket)
 s3.put_object(Bucket=bucket, Key="in/small.txt", Body=b"hello roar\n")
+s3.put_object(Bucket=bucket, Key="in/medium.bin", Body=bytes(range(256)) * 4096)  # 1 MiB: hashed in the background
 config = TransferConfig(multipart_threshold=5 << 20, multipart_chunksize=5 << 20, max_concurrency=4)
 s3.upload_file("big.bin", bucket, "data/big.bin", Config=config)
 boto3.resource("s3").Object(bucket, "res/obj.txt").put(Body="via the resource API")
