@@ -18,10 +18,14 @@ public struct Ref: Codable, Hashable, Sendable {
     public var version: FileVersion?
     /// For files that exist only on a Ray cluster node (host-submit), not on this host.
     public var isClusterOnly: Bool
+    /// For S3 reads: the `[start, end)` byte ranges read; `[]` when only the metadata was read
+    /// (`HeadObject`); nil for a whole read (and for files).
+    public var byteRanges: [[Int64]]?
 
     public init(
         path: String, kind: Kind = .file, hashes: [String: String] = [:], size: Int64? = nil,
-        capture: String? = nil, version: FileVersion? = nil, isClusterOnly: Bool = false
+        capture: String? = nil, version: FileVersion? = nil, isClusterOnly: Bool = false,
+        byteRanges: [[Int64]]? = nil
     ) {
         self.path = path
         self.kind = kind
@@ -30,6 +34,7 @@ public struct Ref: Codable, Hashable, Sendable {
         self.capture = capture
         self.version = version
         self.isClusterOnly = isClusterOnly
+        self.byteRanges = byteRanges
     }
 
     /// The preferred digest for display and lineage: BLAKE3, else SHA-256, else any.

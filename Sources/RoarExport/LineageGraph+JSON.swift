@@ -62,6 +62,7 @@ extension LineageGraph {
         ]
         if let capture = ref.capture { object["capture"] = capture }
         if ref.isClusterOnly { object["cluster_only"] = true }
+        if let ranges = ref.byteRanges { object["byte_ranges"] = ranges }
         return object
     }
 }

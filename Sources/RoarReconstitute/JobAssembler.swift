@@ -48,6 +48,11 @@ public struct JobAssembler {
         var submissions: [(String, (taskID: String, attempt: Int))] = []
         /// `E` events that do not decode: where they are and why.
         var undecodableEvents: [SpoolProblem] = []
+        /// S3 operations under this tag, in the order they were written; and the BLAKE3 of `GetObject`
+        /// bodies finished under it, by call id.
+        var s3Events: [S3Event] = []
+        var s3ContentDigests: [String: String] = [:]
+        var s3Transfers: [S3TransferEvent] = []
 
         mutating func add(_ record: SpoolRecord, at nanoseconds: Int64, process: Int, file: String, line: Int) {
             firstNanoseconds = min(firstNanoseconds, nanoseconds)
@@ -59,6 +64,14 @@ public struct JobAssembler {
             let decoded: RayTaskEvent?
             do {
                 decoded = try RayTaskEvent.decode(json: json)
+                if decoded == nil, let s3 = try S3Record.decode(json: json) {
+                    switch s3 {
+                    case .operation(let operation): s3Events.append(operation)
+                    case .content(let content): s3ContentDigests[content.call] = content.blake3
+                    case .transfer(let transfer): s3Transfers.append(transfer)
+                    }
+                    return
+                }
             } catch {
                 undecodableEvents.append(
                     SpoolProblem(
@@ -140,7 +153,9 @@ public struct JobAssembler {
                 rootCoverage[key, default: 0] += value
             }
         }
+        var s3ContentDigests: [String: String] = [:]
         for group in groups.values {
+            s3ContentDigests.merge(group.s3ContentDigests) { first, _ in first }
             for (child, parent) in group.submissions { submitters[child] = parent }
             problems += group.undecodableEvents
         }
@@ -154,14 +169,14 @@ public struct JobAssembler {
         rootJob.job.coverage.merge(rootCoverage, uniquingKeysWith: +)
         for (tag, group) in groups.sorted(by: { $0.key < $1.key }) {
             if tag.isEmpty {
-                collectIO(of: group, into: &rootJob, readDigests: readDigests)
+                collectIO(of: group, into: &rootJob, readDigests: readDigests, s3ContentDigests: s3ContentDigests)
                 continue
             }
             guard var (task, parentTaskID) = taskJob(for: group, processExited: processExited) else {
                 dropped[tag, default: 0] += group.records.count
                 continue
             }
-            collectIO(of: group, into: &task, readDigests: readDigests)
+            collectIO(of: group, into: &task, readDigests: readDigests, s3ContentDigests: s3ContentDigests)
             if task.job.ray?.function == Self.unknownFunction && task.inputs.isEmpty && task.outputs.isEmpty {
                 // ray_task:unknown with no I/O: internal noise.
                 continue
@@ -261,8 +276,12 @@ public struct JobAssembler {
     // MARK: - Inputs and outputs
 
     /// What `group` read and wrote. Read digests follow ``ReadDigestPolicy`` (the rule the node agent
-    /// follows too); files changed outside an `F` record are hashed as found.
-    func collectIO(of group: Group, into recorded: inout RecordedJob, readDigests: ReadDigestPolicy) {
+    /// follows too); files changed outside an `F` record are hashed as found. S3 operations are folded
+    /// by ``S3Activity``; `s3ContentDigests` are the run's `GetObject` body digests by call id.
+    func collectIO(
+        of group: Group, into recorded: inout RecordedJob, readDigests: ReadDigestPolicy,
+        s3ContentDigests: [String: String] = [:]
+    ) {
         var outputs: [String: Ref] = [:]
         var outputOrder: [String] = []
         var inputs: [String: Ref] = [:]
@@ -344,9 +363,11 @@ public struct JobAssembler {
                 coverage["unclosed_write", default: 0] += 1
             }
         }
-        recorded.outputs = outputOrder.compactMap { outputs[$0] }
-        recorded.inputs = inputOrder.compactMap { inputs[$0] }
-        recorded.deletes = deletes
+        var s3 = S3Activity(events: group.s3Events, contentDigests: s3ContentDigests)
+        s3.link(group.s3Transfers, localReads: inputOrder.compactMap { inputs[$0] }, localWrites: outputs)
+        recorded.outputs = outputOrder.compactMap { outputs[$0] } + s3.outputs
+        recorded.inputs = inputOrder.compactMap { inputs[$0] } + s3.inputs
+        recorded.deletes = deletes + s3.deletes
         recorded.job.coverage = coverage
     }
 

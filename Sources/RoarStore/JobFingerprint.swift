@@ -47,6 +47,7 @@ struct JobFingerprint {
             add(ref.version?.size)
             add(ref.version?.modifiedNanoseconds)
             add(ref.isClusterOnly ? 1 : 0)
+            add(ref.byteRanges.map { RefRow<InputDirection>.rangesText($0) })
         }
     }
 

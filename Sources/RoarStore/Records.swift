@@ -244,20 +244,22 @@ struct RefRow<Direction: RefDirection>: FetchableRecord {
     var versionSize: Int64?
     var modifiedNanoseconds: Int64?
     var isClusterOnly: Bool
+    /// `Ref.byteRanges` as JSON text (migration v3).
+    var byteRanges: String?
 
     /// Every column but `id`, in the order of `arguments` and of `init(row:)`.
     static var columns: String {
-        "job_id, artifact_id, path, kind, hashes, size, capture, dev, ino, version_size, mtime_ns, cluster_only"
+        "job_id, artifact_id, path, kind, hashes, size, capture, dev, ino, version_size, mtime_ns, cluster_only, byte_ranges"
     }
     /// Inserts a row unless the job already has one for the same path and content.
     static func insertSQL(into table: String) -> String {
-        "INSERT OR IGNORE INTO \(table) (\(columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        "INSERT OR IGNORE INTO \(table) (\(columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     }
 
     var arguments: StatementArguments {
         [
             jobID, artifactID, path, kind, hashes, size, capture, device, inode, versionSize, modifiedNanoseconds,
-            isClusterOnly,
+            isClusterOnly, byteRanges,
         ]
     }
 
@@ -275,6 +277,7 @@ struct RefRow<Direction: RefDirection>: FetchableRecord {
         versionSize = try row.decode(atIndex: 9)
         modifiedNanoseconds = try row.decode(atIndex: 10)
         isClusterOnly = try row.decode(atIndex: 11)
+        byteRanges = try row.decode(atIndex: 12)
     }
 
     func insert(_ db: Database) throws {
@@ -294,6 +297,12 @@ struct RefRow<Direction: RefDirection>: FetchableRecord {
         self.versionSize = ref.version?.size
         self.modifiedNanoseconds = ref.version?.modifiedNanoseconds
         self.isClusterOnly = ref.isClusterOnly
+        self.byteRanges = ref.byteRanges.map(Self.rangesText)
+    }
+
+    /// `[[0,2],[5,9]]`: the ranges as JSON, written by hand (sorted integers need no encoder).
+    static func rangesText(_ ranges: [[Int64]]) -> String {
+        "[" + ranges.map { "[" + $0.map(String.init).joined(separator: ",") + "]" }.joined(separator: ",") + "]"
     }
 
     func ref(decoder: JSONDecoder) throws -> Ref {
@@ -312,9 +321,17 @@ struct RefRow<Direction: RefDirection>: FetchableRecord {
                 device: UInt64(bitPattern: device), inode: UInt64(bitPattern: inode), size: versionSize,
                 modifiedNanoseconds: modifiedNanoseconds)
         }
+        var ranges: [[Int64]]?
+        if let byteRanges {
+            do {
+                ranges = try decoder.decode([[Int64]].self, from: Data(byteRanges.utf8))
+            } catch {
+                throw RowContentError(table: Direction.tableName, key: path, column: "byte_ranges", value: byteRanges)
+            }
+        }
         return Ref(
             path: path, kind: kind, hashes: hashes, size: size, capture: capture, version: version,
-            isClusterOnly: isClusterOnly)
+            isClusterOnly: isClusterOnly, byteRanges: ranges)
     }
 }
 

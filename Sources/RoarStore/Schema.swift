@@ -21,6 +21,13 @@ enum Schema {
             // rewritten once, the next time it is merged.
             try db.execute(sql: "ALTER TABLE jobs ADD COLUMN fingerprint INTEGER")
         }
+        migrator.registerMigration("v3") { db in
+            // S3 reads: which byte ranges of the object were read (JSON `[[start, end], …]`; `[]` when only the
+            // metadata was read; NULL for a whole read and for files).
+            for table in ["job_inputs", "job_outputs"] {
+                try db.execute(sql: "ALTER TABLE \(table) ADD COLUMN byte_ranges TEXT")
+            }
+        }
         return migrator
     }()
 

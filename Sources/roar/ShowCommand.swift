@@ -16,6 +16,7 @@ struct Show: ParsableCommand {
               <uid prefix>    one job (uids are shown by `roar log` and `roar dag`)
               <digest prefix> the jobs that wrote or read content with that BLAKE3 digest
               <path>          the jobs that wrote or read that file
+              s3://BUCKET/KEY the jobs that wrote, read or deleted that S3 object
             """)
 
     @Argument(help: "@N, a job uid or digest prefix, or a path.")

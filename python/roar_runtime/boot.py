@@ -2,8 +2,9 @@
 
 1. Runs the ``sitecustomize`` the user would have had without roar (the next one on
    ``sys.path`` after roar's own folder).
-2. With ``ROAR_WRAP=1`` and Ray integration enabled, installs a one-shot import hook: when the
-   program imports ``ray``, ``ray.init``/``ray.shutdown`` are patched right after ``ray``'s
+2. With ``ROAR_WRAP=1``: one-shot import hooks. When the program imports ``botocore``, S3 capture
+   is installed (``s3.py``); with Ray integration enabled too, when it imports ``ray``, the
+   ``ray.init``/``ray.shutdown`` are patched right after ``ray``'s
    ``__init__`` ran. ``ray`` is never imported here, so plain ``python`` start-up stays cheap
    (one ``str`` comparison per import until ``ray`` is imported).
 """
@@ -15,7 +16,7 @@ import importlib.util
 import os
 import sys
 import types
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from . import config
 
@@ -49,14 +50,18 @@ def chain_user_sitecustomize(own_dir: str) -> None:
         sys.stderr.write(f"Error in sitecustomize (chained by roar); set PYTHONVERBOSE for traceback:\n{exc!r}\n")
 
 
-class _RayImportHook:
-    """A ``sys.meta_path`` finder that lets the real finders load ``ray`` and patches it after
-    its ``__init__`` ran. Removes itself on first use."""
+class _AfterImportHook:
+    """A ``sys.meta_path`` finder that lets the real finders load module ``name`` and calls
+    ``callback(module)`` after its ``__init__`` ran. Removes itself on first use."""
+
+    def __init__(self, name: str, callback: Callable[[types.ModuleType], None]) -> None:
+        self.name = name
+        self.callback = callback
 
     def find_spec(
         self, fullname: str, path: Optional[Sequence[str]] = None, target: Optional[types.ModuleType] = None
     ) -> Any:
-        if fullname != "ray":
+        if fullname != self.name:
             return None
         try:
             sys.meta_path.remove(self)
@@ -83,7 +88,7 @@ class _RayImportHook:
                     del loader.exec_module  # back to the class's method
                 except AttributeError:
                     pass
-            _on_ray_imported(module)
+            self.callback(module)
 
         try:
             loader.exec_module = exec_module  # type: ignore[method-assign]
@@ -106,16 +111,43 @@ def _on_ray_imported(module: types.ModuleType) -> None:
             sys.stderr.write(f"roar: could not patch ray: {exc!r}\n")
 
 
-def install_import_hook() -> None:
-    if "ray" in sys.modules:
-        _on_ray_imported(sys.modules["ray"])
+def _s3_hook(name: str) -> Callable[[types.ModuleType], None]:
+    def installed(module: types.ModuleType) -> None:
+        try:
+            from . import s3
+
+            getattr(s3, name)(module)
+        except Exception:
+            from . import spool
+
+            spool.count("s3_install_failed")
+
+    return installed
+
+
+def after_import(name: str, callback: Callable[[types.ModuleType], None]) -> None:
+    """``callback(module)`` now if ``name`` is imported already, else right after its import."""
+    if name in sys.modules:
+        callback(sys.modules[name])
         return
-    if not any(isinstance(f, _RayImportHook) for f in sys.meta_path):
-        sys.meta_path.insert(0, _RayImportHook())
+    if not any(isinstance(f, _AfterImportHook) and f.name == name for f in sys.meta_path):
+        sys.meta_path.insert(0, _AfterImportHook(name, callback))
+
+
+def install_import_hook() -> None:
+    after_import("ray", _on_ray_imported)
+
+
+def install_s3_capture() -> None:
+    """S3 capture (``s3.py``), with or without Ray: now for what is imported, else at its import."""
+    after_import("botocore", _s3_hook("on_botocore_imported"))
+    after_import("boto3.s3.transfer", _s3_hook("on_boto3_transfer_imported"))
 
 
 def activate() -> None:
     """The part of start-up that depends on ``roar run``'s environment."""
-    if not config.wrap_enabled() or not config.ray_enabled():
+    if not config.wrap_enabled():
         return
-    install_import_hook()
+    install_s3_capture()
+    if config.ray_enabled():
+        install_import_hook()

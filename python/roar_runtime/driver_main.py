@@ -59,6 +59,7 @@ def install_patches() -> bool:
     try:
         from roar_runtime import boot, config
 
+        boot.install_s3_capture()
         if not config.ray_enabled():
             return True
         boot.install_import_hook()

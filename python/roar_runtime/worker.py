@@ -66,6 +66,9 @@ def setup_hook() -> None:
     user's own hook (``ROAR_CHAINED_SETUP_HOOK``), whose errors propagate as they would
     without roar."""
     try:
+        from . import boot
+
+        boot.install_s3_capture()  # workers started by Ray on a cluster have no roar sitecustomize
         if config.ray_enabled():
             install()
     except Exception as exc:
