@@ -23,7 +23,8 @@ public enum ShipLoop {
         while true {
             let received = sigtimedwait(&signals, nil, &timeout)
             if received == SIGTERM || received == SIGINT { return true }
-            if received < 0 && errno == EINTR { continue }  // other signal; timeout is not updated, fine for an interval
+            // Another signal: go on waiting (the timeout is not updated, which is fine for an interval).
+            if received < 0 && errno == EINTR { continue }
             return false
         }
     }

@@ -1,9 +1,10 @@
+import RoarCore
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
     import Foundation
 #endif
-import RoarCore
 
 /// What a restarted agent needs to continue where the last one stopped: the next batch
 /// sequence number (never re-used) and how far each spool file has been shipped.

@@ -1,8 +1,9 @@
+public import RoarCore
+import RoarHash
+
 #if canImport(Glibc)
     import Glibc
 #endif
-public import RoarCore
-import RoarHash
 
 /// Hashes files on the node, one version at a time: the same rule as the host's
 /// `HashingResolver` (stat, compare with the version wanted, hash, stat again, keep only a

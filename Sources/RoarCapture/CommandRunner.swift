@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// How a command ended.
@@ -47,8 +47,8 @@ public enum CommandRunner {
         let argv = arguments.map { strdup($0) } + [nil]
         let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
+            for pointer in argv { free(pointer) }
+            for pointer in envp { free(pointer) }
         }
         let status = posix_spawnp(&pid, program, nil, nil, argv, envp)
         guard status == 0 else {
@@ -98,7 +98,7 @@ public enum CommandRunner {
         posix_spawn_file_actions_addclose(&actions, pipeEnds[0])
         var pid: pid_t = 0
         let argv = arguments.map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
+        defer { for pointer in argv { free(pointer) } }
         // Helpers are never traced: drop the preload library from their environment.
         var environment: [UnsafeMutablePointer<CChar>?] = []
         var entry = environ
@@ -108,7 +108,7 @@ public enum CommandRunner {
             entry += 1
         }
         environment.append(nil)
-        defer { environment.forEach { free($0) } }
+        defer { for pointer in environment { free(pointer) } }
         let status = posix_spawnp(&pid, arguments[0], &actions, nil, argv, environment)
         close(pipeEnds[1])
         guard status == 0 else {

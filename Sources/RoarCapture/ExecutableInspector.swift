@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Looks at a program before it runs: a statically linked ELF never loads the preload library,
@@ -37,7 +37,8 @@ public enum ExecutableInspector {
         let interpreterType: UInt32 = 3  // PT_INTERP
         for index in 0..<entryCount {
             let base = index * entrySize
-            let type = UInt32(table[base]) | UInt32(table[base + 1]) << 8 | UInt32(table[base + 2]) << 16
+            let type =
+                UInt32(table[base]) | UInt32(table[base + 1]) << 8 | UInt32(table[base + 2]) << 16
                 | UInt32(table[base + 3]) << 24
             if type == interpreterType { return false }
         }

@@ -4,13 +4,15 @@ public import RoarCore
 public enum GitInspector {
     /// nil outside a git work tree or when git is not installed: roar works without git.
     public static func state(of directory: String) -> GitState? {
-        guard let commit = CommandRunner.output(of: ["git", "-C", directory, "rev-parse", "HEAD"])?
-            .trimmingWhitespace(), !commit.isEmpty
+        guard
+            let commit = CommandRunner.output(of: ["git", "-C", directory, "rev-parse", "HEAD"])?
+                .trimmingWhitespace(), !commit.isEmpty
         else { return nil }
         let branch = CommandRunner.output(
             of: ["git", "-C", directory, "rev-parse", "--abbrev-ref", "HEAD"])?.trimmingWhitespace()
-        let changes = CommandRunner.output(
-            of: ["git", "-C", directory, "status", "--porcelain", "--untracked-files=no"]) ?? ""
+        let changes =
+            CommandRunner.output(
+                of: ["git", "-C", directory, "status", "--porcelain", "--untracked-files=no"]) ?? ""
         return GitState(commit: commit, branch: branch == "HEAD" ? nil : branch, isDirty: !changes.isEmpty)
     }
 }

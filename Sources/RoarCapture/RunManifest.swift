@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 public import RoarCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// `run.json` in a run's spool folder: who started the run and how it ended, so that a trace
 /// whose merge never happened (roar killed, disk full) can still be recorded later by

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The files a traced command needs besides roar itself: they live next to the `roar` binary

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 public import RoarCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Everything `roar run` hands to the traced command through its environment
 /// (the variables of `docs/spool-format.md` and of the Ray runtime).

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 public import RoarCore
 public import RoarReconstitute
 public import RoarStore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// `roar run`: launches a command under the tracer, then reconstitutes what it did into the
 /// project's store. The command's exit status is the result; capture problems never change it.
@@ -91,7 +92,8 @@ public struct TracedRun {
         root.end(with: termination, at: Self.now())
         manifest.root = root
         try? manifest.write(to: spoolDirectory)
-        var result = Result(termination: termination, root: root, outcome: nil, mergeError: nil, spoolDirectory: spoolDirectory)
+        var result = Result(
+            termination: termination, root: root, outcome: nil, mergeError: nil, spoolDirectory: spoolDirectory)
         do {
             result.outcome = try Self.record(
                 spoolDirectory: spoolDirectory, root: root, runID: runID, filter: filter, store: store,

@@ -64,7 +64,9 @@ public enum FileSystem {
     }
 
     /// Names in a directory (not `.`/`..`), unsorted; what `lstat` says each is, so symlinks are not followed.
-    public static func entries(of directory: String) throws(Failure) -> [(name: String, isDirectory: Bool, isFile: Bool)] {
+    public static func entries(of directory: String) throws(Failure) -> [(
+        name: String, isDirectory: Bool, isFile: Bool
+    )] {
         guard let handle = opendir(directory) else { throw Failure(directory, "list the directory") }
         defer { closedir(handle) }
         var result: [(String, Bool, Bool)] = []
@@ -115,7 +117,9 @@ public enum FileSystem {
 
     /// Writes `bytes` to `path` through a temporary file in the same directory and a rename, so
     /// readers see either the old file or the whole new one.
-    public static func replaceAtomically(_ path: String, with bytes: [UInt8], temporarySuffix: String = ".tmp") throws(Failure) {
+    public static func replaceAtomically(_ path: String, with bytes: [UInt8], temporarySuffix: String = ".tmp")
+        throws(Failure)
+    {
         let temporary = path + temporarySuffix
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw Failure(temporary, "create") }

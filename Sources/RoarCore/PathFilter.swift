@@ -25,7 +25,8 @@ public struct PathFilter: Sendable, Hashable {
     ///   - extraIgnored: more prefixes to ignore (roar.toml `filters.ignore`, interpreter prefixes, home caches).
     ///   - extraIncluded: prefixes recorded even when under a shorter ignored one (roar.toml `filters.include`).
     public init(
-        projectDirectory: String, ignoreTemporary: Bool = true, extraIgnored: [String] = [], extraIncluded: [String] = []
+        projectDirectory: String, ignoreTemporary: Bool = true, extraIgnored: [String] = [],
+        extraIncluded: [String] = []
     ) {
         self.projectDirectory = PathFilter.directoryPrefix(projectDirectory)
         var ignored = PathFilter.systemPrefixes

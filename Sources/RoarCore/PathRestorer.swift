@@ -1,4 +1,3 @@
-
 /// Maps paths a Ray worker saw back to the host paths they were uploaded from.
 ///
 /// Ray unpacks a job's `working_dir` and each local `py_modules` folder on every node under

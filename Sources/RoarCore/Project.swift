@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A roar project: the folder holding `.roar/` (the store and spools) and `roar.toml`.

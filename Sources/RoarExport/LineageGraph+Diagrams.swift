@@ -1,5 +1,5 @@
-public import RoarCore
 import Foundation
+public import RoarCore
 
 extension LineageGraph {
     /// Graphviz: jobs as boxes, artifacts as ellipses, so the files that connect steps show.

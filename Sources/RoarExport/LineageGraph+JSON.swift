@@ -1,5 +1,5 @@
-public import RoarCore
 public import Foundation
+public import RoarCore
 
 extension LineageGraph {
     /// The `roar.dag/1` document of `docs/dag-json.md`. Fields may be added; none renamed.
@@ -12,7 +12,8 @@ extension LineageGraph {
     }
 
     public func jsonData() throws -> Data {
-        try JSONSerialization.data(withJSONObject: jsonDocument(), options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        try JSONSerialization.data(
+            withJSONObject: jsonDocument(), options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
     }
 
     static func jsonObject(for recorded: RecordedJob) -> [String: Any] {
@@ -35,20 +36,23 @@ extension LineageGraph {
             "deletes": recorded.deletes,
         ]
         if let ray = job.ray {
-            object["ray"] = [
-                "task_id": ray.taskID,
-                "attempt": ray.attempt,
-                "actor_id": ray.actorID.map { $0 as Any } ?? NSNull(),
-                "node_id": ray.nodeID.map { $0 as Any } ?? NSNull(),
-                "worker_id": ray.workerID.map { $0 as Any } ?? NSNull(),
-                "job_id": ray.jobID.map { $0 as Any } ?? NSNull(),
-                "function": ray.function,
-            ] as [String: Any]
+            object["ray"] =
+                [
+                    "task_id": ray.taskID,
+                    "attempt": ray.attempt,
+                    "actor_id": ray.actorID.map { $0 as Any } ?? NSNull(),
+                    "node_id": ray.nodeID.map { $0 as Any } ?? NSNull(),
+                    "worker_id": ray.workerID.map { $0 as Any } ?? NSNull(),
+                    "job_id": ray.jobID.map { $0 as Any } ?? NSNull(),
+                    "function": ray.function,
+                ] as [String: Any]
         } else {
             object["ray"] = NSNull()
         }
         if let git = job.git {
-            object["git"] = ["commit": git.commit, "branch": git.branch.map { $0 as Any } ?? NSNull(), "dirty": git.isDirty]
+            object["git"] = [
+                "commit": git.commit, "branch": git.branch.map { $0 as Any } ?? NSNull(), "dirty": git.isDirty,
+            ]
         }
         return object
     }

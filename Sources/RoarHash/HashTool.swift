@@ -94,7 +94,9 @@ public enum HashTool {
         func emit(_ block: ListingBlock) {
             var start = 0
             for (offset, error) in block.errors {
-                if offset > start { block.bytes.withUnsafeBytes { write(UnsafeRawBufferPointer(rebasing: $0[start..<offset])) } }
+                if offset > start {
+                    block.bytes.withUnsafeBytes { write(UnsafeRawBufferPointer(rebasing: $0[start..<offset])) }
+                }
                 start = offset
                 diagnostics("roar hash: \(error)")
                 failures += 1
@@ -356,9 +358,12 @@ final class ListingWorker {
         for (index, path) in zip(0..., paths) {
             if path.utf8.count == 1 && path.utf8.first == UInt8(ascii: "-") {
                 pending.append(
-                    (index, Result { () throws(HashError) -> Digest in
-                        try HashTool.digest(of: path, request: request, reporter: reporter)
-                    }))
+                    (
+                        index,
+                        Result { () throws(HashError) -> Digest in
+                            try HashTool.digest(of: path, request: request, reporter: reporter)
+                        }
+                    ))
                 continue
             }
             let fd = path.withCString { open($0, O_RDONLY | O_CLOEXEC) }
@@ -369,12 +374,15 @@ final class ListingWorker {
             if let reporter, HashTool.fileSize(fd) >= HashTool.progressMinimumBytes {
                 defer { close(fd) }
                 pending.append(
-                    (index, Result { () throws(HashError) -> Digest in
-                        defer { reporter.finish(path: path) }
-                        return try FileHasher.digest(ofFileDescriptor: fd, path: path, threads: request.threads) {
-                            done, total in reporter.report(path: path, done: done, total: total)
+                    (
+                        index,
+                        Result { () throws(HashError) -> Digest in
+                            defer { reporter.finish(path: path) }
+                            return try FileHasher.digest(ofFileDescriptor: fd, path: path, threads: request.threads) {
+                                done, total in reporter.report(path: path, done: done, total: total)
+                            }
                         }
-                    }))
+                    ))
                 continue
             }
             fds[count] = fd
@@ -436,8 +444,12 @@ final class ListingWorker {
         if needsEscape {
             for byte in path.utf8 {
                 switch byte {
-                case UInt8(ascii: "\\"): bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "\\"))
-                case 0x0A: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "n"))
+                case UInt8(ascii: "\\"):
+                    bytes.append(UInt8(ascii: "\\"))
+                    bytes.append(UInt8(ascii: "\\"))
+                case 0x0A:
+                    bytes.append(UInt8(ascii: "\\"))
+                    bytes.append(UInt8(ascii: "n"))
                 default: bytes.append(byte)
                 }
             }

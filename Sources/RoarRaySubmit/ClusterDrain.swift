@@ -3,15 +3,16 @@
 // policy, shared with python/roar_runtime/driver.py) and RuntimeEnvironmentYAML (Yams),
 // ClusterSubmission runs it, ClusterDrain brings the lineage home, PendingSubmits is `roar fetch`.
 
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
+public import RoarCapture
 public import RoarCore
 public import RoarReconstitute
 public import RoarStore
 public import RoarTransport
-public import RoarCapture
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Brings a host-submitted run's lineage home after the job has ended:
 ///
@@ -74,7 +75,8 @@ public struct ClusterDrain {
         var notes = fetched.problems.map { "batch not downloaded: \($0)" }
         if fetched.missingNodes.count > 0 {
             notes.append(
-                "no final word from the roar agent of node(s) \(fetched.missingNodes.joined(separator: ", ")): what they shipped before is recorded")
+                "no final word from the roar agent of node(s) \(fetched.missingNodes.joined(separator: ", ")): what they shipped before is recorded"
+            )
         }
         let assembled = assemble()
         notes += assembled.notes
@@ -146,7 +148,8 @@ public struct ClusterDrain {
     /// would leave `nodes/`.
     func write(_ segment: SegmentBatch.Segment) -> String? {
         let name = segment.file
-        guard !name.isEmpty, !name.hasPrefix("/"), !name.split(separator: "/").contains(".."), segment.offset >= 0 else {
+        guard !name.isEmpty, !name.hasPrefix("/"), !name.split(separator: "/").contains(".."), segment.offset >= 0
+        else {
             return "segment for '\(name)' refused: not a spool file name"
         }
         let path = nodeSpoolDirectory + "/" + name.replacingOccurrences(of: "/", with: "_")
@@ -201,7 +204,8 @@ public struct ClusterDrain {
                 let stderrText = String(decoding: errData, as: UTF8.self).split(separator: "\n").suffix(3)
                     .joined(separator: " | ")
                 throw RaySubmitError(
-                    .drainFailed, "\(python) -m roar_runtime.drain failed (status \(process.terminationStatus)): \(stderrText)")
+                    .drainFailed,
+                    "\(python) -m roar_runtime.drain failed (status \(process.terminationStatus)): \(stderrText)")
             }
             return HelperReply(
                 ok: json["ok"] as? Bool ?? false, detail: json["detail"] as? String ?? "",
@@ -229,7 +233,8 @@ public struct ClusterDrain {
         environment["PYTHONPATH"] = runtime.pythonDirectory + (environment["PYTHONPATH"].map { ":" + $0 } ?? "")
         for key in environment.keys where key.hasPrefix("ROAR_") || key == "LD_PRELOAD" { environment[key] = nil }
         process.environment = environment
-        let helper = StartedHelper(process: process, input: Pipe(), output: Pipe(), errors: Pipe(), python: record.python)
+        let helper = StartedHelper(
+            process: process, input: Pipe(), output: Pipe(), errors: Pipe(), python: record.python)
         process.standardInput = helper.input
         process.standardOutput = helper.output
         process.standardError = helper.errors
@@ -245,7 +250,9 @@ public struct ClusterDrain {
 
     /// Starts the batch download, to be let go once the job has ended.
     public func startFetching() throws(RaySubmitError) -> StartedHelper {
-        try startHelper(["batches", "--run", record.runID, "--out", batchDirectory, "--timeout", String(timeoutSeconds)])
+        try startHelper([
+            "batches", "--run", record.runID, "--out", batchDirectory, "--timeout", String(timeoutSeconds),
+        ])
     }
 
     func runHelper(_ arguments: [String]) throws(RaySubmitError) -> HelperReply {
@@ -286,11 +293,14 @@ extension ClusterDrain {
     public func jobState() throws(RaySubmitError) -> JobState {
         let reply = try runHelper(["status", "--submission-id", record.submissionID])
         guard reply.ok else { throw RaySubmitError(.drainFailed, reply.detail) }
-        let milliseconds = { (key: String) -> Double? in (reply.fields[key] as? NSNumber).map { $0.doubleValue / 1000 } }
+        let milliseconds = { (key: String) -> Double? in (reply.fields[key] as? NSNumber).map { $0.doubleValue / 1000 }
+        }
         return JobState(
-            status: reply.fields["status"] as? String ?? "UNKNOWN", isTerminal: reply.fields["terminal"] as? Bool ?? false,
+            status: reply.fields["status"] as? String ?? "UNKNOWN",
+            isTerminal: reply.fields["terminal"] as? Bool ?? false,
             message: reply.fields["message"] as? String ?? "", startedAt: milliseconds("start_time"),
-            endedAt: milliseconds("end_time"), driverExitCode: (reply.fields["driver_exit_code"] as? NSNumber)?.intValue)
+            endedAt: milliseconds("end_time"), driverExitCode: (reply.fields["driver_exit_code"] as? NSNumber)?.intValue
+        )
     }
 
     /// The root job of a finished submit, from what Ray says of the job.

@@ -1,12 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
+public import RoarCapture
 import RoarCore
 import RoarReconstitute
 public import RoarStore
 import RoarTransport
-public import RoarCapture
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// `roar run ray job submit …`: submits the job with roar riding along (``RaySubmitRewrite``),
 /// then brings the cluster's lineage home (``ClusterDrain``) and records it like a local run.
@@ -112,8 +113,9 @@ public struct ClusterSubmission {
         if submit.isNoWait, termination != .exited(0) {
             // The submit itself failed: no job ran, nothing will come from the cluster.
             helper?.cancel()
-            return recordSubmitOnly(root: root, termination: termination, result: result, store: store,
-                                        runDirectory: runDirectory, submissionID: submissionID, notes: notes)
+            return recordSubmitOnly(
+                root: root, termination: termination, result: result, store: store,
+                runDirectory: runDirectory, submissionID: submissionID, notes: notes)
         }
         if submit.isNoWait, termination == .exited(0) {
             // Submitted, not finished: the root job stays `running` until `roar fetch`.
@@ -175,7 +177,8 @@ public struct ClusterSubmission {
         notes += rewritten.notes
         if !rewritten.overriddenVariables.isEmpty {
             notes.append(
-                "the job's env_vars set \(rewritten.overriddenVariables.joined(separator: ", ")); roar's own values are used for this run")
+                "the job's env_vars set \(rewritten.overriddenVariables.joined(separator: ", ")); roar's own values are used for this run"
+            )
         }
 
         return (rewritten, notes)
@@ -191,8 +194,9 @@ public struct ClusterSubmission {
         var recorded = result
         recorded.root = job
         do {
-            recorded.outcome = try Reconstituter(store: store, filter: traced.pathFilter(environment: [:])).reconstitute(
-                spools: [], problems: [], root: job, runID: job.uid, resolver: NodeDigestResolver())
+            recorded.outcome = try Reconstituter(store: store, filter: traced.pathFilter(environment: [:]))
+                .reconstitute(
+                    spools: [], problems: [], root: job, runID: job.uid, resolver: NodeDigestResolver())
             FileSystem.removeTree(runDirectory)
         } catch {
             recorded.mergeError = error
@@ -216,7 +220,8 @@ public struct ClusterSubmission {
             // Workers start as Ray's own processes; the driver sets its own tag.
             "ROAR_TAG": "ray-system",
             // On the nodes nothing under /tmp may be dropped early: Ray unpacks the job there.
-            "ROAR_IGNORE": (PathFilter.systemPrefixes.map { String($0.dropLast()) } + [Self.nodeRunRoot]).joined(separator: ":"),
+            "ROAR_IGNORE": (PathFilter.systemPrefixes.map { String($0.dropLast()) } + [Self.nodeRunRoot]).joined(
+                separator: ":"),
             "ROAR_HOST_IGNORE": filter.ignoreEnvironmentValue,
             "ROAR_HOST_INCLUDE": filter.includeEnvironmentValue,
             "ROAR_FLUSH_MS": String(settings.flushMilliseconds),

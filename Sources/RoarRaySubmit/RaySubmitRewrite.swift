@@ -62,7 +62,8 @@ public struct RaySubmitRewrite: Sendable {
         let merged = try RuntimeEnvironmentMerge.merge(
             try userRuntimeEnvironment(of: command, notes: &notes),
             with: .init(
-                environmentVariables: environmentVariables, pythonModule: bundleDirectory, workerLauncher: workerLauncher))
+                environmentVariables: environmentVariables, pythonModule: bundleDirectory,
+                workerLauncher: workerLauncher))
         let environment = merged.runtimeEnvironment
         notes += merged.notes.map(\.message)
 

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 public import RoarCore
 import RoarHash
 public import RoarStore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Hashes files that jobs read, on this host, through the store's hash cache: a file whose
 /// device, inode, size and mtime are unchanged is never hashed twice.
@@ -18,7 +19,9 @@ public final class HashingResolver: ReadDigestResolver {
         self.store = store
     }
 
-    public func currentDigest(ofPath path: String, ifVersion expected: FileVersion?) -> (digest: String, version: FileVersion)? {
+    public func currentDigest(ofPath path: String, ifVersion expected: FileVersion?) -> (
+        digest: String, version: FileVersion
+    )? {
         guard let version = Self.version(ofFileAt: path) else { return nil }
         if let expected, expected != version { return nil }
         if let digest = memo[version] { return (digest, version) }

@@ -193,7 +193,8 @@ public struct JobAssembler {
         }
         for job in jobs {
             for (kind, count) in job.job.coverage.sorted(by: { $0.key < $1.key }) {
-                warnings.append(Self.coverageWarning(kind: kind, count: count) + " (in \(job.job.ray?.function ?? job.job.uid))")
+                warnings.append(
+                    Self.coverageWarning(kind: kind, count: count) + " (in \(job.job.ray?.function ?? job.job.uid))")
             }
         }
         let ordered = StepPlanner.assignSteps(root: rootJob, tasks: jobs)
@@ -245,7 +246,8 @@ public struct JobAssembler {
             workerID: begin?.workerID, jobID: begin?.jobID, function: function)
         let job = Job(
             uid: Self.jobUID(runID: runID, tag: tag), role: isActor ? .actor : .task,
-            command: isPerActor ? "actor \(function.split(separator: ".").dropLast().joined(separator: "."))" : function,
+            command: isPerActor
+                ? "actor \(function.split(separator: ".").dropLast().joined(separator: "."))" : function,
             cwd: root.cwd, git: root.git, startedAt: Double(startedNanoseconds) / 1e9,
             durationSeconds: Double(max(0, group.lastNanoseconds - startedNanoseconds)) / 1e9,
             exitCode: nil, status: status, parentUID: root.uid, ray: identity, error: error,
@@ -265,7 +267,8 @@ public struct JobAssembler {
         }
         for index in jobs.indices {
             guard let parent = parentTaskIDs[jobs[index].job.uid] else { continue }
-            let parentUID = parent.attempt.flatMap { byAttempt["\(parent.taskID):\($0)"] }
+            let parentUID =
+                parent.attempt.flatMap { byAttempt["\(parent.taskID):\($0)"] }
                 ?? latestAttempt[parent.taskID]?.uid
             if let parentUID, parentUID != jobs[index].job.uid {
                 jobs[index].job.parentUID = parentUID
@@ -306,7 +309,9 @@ public struct JobAssembler {
                 version: current.version)
         }
 
-        let ordered = group.records.sorted { (SpoolTags.tagAndTime(of: $0.record)?.1 ?? 0) < (SpoolTags.tagAndTime(of: $1.record)?.1 ?? 0) }
+        let ordered = group.records.sorted {
+            (SpoolTags.tagAndTime(of: $0.record)?.1 ?? 0) < (SpoolTags.tagAndTime(of: $1.record)?.1 ?? 0)
+        }
         for (process, record) in ordered {
             switch record {
             case .file(let access):
@@ -317,11 +322,14 @@ public struct JobAssembler {
                     var hashes: [String: String] = [:]
                     if let hash = access.hash { hashes[hash.algorithm] = hash.digest }
                     setOutput(
-                        Ref(path: access.path, hashes: hashes, size: access.version.size, capture: "native",
+                        Ref(
+                            path: access.path, hashes: hashes, size: access.version.size, capture: "native",
                             version: access.version))
                 } else if access.isRead {
                     if ownVersions.contains(access.version) { continue }
-                    let key = access.path + "\u{0}" + String(access.version.modifiedNanoseconds) + ":" + String(access.version.inode)
+                    let key =
+                        access.path + "\u{0}" + String(access.version.modifiedNanoseconds) + ":"
+                        + String(access.version.inode)
                     if inputs[key] != nil { continue }
                     var hashes: [String: String] = [:]
                     hashes["blake3"] = readDigests.digest(ofRead: access) { path, version in
@@ -334,7 +342,9 @@ public struct JobAssembler {
                 }
             case .openForWrite(_, let ns, _, _):
                 // Hashed as found below if the process ended with the file still open.
-                if let path = ReadDigestPolicy.pathHashedAsFound(by: record) { openWrites[process, default: [:]][path] = ns }
+                if let path = ReadDigestPolicy.pathHashedAsFound(by: record) {
+                    openWrites[process, default: [:]][path] = ns
+                }
             case .rename(_, _, let from, let to):
                 if var moved = outputs.removeValue(forKey: from) {
                     outputOrder.removeAll { $0 == from }

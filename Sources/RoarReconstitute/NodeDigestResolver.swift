@@ -22,7 +22,9 @@ public struct NodeDigestResolver: ReadDigestResolver {
         byVersion[version] = digest
     }
 
-    public func currentDigest(ofPath path: String, ifVersion version: FileVersion?) -> (digest: String, version: FileVersion)? {
+    public func currentDigest(ofPath path: String, ifVersion version: FileVersion?) -> (
+        digest: String, version: FileVersion
+    )? {
         if let version {
             return byVersion[version].map { ($0, version) }
         }

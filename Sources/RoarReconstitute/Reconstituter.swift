@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 public import RoarCore
 public import RoarStore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// After a traced command ends: reads its spools, assembles the jobs and merges them into the
 /// store in one transaction. Merging is idempotent (job uids are stable per run and tag).
@@ -27,7 +28,8 @@ public struct Reconstituter {
     public func reconstitute(spoolDirectory: String, root: Job, runID: String) throws(StoreError) -> Outcome {
         let (spools, readProblems) = SpoolCollector.read(directory: spoolDirectory)
         let resolver = HashingResolver(store: store)
-        let outcome = try reconstitute(spools: spools, problems: readProblems, root: root, runID: runID, resolver: resolver)
+        let outcome = try reconstitute(
+            spools: spools, problems: readProblems, root: root, runID: runID, resolver: resolver)
         try resolver.saveCache()
         return outcome
     }

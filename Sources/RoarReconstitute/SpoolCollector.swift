@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 public import RoarCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Reads every spool file of one run from its spool directory.
 public enum SpoolCollector {
@@ -12,7 +13,10 @@ public enum SpoolCollector {
         var problems: [SpoolProblem] = []
         for path in spoolFiles(in: directory, depth: 2) {
             guard let bytes = readFile(path) else {
-                problems.append(SpoolProblem(file: path, line: 0, kind: .corrupt, detail: "cannot read: \(String(cString: strerror(errno)))"))
+                problems.append(
+                    SpoolProblem(
+                        file: path, line: 0, kind: .corrupt, detail: "cannot read: \(String(cString: strerror(errno)))")
+                )
                 continue
             }
             spools.append(SpoolReader.parse(bytes, file: path))

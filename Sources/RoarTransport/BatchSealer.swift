@@ -1,9 +1,10 @@
 import Crypto
+
 // FoundationEssentials where available: roar-agent links this statically and full Foundation brings ICU.
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// Agent side: seals batches to the run's public key. Each batch gets a fresh ephemeral key, so

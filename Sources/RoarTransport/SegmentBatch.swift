@@ -1,10 +1,11 @@
+public import RoarCore
+
 // FoundationEssentials where available: roar-agent links this statically and full Foundation brings ICU.
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
     import Foundation
 #endif
-public import RoarCore
 
 /// The plaintext of a batch sent by `roar-agent` (`docs/batch-format.md`, schema `roar.segments/1`):
 /// raw byte ranges of a node's spool files, plus digests of the files tasks read, which only the

@@ -83,7 +83,9 @@ struct Ship: ParsableCommand {
     var state: String?
 
     func validate() throws {
-        guard interval > 0, interval.isFinite else { throw ValidationError("--interval must be a positive number of seconds") }
+        guard interval > 0, interval.isFinite else {
+            throw ValidationError("--interval must be a positive number of seconds")
+        }
         guard maximumBatchBytes > 0 else { throw ValidationError("--max-batch-bytes must be positive") }
         guard maximumOutbox > 0 else { throw ValidationError("--max-outbox must be positive") }
         guard !producer.isEmpty, !producer.contains("/"), producer.utf8.count <= 200 else {
@@ -105,7 +107,8 @@ struct Ship: ParsableCommand {
         } catch {
             let variable = RunPublicKey.environmentVariable
             throw UsageFailure(
-                message: error.detail.contains(variable) ? error.detail : "\(variable) is not a usable key: \(error.detail)")
+                message: error.detail.contains(variable)
+                    ? error.detail : "\(variable) is not a usable key: \(error.detail)")
         }
         var restorer: PathRestorer?
         if let pathMap {
@@ -113,7 +116,9 @@ struct Ship: ParsableCommand {
                 restorer = try JSONDecoder().decode(PathRestorer.self, from: Data(pathMap.utf8))
             } catch {
                 throw UsageFailure(
-                    message: #"--path-map is not {"packages":[{"name":…,"kind":"working_dir"|"py_modules","host_path":…}]}: \#(error)"#)
+                    message:
+                        #"--path-map is not {"packages":[{"name":…,"kind":"working_dir"|"py_modules","host_path":…}]}: \#(error)"#
+                )
             }
         }
         let split: (String?) -> [String] = { $0?.split(separator: ":").map(String.init) ?? [] }

@@ -5,7 +5,7 @@ import RoarCore
 import RoarStore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What most commands start from: the project around the current directory and its store.

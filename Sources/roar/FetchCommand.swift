@@ -1,9 +1,9 @@
 import ArgumentParser
 import RoarCapture
+import RoarCore
 import RoarRaySubmit
 import RoarReconstitute
 import RoarStore
-import RoarCore
 
 struct Fetch: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -47,7 +47,9 @@ struct Fetch: ParsableCommand {
                 for note in notes { printError("roar: note: \(id): \(note)") }
                 let step = outcome.jobs.first?.job.step ?? 0
                 let tasks = outcome.jobs.count - 1
-                print("\(id): \(status.lowercased()); recorded as @\(step) with \(tasks) Ray task\(tasks == 1 ? "" : "s")")
+                print(
+                    "\(id): \(status.lowercased()); recorded as @\(step) with \(tasks) Ray task\(tasks == 1 ? "" : "s")"
+                )
             case .notDelivered(let reason):
                 printError("roar: \(id): \(reason); still pending")
                 failed = true

@@ -2,7 +2,7 @@ import ArgumentParser
 import RoarHash
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 struct Hash: ParsableCommand {
@@ -58,12 +58,15 @@ struct Hash: ParsableCommand {
     /// milliseconds here). Only a command line made of exactly what `Hash` declares (`--sha256`, `-c`/`--check`,
     /// `--threads N`/`--threads=N` with N >= 0, `--`, `-` and paths not starting with `-`) is taken; anything else
     /// (help, unknown options, bad values) returns nil and goes through ArgumentParser, with its messages.
-    static func fastArguments(_ arguments: ArraySlice<String>) -> (paths: [String], sha256: Bool, check: Bool,
-                                                                   threads: Int)?
-    {
+    static func fastArguments(_ arguments: ArraySlice<String>) -> (
+        paths: [String], sha256: Bool, check: Bool,
+        threads: Int
+    )? {
         var paths = [String]()
         paths.reserveCapacity(arguments.count)
-        var sha256 = false, check = false, threads = 0
+        var sha256 = false
+        var check = false
+        var threads = 0
         var rest = arguments
         var afterTerminator = false
         while let argument = rest.popFirst() {

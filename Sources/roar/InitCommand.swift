@@ -4,7 +4,7 @@ import RoarCore
 import RoarStore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 struct Init: ParsableCommand {

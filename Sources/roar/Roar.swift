@@ -1,7 +1,7 @@
 import ArgumentParser
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @main
@@ -21,7 +21,8 @@ struct Roar: ParsableCommand {
               roar lineage out.csv     where a file came from (or --downstream: what used it)
             """,
         subcommands: [
-            Init.self, Run.self, Fetch.self, Recover.self, Status.self, Log.self, Show.self, Dag.self, Lineage.self, Config.self, Hash.self,
+            Init.self, Run.self, Fetch.self, Recover.self, Status.self, Log.self, Show.self, Dag.self, Lineage.self,
+            Config.self, Hash.self,
         ]
     )
 }
@@ -32,7 +33,8 @@ extension Roar {
     static func main() {
         let arguments = CommandLine.arguments.dropFirst()
         if arguments.count > 64, arguments.first == "hash", let parsed = Hash.fastArguments(arguments.dropFirst()) {
-            Glibc.exit(Hash.execute(paths: parsed.paths, sha256: parsed.sha256, check: parsed.check, threads: parsed.threads))
+            Glibc.exit(
+                Hash.execute(paths: parsed.paths, sha256: parsed.sha256, check: parsed.check, threads: parsed.threads))
         }
         main(nil)
     }

@@ -7,7 +7,7 @@ import RoarReconstitute
 import RoarStore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 struct Run: ParsableCommand {
@@ -39,7 +39,9 @@ struct Run: ParsableCommand {
         // Everything after `run` belongs to the command, except a lone request for roar's help.
         if arguments == ["--help"] || arguments == ["-h"] { throw CleanExit.helpRequest(self) }
         if arguments.first == "--" { arguments.removeFirst() }
-        guard !arguments.isEmpty else { throw ValidationError("give the command to run, e.g. `roar run python train.py`") }
+        guard !arguments.isEmpty else {
+            throw ValidationError("give the command to run, e.g. `roar run python train.py`")
+        }
 
         let cwd = Project.currentDirectory()
         let project: Project
@@ -60,13 +62,16 @@ struct Run: ParsableCommand {
         if settings.isRayEnabled {
             switch RaySubmitCommand.recognition(arguments) {
             case .recognised(let submit):
-                if try runSubmit(submit, arguments: arguments, project: project, context: context, settings: settings,
-                                 runtime: runtime, environment: environment)
+                if try runSubmit(
+                    submit, arguments: arguments, project: project, context: context, settings: settings,
+                    runtime: runtime, environment: environment)
                 {
                     return
                 }
             case .unsupported(let reason):
-                printError("roar: warning: \(reason); the job runs without roar on the cluster (only this command is recorded)")
+                printError(
+                    "roar: warning: \(reason); the job runs without roar on the cluster (only this command is recorded)"
+                )
             case .notASubmit:
                 break
             }
@@ -98,8 +103,10 @@ struct Run: ParsableCommand {
         do {
             outcome = try ClusterSubmission(traced: traced, command: submit)
                 .execute(store: context.store, environment: environment)
-        } catch where error.isRewriteRefusal {
-            printError("roar: warning: \(error.message); the job runs without roar on the cluster (only this command is recorded)")
+        } catch  where error.isRewriteRefusal {
+            printError(
+                "roar: warning: \(error.message); the job runs without roar on the cluster (only this command is recorded)"
+            )
             return false
         } catch {
             printError("roar: \(error.description)")
@@ -125,7 +132,9 @@ struct Run: ParsableCommand {
         }
         guard let outcome = result.outcome else { return }
         for problem in outcome.problems.prefix(5) { printError("roar: warning: \(problem)") }
-        if outcome.problems.count > 5 { printError("roar: warning: … and \(outcome.problems.count - 5) more damaged spool records") }
+        if outcome.problems.count > 5 {
+            printError("roar: warning: … and \(outcome.problems.count - 5) more damaged spool records")
+        }
         for warning in outcome.warnings { printError("roar: warning: \(warning)") }
         guard !quiet, let root = outcome.jobs.first else { return }
         let tasks = outcome.jobs.count - 1
@@ -161,7 +170,9 @@ struct Recover: ParsableCommand {
             switch outcome {
             case .success(let outcome):
                 let step = outcome.jobs.first?.job.step ?? 0
-                print("Recorded run \(runID) as @\(step) (\(outcome.jobs.count) job\(outcome.jobs.count == 1 ? "" : "s"))")
+                print(
+                    "Recorded run \(runID) as @\(step) (\(outcome.jobs.count) job\(outcome.jobs.count == 1 ? "" : "s"))"
+                )
             case .failure(let error):
                 failed = true
                 printError("roar: could not record run \(runID): \(error.description)")

@@ -4,7 +4,7 @@ import RoarExport
 import RoarStore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 struct Show: ParsableCommand {
@@ -45,7 +45,7 @@ extension ProjectContext {
     func lookUp(_ target: String) throws -> LookedUpTarget {
         do {
             return try store.lookUp(target, currentDirectory: Project.currentDirectory())
-        } catch where error.code == .noMatch {
+        } catch  where error.code == .noMatch {
             if target.hasPrefix("@"), Int(target.dropFirst()) == nil { throw ValidationError(error.message) }
             throw Failure(error.message)
         }
@@ -88,19 +88,24 @@ struct JobPrinter {
         if let error = job.error { rows.append(["error", terminal.red(error)]) }
         if let cwd = job.cwd { rows.append(["cwd", cwd]) }
         if let git = job.git {
-            rows.append(["git", String(git.commit.prefix(12)) + (git.branch.map { " on \($0)" } ?? "") + (git.isDirty ? " (dirty)" : "")])
+            let branch = git.branch.map { " on \($0)" } ?? ""
+            rows.append(["git", String(git.commit.prefix(12)) + branch + (git.isDirty ? " (dirty)" : "")])
         }
         if let host = job.hostname { rows.append(["host", host]) }
         for (kind, count) in job.coverage.sorted(by: { $0.key < $1.key }) {
             rows.append(["not seen", terminal.yellow("\(count) \(kind)")])
         }
         for line in Terminal.table(rows.map { ["  " + $0[0], $0[1]] }) { print(line) }
-        printRefs("inputs", recorded.inputs, linkedBy: { ref in
-            graph.edges.filter { $0.to == job.uid && $0.path == ref.path }.map(\.from)
-        }, direction: "from")
-        printRefs("outputs", recorded.outputs, linkedBy: { ref in
-            graph.edges.filter { $0.from == job.uid && $0.path == ref.path }.map(\.to)
-        }, direction: "to")
+        printRefs(
+            "inputs", recorded.inputs,
+            linkedBy: { ref in
+                graph.edges.filter { $0.to == job.uid && $0.path == ref.path }.map(\.from)
+            }, direction: "from")
+        printRefs(
+            "outputs", recorded.outputs,
+            linkedBy: { ref in
+                graph.edges.filter { $0.from == job.uid && $0.path == ref.path }.map(\.to)
+            }, direction: "to")
         if !recorded.deletes.isEmpty {
             print("  deleted")
             for path in recorded.deletes { print("    " + displayPath(path)) }
@@ -110,11 +115,12 @@ struct JobPrinter {
     func printRefs(_ title: String, _ refs: [Ref], linkedBy: (Ref) -> [String], direction: String) {
         print("  \(title)" + (refs.isEmpty ? terminal.dim(" (none)") : ""))
         let rows = refs.map { ref -> [String] in
-            let digest = ref.primaryHash.map { "\($0.algorithm):\($0.digest.prefix(12))" } ?? terminal.yellow("unhashed")
+            let digest =
+                ref.primaryHash.map { "\($0.algorithm):\($0.digest.prefix(12))" } ?? terminal.yellow("unhashed")
             let linked = linkedBy(ref).compactMap { graph.job(uid: $0) }.map { "@\($0.job.step ?? 0)" }
             let note = linked.isEmpty ? "" : terminal.dim("\(direction) " + linked.joined(separator: ","))
-            let where_ = ref.isClusterOnly ? terminal.dim(" (on the cluster only)") : ""
-            return ["    " + displayPath(ref.path) + where_, terminal.dim(digest), formatSize(ref.size), note]
+            let location = ref.isClusterOnly ? terminal.dim(" (on the cluster only)") : ""
+            return ["    " + displayPath(ref.path) + location, terminal.dim(digest), formatSize(ref.size), note]
         }
         for line in Terminal.table(rows) { print(line) }
     }

@@ -1,13 +1,13 @@
 import ArgumentParser
+import Foundation
 import RoarCapture
-import RoarRaySubmit
 import RoarCore
 import RoarExport
+import RoarRaySubmit
 import RoarStore
-import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 struct Status: ParsableCommand {
@@ -34,7 +34,9 @@ struct Status: ParsableCommand {
             print("Last run @\(last.job.step ?? 0): \(last.job.command) (\(terminal.status(last.job.status.rawValue)))")
         }
         if summary.unhashedReadCount > 0 {
-            print(terminal.yellow("\(summary.unhashedReadCount) read(s) changed before roar could hash them") + " (matched by file version only)")
+            print(
+                terminal.yellow("\(summary.unhashedReadCount) read(s) changed before roar could hash them")
+                    + " (matched by file version only)")
         }
         if !summary.coverage.isEmpty {
             print(terminal.yellow("Coverage: some I/O could not be recorded"))
@@ -49,7 +51,9 @@ struct Status: ParsableCommand {
         let submitDirectories = Set(submits.map { ($0.directory as NSString).lastPathComponent })
         let pending = pendingSpools(in: context.project.spoolRoot).filter { !submitDirectories.contains($0) }
         if !pending.isEmpty {
-            print(terminal.yellow("\(pending.count) trace(s) not yet recorded in \(context.project.spoolRoot)") + " (a run still going, or roar was interrupted: `roar recover` records those)")
+            print(
+                terminal.yellow("\(pending.count) trace(s) not yet recorded in \(context.project.spoolRoot)")
+                    + " (a run still going, or roar was interrupted: `roar recover` records those)")
         }
     }
 

@@ -1,7 +1,7 @@
 import RoarExport
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Text styling for standard output: colour only on a terminal, never with `NO_COLOR` set.

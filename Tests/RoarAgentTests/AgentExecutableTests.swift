@@ -54,7 +54,10 @@ struct AgentExecutableTests {
     }
 
     var shipArguments: [String] {
-        ["ship", "--spool", scratch.spool, "--outbox", scratch.outbox, "--producer", "node-1", "--session", Self.session]
+        [
+            "ship", "--spool", scratch.spool, "--outbox", scratch.outbox, "--producer", "node-1", "--session",
+            Self.session,
+        ]
     }
 
     func openAll() throws -> [OpenedSegmentBatch] {
@@ -136,9 +139,11 @@ struct AgentExecutableTests {
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
-        for flag in ["--spool", "--outbox", "--producer", "--session", "--interval", "--once", "--path-map",
-            "--project-dir", "--ignore", "--include", "--keep-temporary", "--max-batch-bytes", "--max-outbox", "--state"]
-        {
+        for flag in [
+            "--spool", "--outbox", "--producer", "--session", "--interval", "--once", "--path-map",
+            "--project-dir", "--ignore", "--include", "--keep-temporary", "--max-batch-bytes", "--max-outbox",
+            "--state",
+        ] {
             #expect(text.contains(flag), "help lacks \(flag)")
         }
     }

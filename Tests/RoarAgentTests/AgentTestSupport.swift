@@ -1,7 +1,7 @@
 import Foundation
-import Synchronization
 import RoarCore
 import RoarTransport
+import Synchronization
 import Testing
 
 @testable import RoarAgent
@@ -68,14 +68,16 @@ enum SpoolLine {
 
     static func read(_ path: String, tag: String = "ray:t1:0", version: FileVersion? = nil) -> String {
         let v = version ?? Self.version(of: path)
-        return "F\t\(tag)\t\(now())\t\(now())\tr\t\(v.size)\t0\t\(v.device)\t\(v.inode)\t\(v.size)\t\(v.modifiedNanoseconds)\t-\t\(path)\n"
+        return
+            "F\t\(tag)\t\(now())\t\(now())\tr\t\(v.size)\t0\t\(v.device)\t\(v.inode)\t\(v.size)\t\(v.modifiedNanoseconds)\t-\t\(path)\n"
     }
 
     /// A write; `digest: nil` is one whose digest could not be finished (hash `-`, a `rehash-failed`).
     static func write(_ path: String, tag: String = "ray:t1:0", digest: String?) -> String {
         let v = version(of: path)
         let hash = digest.map { "blake3:" + $0 } ?? "-"
-        return "F\t\(tag)\t\(now())\t\(now())\twct\t0\t\(v.size)\t\(v.device)\t\(v.inode)\t\(v.size)\t\(v.modifiedNanoseconds)\t\(hash)\t\(path)\n"
+        return
+            "F\t\(tag)\t\(now())\t\(now())\twct\t0\t\(v.size)\t\(v.device)\t\(v.inode)\t\(v.size)\t\(v.modifiedNanoseconds)\t\(hash)\t\(path)\n"
     }
 
     static func openForWrite(_ path: String, tag: String = "ray:t1:0") -> String {

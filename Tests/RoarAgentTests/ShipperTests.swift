@@ -66,18 +66,22 @@ struct ShipperTests {
 
         // Nothing new: no batch.
         #expect(shipper.runRound().batchFiles.isEmpty)
-        #expect(scratch.outboxFiles() == [
-            "node-abc-00000000000000000000.rbat", "node-abc-00000000000000000001.rbat",
-        ])
+        #expect(
+            scratch.outboxFiles() == [
+                "node-abc-00000000000000000000.rbat", "node-abc-00000000000000000001.rbat",
+            ])
     }
 
     @Test func readDigestsOnlyForRestoredLineagePathsAndEachVersionOnce() throws {
         var shipper = try Shipper(configuration: configuration())
-        let inPackage = scratch.write("x,y\n1,2\n", to: "ray/session_1/runtime_resources/working_dir_files/_ray_pkg_abc/data.csv")
+        let inPackage = scratch.write(
+            "x,y\n1,2\n", to: "ray/session_1/runtime_resources/working_dir_files/_ray_pkg_abc/data.csv")
         let otherTemporary = scratch.write("scratch\n", to: "elsewhere/tmpfile")  // under /tmp, not the project
         let system = "/usr/bin/env"
-        let changed = scratch.write("before\n", to: "ray/session_1/runtime_resources/working_dir_files/_ray_pkg_abc/changed.txt")
-        let written = scratch.write("produced\n", to: "ray/session_1/runtime_resources/working_dir_files/_ray_pkg_abc/out.txt")
+        let changed = scratch.write(
+            "before\n", to: "ray/session_1/runtime_resources/working_dir_files/_ray_pkg_abc/changed.txt")
+        let written = scratch.write(
+            "produced\n", to: "ray/session_1/runtime_resources/working_dir_files/_ray_pkg_abc/out.txt")
         var lines = SpoolLine.header()
         lines += SpoolLine.read(inPackage) + SpoolLine.read(inPackage, tag: "ray:t2:0")
         lines += SpoolLine.read(otherTemporary) + SpoolLine.read(system) + SpoolLine.read(changed)
@@ -134,7 +138,8 @@ struct ShipperTests {
         let outsideProject = scratch.write("tmp\n", to: "elsewhere/open.txt")
         scratch.append(
             SpoolLine.header() + SpoolLine.openForWrite(leftOpen) + SpoolLine.truncate(truncated)
-                + SpoolLine.rename(gone, renamed) + SpoolLine.openForWrite(gone) + SpoolLine.openForWrite(outsideProject),
+                + SpoolLine.rename(gone, renamed) + SpoolLine.openForWrite(gone)
+                + SpoolLine.openForWrite(outsideProject),
             toSpool: "1-1-aa.spool")
         shipper.runRound()
         #expect(scratch.outboxFiles().count == 1)
@@ -296,7 +301,9 @@ struct ShipperTests {
         shipper.runRound(final: true)
         var received = Host.Received()
         try host.receive(from: scratch.outbox, files: scratch.outboxFiles(), into: &received)
-        let spools = try FileManager.default.contentsOfDirectory(atPath: scratch.spool).filter { $0.hasSuffix(".spool") }
+        let spools = try FileManager.default.contentsOfDirectory(atPath: scratch.spool).filter {
+            $0.hasSuffix(".spool")
+        }
         #expect(!spools.isEmpty)
         for name in spools { #expect(received.files[name] == scratch.spoolBytes(name), "\(name)") }
         #expect(received.readDigests.map(\.path) == [input])

@@ -72,10 +72,13 @@ struct SpoolReaderTests {
     }
 
     @Test func decodesCoverageAndExec() {
-        let contents = parse(Self.header + "C\t9\tevents=10\tlost=2\n" + "X\tt\t9\t/bin/sh\tsh\t-c\techo hi\n" + "Z\t10\n")
+        let contents = parse(
+            Self.header + "C\t9\tevents=10\tlost=2\n" + "X\tt\t9\t/bin/sh\tsh\t-c\techo hi\n" + "Z\t10\n")
         #expect(contents.problems.isEmpty)
         #expect(contents.records.contains(.coverage(nanoseconds: 9, counters: ["events": 10, "lost": 2])))
-        #expect(contents.records.contains(.exec(tag: "t", nanoseconds: 9, path: "/bin/sh", arguments: ["sh", "-c", "echo hi"])))
+        #expect(
+            contents.records.contains(
+                .exec(tag: "t", nanoseconds: 9, path: "/bin/sh", arguments: ["sh", "-c", "echo hi"])))
         #expect(contents.records.contains(.exit(nanoseconds: 10)))
     }
 }
@@ -93,7 +96,8 @@ struct PathFilterTests {
 
     @Test(arguments: [
         "/proc/self/maps", "/sys/fs/x", "/dev/null", "/etc/passwd", "/usr/lib/python3.11/os.py",
-        "/home/u/.venv/lib/python3.11/site-packages/numpy/__init__.py", "/root/.pyenv/versions/3.11.7/lib/python3.11/json/decoder.py",
+        "/home/u/.venv/lib/python3.11/site-packages/numpy/__init__.py",
+        "/root/.pyenv/versions/3.11.7/lib/python3.11/json/decoder.py",
     ])
     func ignoresSystemAndInterpreterFiles(path: String) {
         #expect(!PathFilter(projectDirectory: "/home/u/proj").isRecorded(path))
@@ -101,7 +105,8 @@ struct PathFilterTests {
 
     @Test func honoursExtraPrefixes() {
         let filter = PathFilter(
-            projectDirectory: "/w/proj", ignoreTemporary: false, extraIgnored: ["/w/proj/scratch"], extraIncluded: ["/data"])
+            projectDirectory: "/w/proj", ignoreTemporary: false, extraIgnored: ["/w/proj/scratch"],
+            extraIncluded: ["/data"])
         #expect(filter.isRecorded("/tmp/x"))
         #expect(filter.isRecorded("/data/in.csv"))
         #expect(filter.isRecorded("/w/proj/a"))

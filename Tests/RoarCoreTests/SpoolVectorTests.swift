@@ -74,14 +74,19 @@ struct SpoolVectorTests {
                 "bytes_read": int(access.bytesRead), "bytes_written": int(access.bytesWritten),
                 "dev": int(access.version.device), "ino": int(access.version.inode), "size": int(access.version.size),
                 "mtime_ns": int(access.version.modifiedNanoseconds),
-                "hash": .string(access.hash.map { "\($0.algorithm):\($0.digest)" } ?? "-"), "path": .string(access.path),
+                "hash": .string(access.hash.map { "\($0.algorithm):\($0.digest)" } ?? "-"),
+                "path": .string(access.path),
             ]
         case .openForWrite(let tag, let ns, let mode, let path):
             return ["type": "O", "tag": .string(tag), "ns": int(ns), "mode": .string(mode), "path": .string(path)]
         case .rename(let tag, let ns, let from, let to):
-            return ["type": "M", "tag": .string(tag), "ns": int(ns), "old_path": .string(from), "new_path": .string(to)]
+            return [
+                "type": "M", "tag": .string(tag), "ns": int(ns), "old_path": .string(from), "new_path": .string(to),
+            ]
         case .link(let tag, let ns, let from, let to):
-            return ["type": "L", "tag": .string(tag), "ns": int(ns), "old_path": .string(from), "new_path": .string(to)]
+            return [
+                "type": "L", "tag": .string(tag), "ns": int(ns), "old_path": .string(from), "new_path": .string(to),
+            ]
         case .delete(let tag, let ns, let path):
             return ["type": "D", "tag": .string(tag), "ns": int(ns), "path": .string(path)]
         case .truncate(let tag, let ns, let path, let length):

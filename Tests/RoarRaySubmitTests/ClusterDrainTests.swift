@@ -26,14 +26,16 @@ struct ClusterDrainTests {
             root = FileManager.default.temporaryDirectory.appendingPathComponent("drain-\(UUID().uuidString)").path
             project = root + "/proj"
             runDirectory = project + "/.roar/spool/run"
-            try FileManager.default.createDirectory(atPath: runDirectory + "/batches", withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: runDirectory + "/batches", withIntermediateDirectories: true)
         }
     }
 
     func spoolLines(task: String) -> String {
         let begin =
             #"{"event":"task_begin","v":1,"tag":"ray:\#(task):0","task_id":"\#(task)","attempt":0,"kind":"task","function":"pipeline.clean","node_id":"n1","worker_id":"w1","job_id":"01000000","pid":42,"actor_id":null,"parent_task_id":null}"#
-        let end = #"{"event":"task_end","v":1,"tag":"ray:\#(task):0","task_id":"\#(task)","attempt":0,"status":"ok","error":null}"#
+        let end =
+            #"{"event":"task_end","v":1,"tag":"ray:\#(task):0","task_id":"\#(task)","attempt":0,"status":"ok","error":null}"#
         let hash = String(repeating: "ab", count: 32)
         return [
             "H\t1\t42\t1\t1000\t/usr/bin/python3\t\(nodePackage)",
@@ -54,7 +56,9 @@ struct ClusterDrainTests {
         let fixture = try Fixture()
         defer { try? FileManager.default.removeItem(atPath: fixture.root) }
         let key = RunKeyPair.generate()
-        let restorer = PathRestorer(packages: [.init(name: "_ray_pkg_abc", kind: .workingDirectory, hostPath: fixture.project)])
+        let restorer = PathRestorer(packages: [
+            .init(name: "_ray_pkg_abc", kind: .workingDirectory, hostPath: fixture.project)
+        ])
         let lines = Array(spoolLines(task: "aa").utf8)
         let split = lines.firstIndex(of: UInt8(ascii: "\n"))! + 1
         let readVersion = FileVersion(device: 64769, inode: 11, size: 10, modifiedNanoseconds: 900)
@@ -65,7 +69,11 @@ struct ClusterDrainTests {
         let second = SegmentBatch(
             sessionID: runID, producer: "node-n1", isFinal: true, pathMap: restorer,
             segments: [.init(file: "42-1-x.spool", offset: Int64(split), data: Array(lines[split...]))],
-            readDigests: [.init(path: nodePackage + "/data/in.csv", version: readVersion, blake3: String(repeating: "cd", count: 32))])
+            readDigests: [
+                .init(
+                    path: nodePackage + "/data/in.csv", version: readVersion, blake3: String(repeating: "cd", count: 32)
+                )
+            ])
         try Data(seal(first, key: key, seq: 0)).write(to: URL(fileURLWithPath: fixture.batches + "/a-0.rbat"))
         try Data(seal(second, key: key, seq: 1)).write(to: URL(fileURLWithPath: fixture.batches + "/a-1.rbat"))
         try Data(seal(second, key: key, seq: 1)).write(to: URL(fileURLWithPath: fixture.batches + "/a-1-again.rbat"))
@@ -133,7 +141,8 @@ struct PathRestorerTests {
     @Test("working_dir and py_modules paths map back; everything else stays")
     func restores() {
         let session = "/tmp/ray/session_2026/runtime_resources"
-        #expect(restorer.restore("\(session)/working_dir_files/_ray_pkg_aa/data/x.csv") == "/home/u/proj/jobs/data/x.csv")
+        #expect(
+            restorer.restore("\(session)/working_dir_files/_ray_pkg_aa/data/x.csv") == "/home/u/proj/jobs/data/x.csv")
         #expect(restorer.restore("\(session)/working_dir_files/_ray_pkg_aa") == "/home/u/proj/jobs")
         #expect(restorer.restore("\(session)/py_modules_files/_ray_pkg_bb/mylib/a.py") == "/home/u/libs/mylib/a.py")
         // Another package, a longer name with the same prefix, the wrong kind: unchanged.

@@ -233,7 +233,10 @@ struct RaySubmitRewriteTests {
         let result = try rewriter(launcher: "/opt/roar/roar-worker").rewrite(
             command(["ray", "job", "submit", "--runtime-env-json", json, "--", "python", "x.py"]))
         #expect(result.runtimeEnvironment["py_executable"] == nil)
-        #expect(result.notes.contains { $0.contains("runtime_env sets `\(field)`, whose environment chooses the workers' Python") })
+        #expect(
+            result.notes.contains {
+                $0.contains("runtime_env sets `\(field)`, whose environment chooses the workers' Python")
+            })
     }
 
     @Test func nullRuntimeEnvironmentIsEmpty() throws {

@@ -8,7 +8,8 @@ import Testing
 struct FixedFiles: ReadDigestResolver {
     var files: [String: (digest: String, version: FileVersion)]
 
-    func currentDigest(ofPath path: String, ifVersion version: FileVersion?) -> (digest: String, version: FileVersion)? {
+    func currentDigest(ofPath path: String, ifVersion version: FileVersion?) -> (digest: String, version: FileVersion)?
+    {
         guard let file = files[path] else { return nil }
         if let version, version != file.version { return nil }
         return file
@@ -60,14 +61,17 @@ struct JobAssemblerTests {
     }
 
     func assemble(_ spools: [String], files: FixedFiles = FixedFiles(files: [:])) -> JobAssembler.Result {
-        let root = Job(uid: "root000000000000", role: .run, command: "python pipeline.py", cwd: Self.project, startedAt: 1, status: .ok)
+        let root = Job(
+            uid: "root000000000000", role: .run, command: "python pipeline.py", cwd: Self.project, startedAt: 1,
+            status: .ok)
         let assembler = JobAssembler(
             root: root, runID: "run1", filter: PathFilter(projectDirectory: Self.project), resolver: files)
         return assembler.assemble(spools.enumerated().map { SpoolReader.parse(Array($1.utf8), file: "p\($0).spool") })
     }
 
     @Test func anUndecodableEventIsReportedWithItsFileAndLine() throws {
-        let worker = Self.line(["H", "1", "7", "1", "0", "/usr/bin/python3", Self.project])
+        let worker =
+            Self.line(["H", "1", "7", "1", "0", "/usr/bin/python3", Self.project])
             + Self.event("ray:t1:0", at: 10, Self.begin("t1", function: "pipeline.produce"))
             + Self.event("ray:t1:0", at: 11, #"{"event":"task_end","v":1,"tag":"ray:t1:0","attempt":"zero"}"#)
             + Self.event("ray:t1:0", at: 12, "{not json")
@@ -85,17 +89,27 @@ struct JobAssemblerTests {
 
     @Test func tasksBecomeJobsWithTheirOwnIOAndOrder() throws {
         let header = Self.line(["H", "1", "7", "1", "0", "/usr/bin/python3", Self.project])
-        let driver = Self.line(["H", "1", "5", "1", "0", "/usr/bin/python3", Self.project])
-            + Self.fileLine(tag: "", at: 2, mode: "r", read: 50, version: Self.version(9, 50), path: "\(Self.project)/pipeline.py")
-            + Self.fileLine(tag: "ray-system", at: 3, mode: "w", written: 9, version: Self.version(10), hash: "blake3:" + Self.digestA, path: "/tmp/ray/session/log")
+        let driver =
+            Self.line(["H", "1", "5", "1", "0", "/usr/bin/python3", Self.project])
+            + Self.fileLine(
+                tag: "", at: 2, mode: "r", read: 50, version: Self.version(9, 50), path: "\(Self.project)/pipeline.py")
+            + Self.fileLine(
+                tag: "ray-system", at: 3, mode: "w", written: 9, version: Self.version(10),
+                hash: "blake3:" + Self.digestA, path: "/tmp/ray/session/log")
             + Self.line(["Z", "99"])
-        let worker = header
+        let worker =
+            header
             + Self.event("ray:t1:0", at: 10, Self.begin("t1", function: "pipeline.produce"))
-            + Self.fileLine(tag: "ray:t1:0", at: 11, mode: "wct", written: 3, version: Self.version(20), hash: "blake3:" + Self.digestA, path: "\(Self.project)/a.txt")
+            + Self.fileLine(
+                tag: "ray:t1:0", at: 11, mode: "wct", written: 3, version: Self.version(20),
+                hash: "blake3:" + Self.digestA, path: "\(Self.project)/a.txt")
             + Self.event("ray:t1:0", at: 12, Self.end("t1"))
             + Self.event("ray:t2:0", at: 20, Self.begin("t2", function: "pipeline.consume"))
-            + Self.fileLine(tag: "ray:t2:0", at: 21, mode: "r", read: 3, version: Self.version(20), path: "\(Self.project)/a.txt")
-            + Self.fileLine(tag: "ray:t2:0", at: 22, mode: "wct", written: 3, version: Self.version(21), hash: "blake3:" + Self.digestB, path: "\(Self.project)/b.txt")
+            + Self.fileLine(
+                tag: "ray:t2:0", at: 21, mode: "r", read: 3, version: Self.version(20), path: "\(Self.project)/a.txt")
+            + Self.fileLine(
+                tag: "ray:t2:0", at: 22, mode: "wct", written: 3, version: Self.version(21),
+                hash: "blake3:" + Self.digestB, path: "\(Self.project)/b.txt")
             + Self.event("ray:t2:0", at: 23, Self.end("t2", status: "failed", error: "ValueError: boom"))
             + Self.line(["Z", "30"])
         let files = FixedFiles(files: ["\(Self.project)/pipeline.py": (Self.scriptDigest, Self.version(9, 50))])
@@ -126,9 +140,12 @@ struct JobAssemblerTests {
     }
 
     @Test func aWorkerKilledMidTaskKeepsItsFlushedWritesAndIsKilled() throws {
-        let worker = Self.line(["H", "1", "7", "1", "0", "/usr/bin/python3", Self.project])
+        let worker =
+            Self.line(["H", "1", "7", "1", "0", "/usr/bin/python3", Self.project])
             + Self.event("ray:t9:0", at: 10, Self.begin("t9", function: "pipeline.crash"))
-            + Self.fileLine(tag: "ray:t9:0", at: 11, mode: "w", written: 3, version: Self.version(30), hash: "blake3:" + Self.digestA, path: "\(Self.project)/before.txt")
+            + Self.fileLine(
+                tag: "ray:t9:0", at: 11, mode: "w", written: 3, version: Self.version(30),
+                hash: "blake3:" + Self.digestA, path: "\(Self.project)/before.txt")
             + Self.line(["O", "ray:t9:0", "12", "w", "\(Self.project)/open.txt"])
         let files = FixedFiles(files: ["\(Self.project)/open.txt": (Self.digestB, Self.version(31))])
         let result = assemble([worker], files: files)
@@ -140,10 +157,15 @@ struct JobAssemblerTests {
     }
 
     @Test func renameIntoPlaceMovesTheOutputAndDeletesAreNotWrites() throws {
-        let spool = Self.line(["H", "1", "7", "1", "0", "/bin/sh", Self.project])
-            + Self.fileLine(tag: "", at: 2, mode: "w", written: 3, version: Self.version(40), hash: "blake3:" + Self.digestA, path: "\(Self.project)/out.tmp")
+        let spool =
+            Self.line(["H", "1", "7", "1", "0", "/bin/sh", Self.project])
+            + Self.fileLine(
+                tag: "", at: 2, mode: "w", written: 3, version: Self.version(40), hash: "blake3:" + Self.digestA,
+                path: "\(Self.project)/out.tmp")
             + Self.line(["M", "", "3", "\(Self.project)/out.tmp", "\(Self.project)/out.txt"])
-            + Self.fileLine(tag: "", at: 4, mode: "w", written: 3, version: Self.version(41), hash: "blake3:" + Self.digestB, path: "\(Self.project)/scratch")
+            + Self.fileLine(
+                tag: "", at: 4, mode: "w", written: 3, version: Self.version(41), hash: "blake3:" + Self.digestB,
+                path: "\(Self.project)/scratch")
             + Self.line(["D", "", "5", "\(Self.project)/scratch"])
             + Self.line(["D", "", "6", "\(Self.project)/old.txt"])
             + Self.line(["Z", "7"])
@@ -154,10 +176,13 @@ struct JobAssemblerTests {
     }
 
     @Test func nestedTasksHaveTheirParentTask() throws {
-        let spool = Self.line(["H", "1", "7", "1", "0", "/usr/bin/python3", Self.project])
+        let spool =
+            Self.line(["H", "1", "7", "1", "0", "/usr/bin/python3", Self.project])
             + Self.event("ray:outer:0", at: 10, Self.begin("outer", function: "pipeline.outer"))
             + Self.event("ray:inner:0", at: 11, Self.begin("inner", function: "pipeline.inner", parent: "outer"))
-            + Self.fileLine(tag: "ray:inner:0", at: 12, mode: "w", written: 3, version: Self.version(50), hash: "blake3:" + Self.digestA, path: "\(Self.project)/n.txt")
+            + Self.fileLine(
+                tag: "ray:inner:0", at: 12, mode: "w", written: 3, version: Self.version(50),
+                hash: "blake3:" + Self.digestA, path: "\(Self.project)/n.txt")
             + Self.event("ray:inner:0", at: 13, Self.end("inner"))
             + Self.event("ray:outer:0", at: 14, Self.end("outer"))
             + Self.line(["Z", "20"])
@@ -169,8 +194,10 @@ struct JobAssemblerTests {
     }
 
     @Test func taskSubmitNamesTheParentAttempt() throws {
-        let submit = #"{"event":"task_submit","v":1,"task_id":"kid","kind":"task","parent_task_id":"mom","parent_attempt":1}"#
-        let spool = Self.line(["H", "1", "7", "1", "0", "/usr/bin/python3", Self.project])
+        let submit =
+            #"{"event":"task_submit","v":1,"task_id":"kid","kind":"task","parent_task_id":"mom","parent_attempt":1}"#
+        let spool =
+            Self.line(["H", "1", "7", "1", "0", "/usr/bin/python3", Self.project])
             + Self.event("ray:mom:0", at: 9, Self.begin("mom", attempt: 0, function: "pipeline.outer"))
             + Self.event("ray:mom:0", at: 9, Self.end("mom", attempt: 0, status: "failed", error: "OSError: x"))
             + Self.event("ray:mom:1", at: 10, Self.begin("mom", attempt: 1, function: "pipeline.outer"))
@@ -187,11 +214,14 @@ struct JobAssemblerTests {
 
     @Test func callsOnOneActorAreOrderedByTime() throws {
         func call(_ task: String, _ function: String, at: Int64) -> String {
-            let begin = Self.begin(task, function: function).replacingOccurrences(of: #""actor_id":null"#, with: #""actor_id":"A1""#)
+            let begin = Self.begin(task, function: function).replacingOccurrences(
+                of: #""actor_id":null"#, with: #""actor_id":"A1""#)
             return Self.event("ray:\(task):0", at: at, begin) + Self.event("ray:\(task):0", at: at + 1, Self.end(task))
         }
-        let spool = Self.line(["H", "1", "7", "1", "0", "/usr/bin/python3", Self.project])
-            + call("c1", "pipeline.Stats.add", at: 10_000_000_000) + call("c2", "pipeline.Stats.add", at: 20_000_000_000)
+        let spool =
+            Self.line(["H", "1", "7", "1", "0", "/usr/bin/python3", Self.project])
+            + call("c1", "pipeline.Stats.add", at: 10_000_000_000)
+            + call("c2", "pipeline.Stats.add", at: 20_000_000_000)
             + call("c3", "pipeline.Stats.dump", at: 30_000_000_000) + Self.line(["Z", "40000000000"])
         let steps = assemble([spool]).jobs.filter { $0.job.ray != nil }.map { ($0.job.ray!.taskID, $0.job.step!) }
         #expect(steps.map(\.0) == ["c1", "c2", "c3"])
@@ -199,7 +229,8 @@ struct JobAssemblerTests {
     }
 
     @Test func retriesAreSeparateJobs() {
-        let spool = Self.line(["H", "1", "7", "1", "0", "/usr/bin/python3", Self.project])
+        let spool =
+            Self.line(["H", "1", "7", "1", "0", "/usr/bin/python3", Self.project])
             + Self.event("ray:r:0", at: 10, Self.begin("r", attempt: 0, function: "pipeline.flaky"))
             + Self.event("ray:r:0", at: 11, Self.end("r", attempt: 0, status: "failed", error: "OSError: x"))
             + Self.event("ray:r:1", at: 12, Self.begin("r", attempt: 1, function: "pipeline.flaky"))
@@ -212,9 +243,12 @@ struct JobAssemblerTests {
     }
 
     @Test func damagedSpoolsAreReportedAndTheRestIsKept() {
-        let spool = Self.line(["H", "1", "7", "1", "0", "/bin/sh", Self.project])
+        let spool =
+            Self.line(["H", "1", "7", "1", "0", "/bin/sh", Self.project])
             + "F\tgarbage\n"
-            + Self.fileLine(tag: "", at: 4, mode: "w", written: 3, version: Self.version(60), hash: "blake3:" + Self.digestA, path: "\(Self.project)/kept.txt")
+            + Self.fileLine(
+                tag: "", at: 4, mode: "w", written: 3, version: Self.version(60), hash: "blake3:" + Self.digestA,
+                path: "\(Self.project)/kept.txt")
             + "F\t\t1\t2\tw"
         let result = assemble([spool])
         #expect(result.problems.count == 2)

@@ -14,13 +14,19 @@ struct SegmentBatchTests {
         let version = FileVersion(device: 65024, inode: 77, size: 8, modifiedNanoseconds: 1_795_000_000_123_456_789)
         return SegmentBatch(
             sessionID: session, producer: producer, isFinal: final,
-            pathMap: PathRestorer(packages: [.init(name: "_ray_pkg_ab12", kind: .workingDirectory, hostPath: "/home/u/p")]),
+            pathMap: PathRestorer(packages: [
+                .init(name: "_ray_pkg_ab12", kind: .workingDirectory, hostPath: "/home/u/p")
+            ]),
             segments: [
                 .init(file: "1-2-aa.spool", offset: 0, data: Array("H\t1\t1\t0\t5\t/usr/bin/python3\t/\n".utf8)),
                 .init(file: "sub/3-4-bb.spool", offset: 4096, data: [0x45, 0x09, 0xFF, 0x00, 0x0A]),
             ],
-            readDigests: [.init(path: "/tmp/ray/x/data.csv", version: version, blake3: String(repeating: "0f", count: 32))],
-            currentDigests: final ? [.init(path: "/tmp/ray/x/out.csv", version: version, blake3: String(repeating: "a1", count: 32))] : [],
+            readDigests: [
+                .init(path: "/tmp/ray/x/data.csv", version: version, blake3: String(repeating: "0f", count: 32))
+            ],
+            currentDigests: final
+                ? [.init(path: "/tmp/ray/x/out.csv", version: version, blake3: String(repeating: "a1", count: 32))]
+                : [],
             stats: .init(files: 2, bytes: 40, hashedFiles: 1, hashFailures: 0))
     }
 
@@ -39,9 +45,11 @@ struct SegmentBatchTests {
     @Test func jsonUsesTheDocumentedKeys() throws {
         let object = try #require(
             try JSONSerialization.jsonObject(with: Data(Self.sample(final: true).encoded())) as? [String: Any])
-        #expect(Set(object.keys) == [
-            "schema", "session_id", "producer", "final", "path_map", "segments", "read_digests", "current_digests", "stats",
-        ])
+        #expect(
+            Set(object.keys) == [
+                "schema", "session_id", "producer", "final", "path_map", "segments", "read_digests", "current_digests",
+                "stats",
+            ])
         #expect(object["schema"] as? String == "roar.segments/1")
         let segment = try #require((object["segments"] as? [[String: Any]])?.last)
         #expect(segment["file"] as? String == "sub/3-4-bb.spool")
@@ -98,7 +106,8 @@ struct SegmentBatchTests {
         }
         // A minimal final marker decodes: absent lists are empty.
         let marker = try sealer.seal(
-            plaintext: Array(#"{"schema":"roar.segments/1","session_id":"sess-segments","producer":"node-9","final":true}"#.utf8),
+            plaintext: Array(
+                #"{"schema":"roar.segments/1","session_id":"sess-segments","producer":"node-9","final":true}"#.utf8),
             payload: SegmentBatch.currentSchema, sequenceNumber: 12, ephemeralKey: .init(), nonce: .init())
         let opened = try BatchOpener(keyPair: keyPair).open(marker)
         #expect(opened.batch.isFinal && opened.batch.segments.isEmpty && opened.batch.pathMap == nil)

@@ -50,8 +50,10 @@ struct SegmentVectorTests {
             let start = inputs.nonceHex.index(inputs.nonceHex.startIndex, offsetBy: offset)
             return UInt8(inputs.nonceHex[start...inputs.nonceHex.index(after: start)], radix: 16)!
         }
-        let sealed = try BatchSealer(recipient: keyPair.publicKey, sessionID: inputs.sessionId, producer: inputs.producer)
-            .seal(batch, sequenceNumber: inputs.seq, ephemeralKey: ephemeral, nonce: try ChaChaPoly.Nonce(data: nonce))
+        let sealed = try BatchSealer(
+            recipient: keyPair.publicKey, sessionID: inputs.sessionId, producer: inputs.producer
+        )
+        .seal(batch, sequenceNumber: inputs.seq, ephemeralKey: ephemeral, nonce: try ChaChaPoly.Nonce(data: nonce))
         let file = Self.directory.appending(path: inputs.sealedFile)
         if ProcessInfo.processInfo.environment["ROAR_WRITE_VECTORS"] == "1" {
             try Data(sealed).write(to: file)
@@ -76,9 +78,10 @@ struct SegmentVectorTests {
         let lastNewline = try #require(spool.lastIndex(of: UInt8(ascii: "\n")))
         #expect(file == Array(spool[...lastNewline]), "complete lines only: the unfinished last line waits")
         #expect(batch.isFinal && batch.pathMap?.packages.first?.hostPath == "/home/u/proj")
-        #expect(batch.readDigests.map(\.version) == [
-            FileVersion(device: 2049, inode: 77, size: 8, modifiedNanoseconds: 1_794_999_999_000_000_001)
-        ])
+        #expect(
+            batch.readDigests.map(\.version) == [
+                FileVersion(device: 2049, inode: 77, size: 8, modifiedNanoseconds: 1_794_999_999_000_000_001)
+            ])
         #expect(batch.stats.bytes == file.count)
     }
 }

@@ -24,8 +24,11 @@ public enum SpoolReader {
             lineNumber += 1
             guard let newline = bytes[lineStart...].firstIndex(of: UInt8(ascii: "\n")) else {
                 contents.problems.append(
-                    SpoolProblem(file: file, line: lineNumber, kind: .truncated,
-                                 detail: "last line has no newline (\(bytes.count - lineStart) bytes): the writer was killed mid-write"))
+                    SpoolProblem(
+                        file: file, line: lineNumber, kind: .truncated,
+                        detail:
+                            "last line has no newline (\(bytes.count - lineStart) bytes): the writer was killed mid-write"
+                    ))
                 break
             }
             let line = bytes[lineStart..<newline]
@@ -39,7 +42,8 @@ public enum SpoolReader {
                 contents.records.append(record)
                 contents.lineNumbers.append(lineNumber)
             } catch {
-                contents.problems.append(SpoolProblem(file: file, line: lineNumber, kind: .corrupt, detail: error.reason))
+                contents.problems.append(
+                    SpoolProblem(file: file, line: lineNumber, kind: .corrupt, detail: error.reason))
             }
         }
         if contents.header == nil && !bytes.isEmpty {
@@ -63,7 +67,9 @@ public enum SpoolReader {
         switch type {
         case "H":
             let version = try reader.int("version")
-            guard version == 1 else { throw LineError(reason: "spool version \(version) is not supported (expected 1)") }
+            guard version == 1 else {
+                throw LineError(reason: "spool version \(version) is not supported (expected 1)")
+            }
             return .header(
                 SpoolHeader(
                     version: version, pid: Int32(try reader.int("pid")), parentPID: Int32(try reader.int("ppid")),
@@ -101,14 +107,17 @@ public enum SpoolReader {
                 path: try reader.text("path"))
         case "M":
             return .rename(
-                tag: try reader.text("tag"), nanoseconds: Int64(try reader.int("ns")), from: try reader.text("old_path"),
+                tag: try reader.text("tag"), nanoseconds: Int64(try reader.int("ns")),
+                from: try reader.text("old_path"),
                 to: try reader.text("new_path"))
         case "L":
             return .link(
-                tag: try reader.text("tag"), nanoseconds: Int64(try reader.int("ns")), from: try reader.text("old_path"),
+                tag: try reader.text("tag"), nanoseconds: Int64(try reader.int("ns")),
+                from: try reader.text("old_path"),
                 to: try reader.text("new_path"))
         case "D":
-            return .delete(tag: try reader.text("tag"), nanoseconds: Int64(try reader.int("ns")), path: try reader.text("path"))
+            return .delete(
+                tag: try reader.text("tag"), nanoseconds: Int64(try reader.int("ns")), path: try reader.text("path"))
         case "T":
             return .truncate(
                 tag: try reader.text("tag"), nanoseconds: Int64(try reader.int("ns")), path: try reader.text("path"),
@@ -127,7 +136,8 @@ public enum SpoolReader {
                 tag: try reader.text("tag"), nanoseconds: Int64(try reader.int("ns")), kind: try reader.text("kind"),
                 detail: reader.isAtEnd ? "" : try reader.text("detail"))
         case "E":
-            return .event(tag: try reader.text("tag"), nanoseconds: Int64(try reader.int("ns")), json: try reader.text("json"))
+            return .event(
+                tag: try reader.text("tag"), nanoseconds: Int64(try reader.int("ns")), json: try reader.text("json"))
         case "C":
             let ns = Int64(try reader.int("ns"))
             var counters: [String: Int] = [:]
@@ -170,7 +180,9 @@ public enum SpoolReader {
 
         mutating func unsigned(_ name: String) throws(LineError) -> UInt64 {
             let text = try text(name)
-            guard let value = UInt64(text) else { throw LineError(reason: "field '\(name)' is not a number: '\(text)'") }
+            guard let value = UInt64(text) else {
+                throw LineError(reason: "field '\(name)' is not a number: '\(text)'")
+            }
             return value
         }
 
@@ -216,7 +228,8 @@ public enum SpoolEscaping {
         while index < field.endIndex {
             let byte = field[index]
             if byte == UInt8(ascii: "%") {
-                guard index + 2 < field.endIndex, let high = hexValue(field[index + 1]), let low = hexValue(field[index + 2])
+                guard index + 2 < field.endIndex, let high = hexValue(field[index + 1]),
+                    let low = hexValue(field[index + 2])
                 else {
                     throw SpoolReader.LineError(reason: "bad %-escape in field '\(name)'")
                 }
