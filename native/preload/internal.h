@@ -294,6 +294,8 @@ void roar_emit_file(const struct roar_file_record *r) ROAR_HIDDEN;
 void roar_mode_letters(uint32_t mode, char *out) ROAR_HIDDEN;
 
 void roar_spool_flush(void) ROAR_HIDDEN;             /* write the buffer (+ a C record) now */
+/* The program started a thread of its own (pthread_create): a flusher thread then costs it nothing more. */
+extern int roar_program_has_threads ROAR_HIDDEN;
 /* No spool file yet and nothing to write but Z: a flush now would create no file. */
 int roar_spool_untouched(void) ROAR_HIDDEN;
 void roar_spool_atfork_prepare(void) ROAR_HIDDEN;    /* flush and lock */

@@ -656,6 +656,8 @@ ROAR_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(
     int r = REAL(pthread_create)(t, attr, thread_trampoline, s);
     if (r != 0) {
         free(s);
+    } else {
+        __atomic_store_n(&roar_program_has_threads, 1, __ATOMIC_RELAXED);
     }
     return r;
 }

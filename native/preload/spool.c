@@ -4,10 +4,20 @@
  * nothing leaves no file) with raw syscalls, `H` first. Records are formatted outside any lock into a line buffer, then
  * appended under the spool lock to a process buffer that is written with one write(2) when full, when more than
  * ROAR_FLUSH_MS passed since the last flush, at roar_flush(), before fork/exec and at exit. Never uses stdio.
+ *
+ * Loss is bounded in time for what matters most (docs/spool-format.md, "Buffering and crash safety"), also when
+ * the process does nothing more: a program that runs threads of its own (Ray workers, most ML code) gets a
+ * flusher thread at its first record after FLUSHER_AFTER_NS, which writes whatever waits in the buffer every half
+ * ROAR_FLUSH_MS. A single-threaded program gets no thread — one more thread would end glibc's single-thread fast
+ * paths (every write() then pays cancellation handling: +90 ns per 1-byte write measured) and costs ~90 µs to
+ * create and end — and writes the F record of each file it wrote at once instead: an output is never left in
+ * memory.
  */
 #include "internal.h"
 
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -24,6 +34,14 @@ volatile int roar_spool_fd = -1;
 #define spool_fd roar_spool_fd
 static int spool_failed;       /* the spool file could not be opened: drop (count) records */
 static uint64_t last_flush_ns;
+/* When this image started (or this fork child), on the clock of roar_line_commit; and its flusher thread:
+ * FLUSHER_NONE until the first record after FLUSHER_AFTER_NS in a program with threads of its own (see
+ * roar_program_has_threads), then FLUSHER_RUNNING (or FLUSHER_FAILED). */
+#define FLUSHER_AFTER_NS (10u * 1000000u)
+enum { FLUSHER_NONE, FLUSHER_RUNNING, FLUSHER_FAILED };
+static uint64_t image_start_ns;
+static int flusher_state;
+int roar_program_has_threads;
 /* A record other than Z was committed in this image (since fork), or its spool file was opened once: until
  * then a flush with nothing else to say (only Z, and no loss counted) creates no file. */
 static int spool_content;
@@ -357,7 +375,26 @@ void roar_mode_letters(uint32_t mode, char *out) {
  * + '\n', plus the scratch bytes put_u64 may store after its digits. */
 #define FILE_RECORD_FIXED 256
 
+static void emit_file_record(const struct roar_file_record *r);
+static void flush_locked(int counters);
+
+/* A written file's F record, in a process without a flusher thread: written at once (see the top of this file). */
+static void flush_output_record(void) {
+    roar_lock(&spool_mu);
+    if (flusher_state != FLUSHER_RUNNING && spool_len > 0) {
+        flush_locked(0);
+    }
+    roar_unlock(&spool_mu);
+}
+
 void roar_emit_file(const struct roar_file_record *r) {
+    emit_file_record(r);
+    if ((r->mode & DM_W) && roar_g.flush_interval_ns != 0) {
+        flush_output_record();
+    }
+}
+
+static void emit_file_record(const struct roar_file_record *r) {
     struct roar_line l;
     roar_line_init(&l, 'F');
     if (ROAR_LIKELY(r->tag_len + r->path_len + r->hash_len + FILE_RECORD_FIXED <= l.cap) &&
@@ -539,13 +576,56 @@ static void flush_locked(int counters) {
     spool_records = 0;
 }
 
+static uint64_t coarse_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME_COARSE, &ts); /* the interval checks need milliseconds, not nanoseconds */
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+__attribute__((constructor)) static void spool_clock_start(void) {
+    image_start_ns = coarse_now_ns();
+}
+
+static void *flusher_main(void *arg) {
+    roar_t_guard = 1; /* nothing this thread does is traced */
+    uint64_t half = roar_g.flush_interval_ns / 2;
+    struct timespec pause = {(time_t)(half / 1000000000u), (long)(half % 1000000000u)};
+    for (;;) {
+        syscall(SYS_nanosleep, &pause, NULL);
+        roar_lock(&spool_mu);
+        if (spool_len > 0 && !roar_g.exiting) {
+            flush_locked(0);
+        }
+        roar_unlock(&spool_mu);
+    }
+    return arg;
+}
+
+/* Starts this process's flusher thread (outside the spool lock: creating a thread maps memory). */
+static void start_flusher(void) {
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 64 * 1024);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old); /* the thread starts with every signal blocked */
+    pthread_t thread;
+    roar_t_guard++;
+    int failed = pthread_create(&thread, &attr, flusher_main, NULL) != 0;
+    roar_t_guard--;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    if (failed) {
+        __atomic_store_n(&flusher_state, FLUSHER_FAILED, __ATOMIC_RELAXED);
+    }
+}
+
 /* Room kept free at the end of the buffer for the C record of the next flush. */
 #define COUNTER_RESERVE 1024
 
 void roar_line_commit(struct roar_line *l) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME_COARSE, &ts); /* the interval check needs milliseconds, not nanoseconds */
-    roar_line_commit_at(l, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
+    roar_line_commit_at(l, coarse_now_ns());
 }
 
 void roar_line_commit_at(struct roar_line *l, uint64_t now) {
@@ -557,6 +637,7 @@ void roar_line_commit_at(struct roar_line *l, uint64_t now) {
             l->p[l->len - 1] = '\n'; /* truncated by an allocation failure: keep the line well-formed */
         }
     }
+    int start_thread = 0;
     roar_lock(&spool_mu);
     roar_add_u64(&roar_counters[RC_EVENTS], 1);
     if (l->p[0] != 'Z') {
@@ -583,10 +664,18 @@ void roar_line_commit_at(struct roar_line *l, uint64_t now) {
         spool_records++;
         if (roar_g.flush_interval_ns == 0 || (now > last_flush_ns && now - last_flush_ns > roar_g.flush_interval_ns)) {
             flush_locked(1);
+        } else if (ROAR_UNLIKELY(flusher_state == FLUSHER_NONE) &&
+                   __atomic_load_n(&roar_program_has_threads, __ATOMIC_RELAXED) &&
+                   now > image_start_ns + FLUSHER_AFTER_NS) {
+            flusher_state = FLUSHER_RUNNING;
+            start_thread = 1;
         }
     }
     roar_unlock(&spool_mu);
     roar_line_free(l);
+    if (start_thread) {
+        start_flusher();
+    }
 }
 
 int roar_spool_untouched(void) {
@@ -642,6 +731,9 @@ void roar_spool_atfork_child(void) {
     spool_len = 0;
     spool_records = 0;
     last_flush_ns = roar_now_ns();
+    image_start_ns = coarse_now_ns(); /* threads do not survive fork: the child starts its own flusher */
+    flusher_state = FLUSHER_NONE;
+    roar_program_has_threads = 0;
     /* The child's counters start over: the parent's C records already count what it did. */
     for (int i = 0; i < RC_COUNT; i++) {
         roar_counters[i] = 0;

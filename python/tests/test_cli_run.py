@@ -338,3 +338,21 @@ def test_a_missing_command_exits_127_and_leaves_nothing_behind(project: Project)
     assert "no-such-command-anywhere" in result.stderr and "not found" in result.stderr
     assert "Nothing to recover" in project.cli("recover").stdout
     assert [job for job in project.dag()["jobs"]] == []
+
+
+def test_a_write_before_a_quiet_spell_survives_sigkill(project: Project) -> None:
+    """The program writes its result, computes quietly past the flush interval, and is SIGKILLed (as the OOM
+    killer would): the output is recorded with its digest, and the run as killed."""
+    (project.root / "job.py").write_text(textwrap.dedent("""
+        import os, signal, time
+        with open("result.txt", "w") as f:
+            f.write("computed before the kill\\n")
+        time.sleep(1.5)  # quiet: no I/O that would flush the record
+        os.kill(os.getpid(), signal.SIGKILL)
+    """))
+    result = project.run(sys.executable, "job.py", check=False)
+    assert result.returncode == 128 + signal.SIGKILL, result.stderr
+    job = last_run(project.dag())
+    assert job["status"] == "killed"
+    out = ref(job["outputs"], project.path("result.txt"))
+    assert out["hashes"]["blake3"] == b3sum(project.root / "result.txt")

@@ -14,9 +14,11 @@ from __future__ import annotations
 import ctypes.util
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -1110,3 +1112,99 @@ def test_build_is_idempotent_and_quiet(native_build: Path) -> None:
     assert proc.returncode == 0 and proc.stdout == "" and proc.stderr == ""
     assert (native_build / "libroar_preload.so").stat().st_mtime_ns == before
     assert shutil.which("b3sum"), "b3sum is needed (scripts/setup installs it)"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# time-bounded loss: records reach the spool while the process stays quiet (docs/spool-format.md)
+
+
+def wait_for_write_record(traced: Traced, path: Path, proc: subprocess.Popen, deadline_s: float = 10.0):
+    """The F record of `path`, read from the spool while `proc` still runs (so not written by its exit)."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the process ended: its exit would have flushed"
+        writes = Spool(traced.spool_dir).writes(path)
+        if writes:
+            return only(writes)
+        time.sleep(0.05)
+    raise AssertionError(f"no F record of {path} within {deadline_s} s while the process stayed quiet")
+
+
+@pytest.mark.parametrize("program", ["shell", "python"])
+def test_a_quiet_process_s_write_reaches_the_spool_and_survives_sigkill(traced: Traced, program: str) -> None:
+    """A single-threaded process writes and closes a file, then computes quietly: the F record of an output is
+    written at once, and a SIGKILL then loses nothing."""
+    out = traced.cwd / "quiet.txt"
+    if program == "shell":
+        # Builtins only: no fork or exec, which would flush on their own.
+        command = ["sh", "-c", "echo result > quiet.txt; echo written; while :; do :; done"]
+    else:
+        command = [PYTHON, "-c", textwrap.dedent("""
+            import time
+            time.sleep(0.05)
+            with open("quiet.txt", "w") as f:
+                f.write("result\\n")
+            print("written", flush=True)
+            time.sleep(60)
+        """)]
+    proc = subprocess.Popen(command, cwd=traced.cwd, env=traced.env(ROAR_FLUSH_MS="300"), stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == b"written"
+        record = wait_for_write_record(traced, out, proc)
+        assert_digest(record, out)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == -9
+    assert_digest(only(Spool(traced.spool_dir).writes(out)), out)
+
+
+def test_a_threaded_process_s_quiet_read_reaches_the_spool_within_the_interval(traced: Traced) -> None:
+    """A program with threads of its own (as a Ray worker) gets the flusher thread: even a read — which a
+    single-threaded program keeps buffered — reaches the spool while the program stays quiet."""
+    source = traced.cwd / "input.txt"
+    source.write_text("input\n")
+    proc = subprocess.Popen([PYTHON, "-c", textwrap.dedent("""
+        import threading, time
+        threading.Thread(target=time.sleep, args=(60,), daemon=True).start()
+        time.sleep(0.05)
+        open("input.txt").read()
+        print("read", flush=True)
+        time.sleep(60)
+    """)], cwd=traced.cwd, env=traced.env(ROAR_FLUSH_MS="300"), stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == b"read"
+        deadline = time.monotonic() + 10
+        while not Spool(traced.spool_dir).reads(source):
+            assert proc.poll() is None and time.monotonic() < deadline, "the read stayed in the buffer"
+            time.sleep(0.05)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert_stat(only(Spool(traced.spool_dir).reads(source)), source)
+
+
+def test_a_fork_child_gets_its_own_flusher(traced: Traced) -> None:
+    """Threads do not survive fork: the child's quiet write still reaches the spool while it runs."""
+    out = traced.cwd / "child.txt"
+    proc = subprocess.Popen([PYTHON, "-c", textwrap.dedent("""
+        import os, sys, time
+        time.sleep(0.05)
+        open("parent.txt", "w").write("p")  # the parent's flusher starts here
+        if os.fork() == 0:
+            time.sleep(0.05)
+            with open("child.txt", "w") as f:
+                f.write("child\\n")
+            print("written", flush=True)
+            time.sleep(60)
+        os.wait()
+    """)], cwd=traced.cwd, env=traced.env(ROAR_FLUSH_MS="300"), stdout=subprocess.PIPE, start_new_session=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == b"written"
+        assert_digest(wait_for_write_record(traced, out, proc), out)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    sp = Spool(traced.spool_dir)
+    assert_digest(only(sp.writes(out)), out)
+    assert_digest(only(sp.writes(traced.cwd / "parent.txt")), traced.cwd / "parent.txt")
