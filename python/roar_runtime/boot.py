@@ -97,13 +97,12 @@ def _on_ray_imported(module: types.ModuleType) -> None:
         from . import driver, worker
 
         driver.install(module)
-        worker.install_connect_hook(module)
+        worker.install_connect_hook()
     except Exception as exc:
         from . import spool
 
         spool.count("driver_install_failed")
-        if os.environ.get("ROAR_DEBUG"):
-            sys.stderr.write(f"roar: could not patch ray: {exc!r}\n")
+        spool.debug(f"could not patch ray: {exc!r}")
 
 
 def install_import_hook() -> None:

@@ -33,6 +33,8 @@ import threading
 import time
 from typing import Any, Dict, List, Optional
 
+from . import ray_compat, spool
+
 MODE_ENV = "ROAR_MODE"
 NAMESPACE = "roar"
 DONE_MARKER = "_job_done"
@@ -64,11 +66,6 @@ def bundle_binary(name: str) -> str:
 def run_directory() -> str:
     """``ROAR_SPOOL`` is ``<run dir>/spool`` on every node; outboxes sit beside it."""
     return os.path.dirname(os.path.normpath(os.environ.get("ROAR_SPOOL", "/tmp/roar-cluster/unknown/spool")))
-
-
-def _debug(message: str) -> None:
-    if os.environ.get("ROAR_DEBUG"):
-        sys.stderr.write(f"roar: {message}\n")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -117,12 +114,9 @@ class _Collection:
     start: on a small cluster each Ray worker process costs about a second of CPU)."""
 
     def __init__(self, run_id: str, owner: Any) -> None:
-        import ray
-
         self.run_id = run_id
         self.owner = owner  # the node agent holding this collection
-        node = ray._private.worker.global_worker.node
-        self.spill = os.path.join(node.get_logs_dir_path(), "roar", run_id)
+        self.spill = os.path.join(ray_compat.logs_dir(), "roar", run_id)
         os.makedirs(self.spill, exist_ok=True)
         self.lock = threading.Lock()
         self.agents: Dict[str, Any] = {}
@@ -237,8 +231,6 @@ class _NodeAgent:
     the collector. The agent on the driver's node is the collector (``collector`` is None)."""
 
     def __init__(self, run_id: str, node_id: str, collector: Any, settings: Dict[str, Any]) -> None:
-        from . import spool
-
         # What this process reads and writes (spools, batches, the spill) is roar's own:
         # recorded, it would feed this agent's next batch, round after round.
         spool.stop_recording()
@@ -303,7 +295,7 @@ class _NodeAgent:
                 self._collector_call("register", self.node_id, me, timeout=10)
                 return
             except Exception as exc:
-                _debug(f"registering with the collector failed (attempt {attempt + 1}): {exc!r}")
+                spool.debug(f"registering with the collector failed (attempt {attempt + 1}): {exc!r}")
                 time.sleep(1)
 
     def _start(self, settings: Dict[str, Any]) -> "subprocess.Popen[bytes]":
@@ -346,7 +338,7 @@ class _NodeAgent:
                     self.forwarded += 1
             except Exception as exc:
                 self.failures += 1
-                _debug(f"forwarding {name} failed, will retry: {exc!r}")
+                spool.debug(f"forwarding {name} failed, will retry: {exc!r}")
                 return
 
     def _loop(self) -> None:
@@ -373,7 +365,7 @@ class _NodeAgent:
         try:
             self._collector_call("job_finished", nodes)
         except Exception as exc:
-            _debug(f"could not report the job's end: {exc!r}")
+            spool.debug(f"could not report the job's end: {exc!r}")
 
     def _watch(self) -> None:
         """Detached actors outlive everything: stop when the collector is gone, and finish
@@ -391,9 +383,7 @@ class _NodeAgent:
         if self.reported_done or not self.driver_job:
             return
         try:
-            from ray._private import state
-
-            dead = any(j.get("JobID") == self.driver_job and j.get("IsDead") for j in state.jobs())
+            dead = any(j.get("JobID") == self.driver_job and j.get("IsDead") for j in ray_compat.jobs())
         except Exception:
             return
         if not dead:
@@ -432,7 +422,7 @@ class _NodeAgent:
         try:
             self._collector_call("agent_finished", self.node_id, self.finished)
         except Exception as exc:
-            _debug(f"could not report the final round: {exc!r}")
+            spool.debug(f"could not report the final round: {exc!r}")
         return self.finished
 
     def cleanup(self) -> None:
@@ -455,14 +445,9 @@ def _agent_class() -> Any:
 
 
 def _job_runtime_env() -> Dict[str, Any]:
-    raw = os.environ.get("RAY_JOB_CONFIG_JSON_ENV_VAR")
-    if raw:
-        try:
-            value = json.loads(raw).get("runtime_env") or {}
-            if isinstance(value, dict):
-                return value
-        except ValueError:
-            pass
+    submitted = ray_compat.job_config_runtime_env()
+    if submitted is not None:
+        return submitted
     try:
         import ray
 
@@ -487,8 +472,6 @@ def _start_quietly() -> None:
     try:
         _start()
     except Exception as exc:
-        from . import spool
-
         spool.count("cluster_start_failed")
         sys.stderr.write(f"roar: warning: could not start roar's node agents; lineage of this job may be missing: {exc!r}\n")
 
@@ -563,4 +546,4 @@ def mark_job_done() -> None:
             json.dump({"pid": os.getpid(), "nodes": list(_started_nodes)}, f)
         os.replace(path + ".tmp", path)
     except Exception as exc:
-        _debug(f"could not mark the job done: {exc!r}")
+        spool.debug(f"could not mark the job done: {exc!r}")

@@ -27,6 +27,8 @@ import time
 import urllib.parse
 from typing import Any, Dict, List, Optional, Tuple
 
+from roar_runtime import ray_compat
+
 MANIFEST = "manifest.json"
 TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
 
@@ -49,7 +51,7 @@ def _client(args: argparse.Namespace) -> Any:
 
 
 def _get_json(client: Any, endpoint: str) -> Dict[str, Any]:
-    response = client._do_request("GET", endpoint)
+    response = ray_compat.dashboard_request(client, "GET", endpoint)
     if response.status_code != 200:
         raise DrainError(f"GET {endpoint} answered {response.status_code}: {response.text[:300]}")
     return response.json()
@@ -79,7 +81,7 @@ def _download(client: Any, node_id: str, run_id: str, name: str) -> bytes:
     query = urllib.parse.urlencode(
         {"node_id": node_id, "filename": f"roar/{run_id}/{name}", "lines": -1, "media_type": "file", "timeout": 60}
     )
-    response = client._do_request("GET", f"/api/v0/logs/file?{query}")
+    response = ray_compat.dashboard_request(client, "GET", f"/api/v0/logs/file?{query}")
     if response.status_code != 200:
         raise DrainError(f"downloading {name} from node {node_id} answered {response.status_code}: {response.text[:300]}")
     return response.content
