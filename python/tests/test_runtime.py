@@ -341,3 +341,10 @@ def test_interpreter_trees_added_to_roar_ignore(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.delenv("ROAR_IGNORE")
     driver._ignore_interpreter_trees()  # not under roar run: nothing to extend
     assert "ROAR_IGNORE" not in os.environ
+
+
+def test_every_ray_private_roar_uses_is_in_this_ray(spool_dir: Path, tmp_path: Path) -> None:
+    """roar_runtime/ray_compat.py lists the private Ray names roar relies on: the Ray the tests
+    run against has each of them (a Ray upgrade that drops one fails here first)."""
+    code = "import json; from roar_runtime import ray_compat; print(json.dumps(ray_compat.unavailable()))"
+    assert json.loads(_python(code, runtime_env_vars(spool_dir), tmp_path)) == []
