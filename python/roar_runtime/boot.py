@@ -15,7 +15,8 @@ import importlib.util
 import os
 import sys
 import types
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from . import config
 
@@ -54,7 +55,7 @@ class _RayImportHook:
     its ``__init__`` ran. Removes itself on first use."""
 
     def find_spec(
-        self, fullname: str, path: Optional[Sequence[str]] = None, target: Optional[types.ModuleType] = None
+        self, fullname: str, path: Sequence[str] | None = None, target: types.ModuleType | None = None
     ) -> Any:
         if fullname != "ray":
             return None

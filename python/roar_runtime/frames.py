@@ -15,19 +15,19 @@ from __future__ import annotations
 import json
 import os
 import threading
-from typing import Callable, Dict, List, Optional, Tuple
+from collections.abc import Callable
 
 from . import config, ray_compat, spool
 
 # Filled once per worker by ``bind``.
-_core_worker: Optional[ray_compat.CoreWorker] = None
+_core_worker: ray_compat.CoreWorker | None = None
 _actor_attribution = config.PER_CALL
 _worker_static = ""  # JSON fragment: node_id, worker_id, job_id, pid
-_main_module: Optional[str] = None
-_actor_id_hex: Optional[str] = None
+_main_module: str | None = None
+_actor_id_hex: str | None = None
 
 # task id (binary) -> attempt number, set when Ray starts executing the task.
-_attempts: Dict[bytes, int] = {}
+_attempts: dict[bytes, int] = {}
 
 # Per thread: stack of frames of tasks executing on this thread.
 _tls = threading.local()
@@ -141,11 +141,11 @@ class Frame:
         self.prev = ""
 
 
-def _stack() -> List[Frame]:
+def _stack() -> list[Frame]:
     try:
         return _tls.stack  # type: ignore[no-any-return]
     except AttributeError:
-        stack: List[Frame] = []
+        stack: list[Frame] = []
         _tls.stack = stack
         return stack
 
@@ -189,7 +189,7 @@ def _new_frame(meta: TaskMeta) -> Frame:
     return Frame(task_id, attempt, tag, meta)
 
 
-def begin(meta: TaskMeta) -> Optional[Frame]:
+def begin(meta: TaskMeta) -> Frame | None:
     """Enter a task: set the tag, emit ``task_begin``. ``None`` when it failed."""
     try:
         frame = _new_frame(meta)
@@ -207,7 +207,7 @@ def begin(meta: TaskMeta) -> Optional[Frame]:
         return None
 
 
-def _finish(frame: Frame, exc: Optional[BaseException]) -> None:
+def _finish(frame: Frame, exc: BaseException | None) -> None:
     """Emit ``task_end`` (the frame's tag must be set on this thread) once."""
     if frame.ended:
         return
@@ -237,7 +237,7 @@ def _describe(exc: BaseException) -> str:
     return f"{name}: {message}" if message else name
 
 
-def end(frame: Frame, exc: Optional[BaseException]) -> None:
+def end(frame: Frame, exc: BaseException | None) -> None:
     """Emit ``task_end`` (once) and leave the frame; ``exc`` is what the task raised."""
     try:
         _finish(frame, exc)
@@ -262,7 +262,7 @@ def enter_quietly(frame: Frame) -> None:
         spool.count("task_enter_failed")
 
 
-def current_parent() -> Optional[Tuple[str, int]]:
+def current_parent() -> tuple[str, int] | None:
     """(task id, attempt) of the task on whose behalf this thread runs, if any."""
     stack = getattr(_tls, "stack", None)
     if stack:

@@ -19,8 +19,9 @@ import importlib
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any
 
 from . import spool
 
@@ -38,7 +39,7 @@ class Private:
     for attributes of objects that exist only at run time (checked where they are used)."""
 
     module: str
-    attribute: Optional[str]
+    attribute: str | None
     known: str
     use: str
     static: bool = True
@@ -48,7 +49,7 @@ class Private:
         return self.module + ("." + self.attribute if self.attribute else "")
 
 
-PRIVATES: Tuple[Private, ...] = (
+PRIVATES: tuple[Private, ...] = (
     Private("ray._private.worker", "connect", TESTED, "install roar when a process connects as a worker"),
     Private("ray._private.worker", "global_worker", TESTED, "the worker's mode, core worker and node"),
     Private("ray._private.worker", "WORKER_MODE", TESTED, "tell a worker from a driver at connect"),
@@ -85,14 +86,14 @@ class RayPrivateUnavailable(Exception):
     """A private Ray name roar relies on is missing or has changed."""
 
 
-def report_unavailable(name: str, error: Optional[BaseException] = None) -> None:
+def report_unavailable(name: str, error: BaseException | None = None) -> None:
     """The one place a missing or changed Ray private is reported."""
     spool.count("ray_private_unavailable")
     detail = f": {error!r}" if error is not None else ""
     spool.debug(f"Ray private {name} is unavailable in this Ray (known for Ray {TESTED}){detail}")
 
 
-def _resolve(module: str, attribute: Optional[str] = None) -> Any:
+def _resolve(module: str, attribute: str | None = None) -> Any:
     """Import ``module`` and follow ``attribute``; reported and raised when it is not there."""
     name = module + ("." + attribute if attribute else "")
     try:
@@ -105,7 +106,7 @@ def _resolve(module: str, attribute: Optional[str] = None) -> Any:
         raise RayPrivateUnavailable(name) from exc
 
 
-def unavailable() -> List[str]:
+def unavailable() -> list[str]:
     """The names in ``PRIVATES`` that this Ray lacks (``static`` ones only). Imports Ray."""
     missing = []
     for private in PRIVATES:
@@ -138,13 +139,13 @@ def worker_module_if_imported() -> Any:
     return sys.modules.get("ray._private.worker")
 
 
-def starts_local_instance(address: Any, temp_dir: Optional[str]) -> bool:
+def starts_local_instance(address: Any, temp_dir: str | None) -> bool:
     """Whether ``ray.init(address, _temp_dir=temp_dir)`` starts a new local Ray instance."""
     services = _resolve("ray._private.services")
     return services.canonicalize_bootstrap_address(address, temp_dir) is None
 
 
-def job_config_runtime_env() -> Optional[Dict[str, Any]]:
+def job_config_runtime_env() -> dict[str, Any] | None:
     """The ``runtime_env`` ``ray job submit`` gave this driver (``RAY_JOB_CONFIG_JSON_ENV_VAR``),
     ``{}`` when it gave none; ``None`` when this is not a submitted driver or it cannot be read."""
     raw = os.environ.get(JOB_CONFIG_ENV)
@@ -169,7 +170,7 @@ def logs_dir() -> str:
     return ray._private.worker.global_worker.node.get_logs_dir_path()  # type: ignore[no-any-return]
 
 
-def jobs() -> List[Dict[str, Any]]:
+def jobs() -> list[dict[str, Any]]:
     """The cluster's jobs as ``ray._private.state.jobs()`` lists them (``JobID``, ``IsDead``, …)."""
     return _resolve("ray._private.state", "jobs")()  # type: ignore[no-any-return]
 
@@ -282,7 +283,7 @@ def observe_task_attempts(started: Callable[[bytes, int], None], ended: Callable
     worker_cls.record_task_log_end = record_task_log_end
 
 
-def observe_submissions(submitted: Callable[[str, Callable[[], Optional[str]]], None]) -> None:
+def observe_submissions(submitted: Callable[[str, Callable[[], str | None]], None]) -> None:
     """``submitted(kind, child_task_id)`` after every submission this process makes: a task
     (``RemoteFunction._remote``), an actor method call (``ActorHandle._actor_method_call``),
     an actor creation (``ActorClass._remote``). ``kind`` is ``task``, ``actor_call`` or
@@ -294,7 +295,7 @@ def observe_submissions(submitted: Callable[[str, Callable[[], Optional[str]]], 
     actor_handle_cls = _resolve("ray.actor", "ActorHandle")
     actor_class_cls = _resolve("ray.actor", "ActorClass")
 
-    def after(original: Callable[..., Any], kind: str, task_id_of: Callable[[Any], Optional[str]]) -> Any:
+    def after(original: Callable[..., Any], kind: str, task_id_of: Callable[[Any], str | None]) -> Any:
         if _is_ours(original):
             return original
 
@@ -309,7 +310,7 @@ def observe_submissions(submitted: Callable[[str, Callable[[], Optional[str]]], 
 
         return _mark_ours(submit)
 
-    def actor_creation_task_id(handle: Any) -> Optional[str]:
+    def actor_creation_task_id(handle: Any) -> str | None:
         actor_id = getattr(handle, "_ray_actor_id", None)
         if actor_id is None:
             actor_id = getattr(getattr(handle, "_actor_handle", None), "_ray_actor_id", None)
@@ -322,7 +323,7 @@ def observe_submissions(submitted: Callable[[str, Callable[[], Optional[str]]], 
     actor_class_cls._remote = after(actor_class_cls._remote, "actor_init", actor_creation_task_id)
 
 
-def _task_id_of(result: Any) -> Optional[str]:
+def _task_id_of(result: Any) -> str | None:
     """The task id of what a submission returned: an ``ObjectRef``, a list of them
     (``num_returns`` > 1) or an ``ObjectRefGenerator`` (streaming)."""
     ref = result
@@ -339,7 +340,7 @@ def _task_id_of(result: Any) -> Optional[str]:
     return get().hex()  # type: ignore[no-any-return]
 
 
-def _hex_or_none(get: Callable[[], Any]) -> Optional[str]:
+def _hex_or_none(get: Callable[[], Any]) -> str | None:
     try:
         value = get()
         return None if value.is_nil() else value.hex()
@@ -365,21 +366,21 @@ class CoreWorker:
             report_unavailable("ray._raylet.CoreWorker getters", exc)
             raise RayPrivateUnavailable("ray._raylet.CoreWorker") from exc
 
-    def current_task(self) -> Tuple[str, bytes]:
+    def current_task(self) -> tuple[str, bytes]:
         """The task being executed on this thread: its id in hex and binary."""
         task_id = self._task_id()
         return task_id.hex(), task_id.binary()
 
-    def actor_id(self) -> Optional[str]:
+    def actor_id(self) -> str | None:
         """This worker's actor (hex), ``None`` when it is not an actor."""
         actor_id = self._actor_id()
         return None if actor_id.is_nil() else actor_id.hex()
 
-    def node_id(self) -> Optional[str]:
+    def node_id(self) -> str | None:
         return _hex_or_none(self._node_id)
 
-    def worker_id(self) -> Optional[str]:
+    def worker_id(self) -> str | None:
         return _hex_or_none(self._worker_id)
 
-    def job_id(self) -> Optional[str]:
+    def job_id(self) -> str | None:
         return _hex_or_none(self._job_id)

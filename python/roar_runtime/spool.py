@@ -21,7 +21,8 @@ import re
 import sys
 import threading
 import time
-from typing import Callable, Dict, Optional, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 #: Tag of Ray's own machinery (GCS, raylet, idle workers): reconstitution drops it as noise.
 SYSTEM_TAG = "ray-system"
@@ -29,7 +30,7 @@ SYSTEM_TAG = "ray-system"
 #: Counters of what went wrong; reported in a ``runtime_stats`` event at exit. Written only by
 #: ``count`` under ``_stats_lock`` (tasks of threaded actors count from many threads); read it
 #: through ``stats()``.
-STATS: Dict[str, int] = {}
+STATS: dict[str, int] = {}
 _stats_lock = threading.Lock()
 
 
@@ -38,7 +39,7 @@ def count(key: str, n: int = 1) -> None:
         STATS[key] = STATS.get(key, 0) + n
 
 
-def stats() -> Dict[str, int]:
+def stats() -> dict[str, int]:
     """A copy of ``STATS``."""
     with _stats_lock:
         return dict(STATS)
@@ -209,7 +210,7 @@ class _Null:
         pass
 
 
-_backend: Optional[Backend] = None
+_backend: Backend | None = None
 _backend_lock = threading.Lock()
 
 

@@ -8,12 +8,12 @@ actor creation this process submits; when the submitting thread runs on behalf o
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
 
 from . import frames
 
 
-def submitted(kind: str, child_task_id: Callable[[], Optional[str]]) -> None:
+def submitted(kind: str, child_task_id: Callable[[], str | None]) -> None:
     """``kind``: ``task``, ``actor_call`` or ``actor_init``. Raises on failure (the caller counts)."""
     parent = frames.current_parent()
     if parent is None:

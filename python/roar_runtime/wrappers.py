@@ -18,7 +18,8 @@ thread or event loop resumes it.
 from __future__ import annotations
 
 import types
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any
 
 from . import frames, ray_compat
 from .frames import Frame, TaskMeta, end, enter_quietly, leave_quietly
@@ -75,7 +76,7 @@ def task_wrapper(fn: Callable[..., Any], meta: TaskMeta) -> Callable[..., Any]:
     return roar_task
 
 
-def _result_kind(result: Any) -> Optional[str]:
+def _result_kind(result: Any) -> str | None:
     if isinstance(result, types.CoroutineType):
         return "coroutine"
     if isinstance(result, types.GeneratorType):
@@ -96,7 +97,7 @@ def _drive(iterator: Any, frame: Frame, is_one_item: bool) -> Any:
     an async generator task — its return is one item (the task goes on), ``StopAsyncIteration``
     ends the task, and everything thrown in (``GeneratorExit`` too) is passed to it."""
     to_send: Any = None
-    to_throw: Optional[BaseException] = None
+    to_throw: BaseException | None = None
     while True:
         enter_quietly(frame)
         try:
