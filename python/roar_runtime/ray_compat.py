@@ -93,15 +93,19 @@ def report_unavailable(name: str, error: BaseException | None = None) -> None:
     spool.debug(f"Ray private {name} is unavailable in this Ray (known for Ray {TESTED}){detail}")
 
 
+def _lookup(module: str, attribute: str | None) -> Any:
+    value: Any = importlib.import_module(module)
+    for part in attribute.split(".") if attribute else ():
+        value = getattr(value, part)
+    return value
+
+
 def _resolve(module: str, attribute: str | None = None) -> Any:
     """Import ``module`` and follow ``attribute``; reported and raised when it is not there."""
-    name = module + ("." + attribute if attribute else "")
     try:
-        value: Any = importlib.import_module(module)
-        for part in (attribute or "").split(".") if attribute else ():
-            value = getattr(value, part)
-        return value
+        return _lookup(module, attribute)
     except (ImportError, AttributeError) as exc:
+        name = module + ("." + attribute if attribute else "")
         report_unavailable(name, exc)
         raise RayPrivateUnavailable(name) from exc
 
@@ -113,9 +117,7 @@ def unavailable() -> list[str]:
         if not private.static:
             continue
         try:
-            value: Any = importlib.import_module(private.module)
-            for part in (private.attribute or "").split(".") if private.attribute else ():
-                value = getattr(value, part)
+            _lookup(private.module, private.attribute)
         except (ImportError, AttributeError):
             missing.append(private.name)
     return missing
