@@ -16,7 +16,8 @@ import importlib.util
 import os
 import sys
 import types
-from typing import Any, Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from . import config
 
@@ -59,7 +60,7 @@ class _AfterImportHook:
         self.callback = callback
 
     def find_spec(
-        self, fullname: str, path: Optional[Sequence[str]] = None, target: Optional[types.ModuleType] = None
+        self, fullname: str, path: Sequence[str] | None = None, target: types.ModuleType | None = None
     ) -> Any:
         if fullname != self.name:
             return None
@@ -102,13 +103,12 @@ def _on_ray_imported(module: types.ModuleType) -> None:
         from . import driver, worker
 
         driver.install(module)
-        worker.install_connect_hook(module)
+        worker.install_connect_hook()
     except Exception as exc:
         from . import spool
 
         spool.count("driver_install_failed")
-        if os.environ.get("ROAR_DEBUG"):
-            sys.stderr.write(f"roar: could not patch ray: {exc!r}\n")
+        spool.debug(f"could not patch ray: {exc!r}")
 
 
 def _s3_hook(name: str) -> Callable[[types.ModuleType], None]:

@@ -31,7 +31,9 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any
+
+from . import ray_compat, spool
 
 MODE_ENV = "ROAR_MODE"
 NAMESPACE = "roar"
@@ -48,9 +50,9 @@ ORPHAN_GRACE_S = float(os.environ.get("ROAR_AGENT_ORPHAN_GRACE", "60"))
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _started = False
 _start_lock = threading.Lock()
-_start_thread: Optional[threading.Thread] = None
+_start_thread: threading.Thread | None = None
 #: The nodes this driver started agents on (written into the done marker).
-_started_nodes: List[str] = []
+_started_nodes: list[str] = []
 
 
 def is_cluster_mode() -> bool:
@@ -66,16 +68,11 @@ def run_directory() -> str:
     return os.path.dirname(os.path.normpath(os.environ.get("ROAR_SPOOL", "/tmp/roar-cluster/unknown/spool")))
 
 
-def _debug(message: str) -> None:
-    if os.environ.get("ROAR_DEBUG"):
-        sys.stderr.write(f"roar: {message}\n")
-
-
 # ---------------------------------------------------------------------------------------------
 # path restoration table
 
 
-def package_name(uri: Any) -> Optional[str]:
+def package_name(uri: Any) -> str | None:
     """``gcs://_ray_pkg_<hash>.zip`` → ``_ray_pkg_<hash>``."""
     if not isinstance(uri, str) or "://" not in uri:
         return None
@@ -83,13 +80,13 @@ def package_name(uri: Any) -> Optional[str]:
     return name[:-4] if name.endswith(".zip") else name
 
 
-def path_map(runtime_env: Dict[str, Any], environ: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
+def path_map(runtime_env: dict[str, Any], environ: dict[str, str] | None = None) -> dict[str, Any]:
     """The ``PathRestorer`` table (Sources/RoarCore/PathRestorer.swift) for this job: the
     packages Ray uploaded, with the host folder each came from. The host sends the folders in
     ``ROAR_HOST_WORKING_DIR`` and ``ROAR_HOST_PY_MODULES`` (a JSON list aligned with the
     job's ``py_modules``, null for entries that were not host folders)."""
     env = os.environ if environ is None else environ
-    packages: List[Dict[str, str]] = []
+    packages: list[dict[str, str]] = []
     host_working_dir = env.get("ROAR_HOST_WORKING_DIR")
     name = package_name(runtime_env.get("working_dir"))
     if host_working_dir and name:
@@ -100,7 +97,7 @@ def path_map(runtime_env: Dict[str, Any], environ: Optional[Dict[str, str]] = No
         host_modules = []
     modules = runtime_env.get("py_modules") or []
     if isinstance(modules, list) and isinstance(host_modules, list):
-        for uri, host in zip(modules, host_modules):
+        for uri, host in zip(modules, host_modules, strict=False):
             name = package_name(uri)
             if name and isinstance(host, str) and host:
                 # Ray keeps the module's folder inside the package: its root is the parent.
@@ -117,19 +114,16 @@ class _Collection:
     start: on a small cluster each Ray worker process costs about a second of CPU)."""
 
     def __init__(self, run_id: str, owner: Any) -> None:
-        import ray
-
         self.run_id = run_id
         self.owner = owner  # the node agent holding this collection
-        node = ray._private.worker.global_worker.node
-        self.spill = os.path.join(node.get_logs_dir_path(), "roar", run_id)
+        self.spill = os.path.join(ray_compat.logs_dir(), "roar", run_id)
         os.makedirs(self.spill, exist_ok=True)
         self.lock = threading.Lock()
-        self.agents: Dict[str, Any] = {}
-        self.finished: Dict[str, Dict[str, Any]] = {}
-        self.batches: List[str] = []
+        self.agents: dict[str, Any] = {}
+        self.finished: dict[str, dict[str, Any]] = {}
+        self.batches: list[str] = []
         self.expected: set = set()
-        self.job_done_at: Optional[float] = None
+        self.job_done_at: float | None = None
         self.manifest_written = False
 
     def spill_directory(self) -> str:
@@ -160,7 +154,7 @@ class _Collection:
                 self.batches.append(name)
         return True
 
-    def job_finished(self, expected_nodes: List[str]) -> None:
+    def job_finished(self, expected_nodes: list[str]) -> None:
         """The entrypoint ended: ask every agent for its final round. ``expected_nodes`` are
         the nodes the driver started agents on: an agent still starting registers later and
         is asked then."""
@@ -174,7 +168,7 @@ class _Collection:
             agent.finish.remote()
         threading.Thread(target=self._deadline, daemon=True).start()
 
-    def agent_finished(self, node_id: str, stats: Dict[str, Any]) -> None:
+    def agent_finished(self, node_id: str, stats: dict[str, Any]) -> None:
         with self.lock:
             self.finished[node_id] = stats
             waiting = (set(self.agents) | self.expected) - set(self.finished)
@@ -236,9 +230,7 @@ class _NodeAgent:
     """Detached, pinned to one node: supervises ``roar-agent ship`` and forwards its outbox to
     the collector. The agent on the driver's node is the collector (``collector`` is None)."""
 
-    def __init__(self, run_id: str, node_id: str, collector: Any, settings: Dict[str, Any]) -> None:
-        from . import spool
-
+    def __init__(self, run_id: str, node_id: str, collector: Any, settings: dict[str, Any]) -> None:
         # What this process reads and writes (spools, batches, the spill) is roar's own:
         # recorded, it would feed this agent's next batch, round after round.
         spool.stop_recording()
@@ -253,11 +245,11 @@ class _NodeAgent:
         self.lock = threading.Lock()
         self.forwarded = 0
         self.failures = 0
-        self.finished: Optional[Dict[str, Any]] = None
+        self.finished: dict[str, Any] | None = None
         self.reported_done = False
         self.stopping = False
-        self.driver_job: Optional[str] = settings.get("driver_job")
-        self.driver_dead_since: Optional[float] = None
+        self.driver_job: str | None = settings.get("driver_job")
+        self.driver_dead_since: float | None = None
         self.process = self._start(settings)
         self.thread = threading.Thread(target=self._loop, daemon=True)
         self.thread.start()
@@ -280,11 +272,11 @@ class _NodeAgent:
         assert self.collection is not None
         self.collection.register(node_id, agent)
 
-    def job_finished(self, expected_nodes: List[str]) -> None:
+    def job_finished(self, expected_nodes: list[str]) -> None:
         assert self.collection is not None
         self.collection.job_finished(expected_nodes)
 
-    def agent_finished(self, node_id: str, stats: Dict[str, Any]) -> None:
+    def agent_finished(self, node_id: str, stats: dict[str, Any]) -> None:
         assert self.collection is not None
         self.collection.agent_finished(node_id, stats)
 
@@ -303,10 +295,10 @@ class _NodeAgent:
                 self._collector_call("register", self.node_id, me, timeout=10)
                 return
             except Exception as exc:
-                _debug(f"registering with the collector failed (attempt {attempt + 1}): {exc!r}")
+                spool.debug(f"registering with the collector failed (attempt {attempt + 1}): {exc!r}")
                 time.sleep(1)
 
-    def _start(self, settings: Dict[str, Any]) -> "subprocess.Popen[bytes]":
+    def _start(self, settings: dict[str, Any]) -> subprocess.Popen[bytes]:
         binary = bundle_binary("roar-agent")
         argv = [
             binary, "ship",
@@ -330,8 +322,6 @@ class _NodeAgent:
 
     def _forward(self) -> None:
         """Send every finished batch file to the collector, oldest first; keep what fails."""
-        import ray
-
         try:
             names = sorted(n for n in os.listdir(self.outbox) if n.endswith(".rbat"))
         except OSError:
@@ -346,7 +336,7 @@ class _NodeAgent:
                     self.forwarded += 1
             except Exception as exc:
                 self.failures += 1
-                _debug(f"forwarding {name} failed, will retry: {exc!r}")
+                spool.debug(f"forwarding {name} failed, will retry: {exc!r}")
                 return
 
     def _loop(self) -> None:
@@ -369,11 +359,11 @@ class _NodeAgent:
                 threading.Thread(target=self._report_job_done, args=(nodes,), daemon=True).start()
             time.sleep(0.25)
 
-    def _report_job_done(self, nodes: List[str]) -> None:
+    def _report_job_done(self, nodes: list[str]) -> None:
         try:
             self._collector_call("job_finished", nodes)
         except Exception as exc:
-            _debug(f"could not report the job's end: {exc!r}")
+            spool.debug(f"could not report the job's end: {exc!r}")
 
     def _watch(self) -> None:
         """Detached actors outlive everything: stop when the collector is gone, and finish
@@ -391,9 +381,7 @@ class _NodeAgent:
         if self.reported_done or not self.driver_job:
             return
         try:
-            from ray._private import state
-
-            dead = any(j.get("JobID") == self.driver_job and j.get("IsDead") for j in state.jobs())
+            dead = any(j.get("JobID") == self.driver_job and j.get("IsDead") for j in ray_compat.jobs())
         except Exception:
             return
         if not dead:
@@ -404,7 +392,7 @@ class _NodeAgent:
             self.reported_done = True
             threading.Thread(target=self._report_job_done, args=([],), daemon=True).start()
 
-    def _stop_process(self) -> Optional[int]:
+    def _stop_process(self) -> int | None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         try:
@@ -413,7 +401,7 @@ class _NodeAgent:
             self.process.kill()
             return self.process.wait()
 
-    def finish(self) -> Dict[str, Any]:
+    def finish(self) -> dict[str, Any]:
         """The final round: SIGTERM makes ``roar-agent`` ship what is left (and the digests of
         files still being written) and exit; then the outbox is emptied."""
         with self.lock:
@@ -432,7 +420,7 @@ class _NodeAgent:
         try:
             self._collector_call("agent_finished", self.node_id, self.finished)
         except Exception as exc:
-            _debug(f"could not report the final round: {exc!r}")
+            spool.debug(f"could not report the final round: {exc!r}")
         return self.finished
 
     def cleanup(self) -> None:
@@ -454,15 +442,10 @@ def _agent_class() -> Any:
     return ray.remote(num_cpus=0, max_concurrency=16)(_NodeAgent)
 
 
-def _job_runtime_env() -> Dict[str, Any]:
-    raw = os.environ.get("RAY_JOB_CONFIG_JSON_ENV_VAR")
-    if raw:
-        try:
-            value = json.loads(raw).get("runtime_env") or {}
-            if isinstance(value, dict):
-                return value
-        except ValueError:
-            pass
+def _job_runtime_env() -> dict[str, Any]:
+    submitted = ray_compat.job_config_runtime_env()
+    if submitted is not None:
+        return submitted
     try:
         import ray
 
@@ -487,10 +470,10 @@ def _start_quietly() -> None:
     try:
         _start()
     except Exception as exc:
-        from . import spool
-
         spool.count("cluster_start_failed")
-        sys.stderr.write(f"roar: warning: could not start roar's node agents; lineage of this job may be missing: {exc!r}\n")
+        sys.stderr.write(
+            f"roar: warning: could not start roar's node agents; lineage of this job may be missing: {exc!r}\n"
+        )
 
 
 def _start() -> None:
@@ -516,7 +499,7 @@ def _start() -> None:
         name="roar-collector-" + run_id, namespace=NAMESPACE, lifetime="detached", get_if_exists=True,
         scheduling_strategy=NodeAffinitySchedulingStrategy(driver_node, soft=False),
     ).remote(run_id, driver_node, None, settings)
-    started: Dict[str, Any] = {driver_node: collector}
+    started: dict[str, Any] = {driver_node: collector}
     _started_nodes.append(driver_node)
 
     def start_agents() -> None:
@@ -563,4 +546,4 @@ def mark_job_done() -> None:
             json.dump({"pid": os.getpid(), "nodes": list(_started_nodes)}, f)
         os.replace(path + ".tmp", path)
     except Exception as exc:
-        _debug(f"could not mark the job done: {exc!r}")
+        spool.debug(f"could not mark the job done: {exc!r}")

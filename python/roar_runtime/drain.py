@@ -25,7 +25,9 @@ import os
 import sys
 import time
 import urllib.parse
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
+
+from roar_runtime import ray_compat
 
 MANIFEST = "manifest.json"
 TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
@@ -45,30 +47,30 @@ def _client(args: argparse.Namespace) -> Any:
     try:
         return JobSubmissionClient(args.address, headers=headers, verify=verify)
     except Exception as exc:
-        raise DrainError(f"cannot reach the Ray dashboard at {args.address or 'the default address'}: {exc}")
+        raise DrainError(f"cannot reach the Ray dashboard at {args.address or 'the default address'}: {exc}") from exc
 
 
-def _get_json(client: Any, endpoint: str) -> Dict[str, Any]:
-    response = client._do_request("GET", endpoint)
+def _get_json(client: Any, endpoint: str) -> dict[str, Any]:
+    response = ray_compat.dashboard_request(client, "GET", endpoint)
     if response.status_code != 200:
         raise DrainError(f"GET {endpoint} answered {response.status_code}: {response.text[:300]}")
     return response.json()
 
 
-def _alive_nodes(client: Any) -> List[str]:
+def _alive_nodes(client: Any) -> list[str]:
     body = _get_json(client, "/api/v0/nodes?limit=10000&detail=false")
     rows = ((body.get("data") or {}).get("result") or {}).get("result") or []
     return [row["node_id"] for row in rows if row.get("node_id") and row.get("state", "ALIVE") == "ALIVE"]
 
 
-def _listing(client: Any, node_id: str, run_id: str) -> List[str]:
+def _listing(client: Any, node_id: str, run_id: str) -> list[str]:
     query = urllib.parse.urlencode({"node_id": node_id, "glob": f"roar/{run_id}/*", "timeout": 30})
     try:
         body = _get_json(client, f"/api/v0/logs?{query}")
     except DrainError:
         return []
     groups = ((body.get("data") or {}).get("result")) or {}
-    names: List[str] = []
+    names: list[str] = []
     for files in groups.values():
         for name in files:
             names.append(name.rsplit("/", 1)[-1])
@@ -79,13 +81,15 @@ def _download(client: Any, node_id: str, run_id: str, name: str) -> bytes:
     query = urllib.parse.urlencode(
         {"node_id": node_id, "filename": f"roar/{run_id}/{name}", "lines": -1, "media_type": "file", "timeout": 60}
     )
-    response = client._do_request("GET", f"/api/v0/logs/file?{query}")
+    response = ray_compat.dashboard_request(client, "GET", f"/api/v0/logs/file?{query}")
     if response.status_code != 200:
-        raise DrainError(f"downloading {name} from node {node_id} answered {response.status_code}: {response.text[:300]}")
+        raise DrainError(
+            f"downloading {name} from node {node_id} answered {response.status_code}: {response.text[:300]}"
+        )
     return response.content
 
 
-def _find_manifest(client: Any, run_id: str) -> Optional[Tuple[str, List[str]]]:
+def _find_manifest(client: Any, run_id: str) -> tuple[str, list[str]] | None:
     for node_id in _alive_nodes(client):
         names = _listing(client, node_id, run_id)
         if MANIFEST in names:
@@ -93,7 +97,7 @@ def _find_manifest(client: Any, run_id: str) -> Optional[Tuple[str, List[str]]]:
     return None
 
 
-def drain(args: argparse.Namespace) -> Dict[str, Any]:
+def drain(args: argparse.Namespace) -> dict[str, Any]:
     client = _client(args)
     deadline = time.monotonic() + args.timeout
     found = _find_manifest(client, args.run)
@@ -107,8 +111,8 @@ def drain(args: argparse.Namespace) -> Dict[str, Any]:
     node_id, names = found
     manifest = json.loads(_download(client, node_id, args.run, MANIFEST).decode())
     os.makedirs(args.out, exist_ok=True)
-    fetched: List[str] = []
-    problems: List[str] = []
+    fetched: list[str] = []
+    problems: list[str] = []
     for name in manifest.get("batches", []):
         target = os.path.join(args.out, name)
         if os.path.exists(target):
@@ -136,12 +140,12 @@ def drain(args: argparse.Namespace) -> Dict[str, Any]:
     }
 
 
-def status(args: argparse.Namespace) -> Dict[str, Any]:
+def status(args: argparse.Namespace) -> dict[str, Any]:
     client = _client(args)
     try:
         info = client.get_job_info(args.submission_id)
     except Exception as exc:
-        raise DrainError(f"cannot get the status of job {args.submission_id}: {exc}")
+        raise DrainError(f"cannot get the status of job {args.submission_id}: {exc}") from exc
     state = str(getattr(info.status, "value", info.status))
     return {
         "ok": True,
@@ -154,7 +158,7 @@ def status(args: argparse.Namespace) -> Dict[str, Any]:
     }
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m roar_runtime.drain")
     sub = parser.add_subparsers(dest="what", required=True)
     for name in ("batches", "status"):

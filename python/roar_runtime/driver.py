@@ -44,15 +44,13 @@ import threading
 import types
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from . import config, spool
+from . import config, ray_compat, spool
 
 _installed = False
 _lock = threading.Lock()
 _original_init: Optional[Callable[..., Any]] = None
 _original_shutdown: Optional[Callable[..., Any]] = None
 _atexit_registered = False
-
-_RAY_JOB_CONFIG_ENV = "RAY_JOB_CONFIG_JSON_ENV_VAR"
 
 
 def install(ray: types.ModuleType) -> None:
@@ -61,7 +59,7 @@ def install(ray: types.ModuleType) -> None:
     with _lock:
         if _installed or not config.ray_enabled():
             return
-        worker_mod = sys.modules.get("ray._private.worker")
+        worker_mod = ray_compat.worker_module_if_imported()
         original_init = getattr(ray, "init", None)
         original_shutdown = getattr(ray, "shutdown", None)
         if original_init is None or getattr(original_init, "__roar_wrapped__", False):
@@ -380,14 +378,7 @@ def merge_runtime_env(
 
 
 def _injected_job_runtime_env() -> Dict[str, Any]:
-    raw = os.environ.get(_RAY_JOB_CONFIG_ENV)
-    if not raw:
-        return {}
-    try:
-        value = json.loads(raw).get("runtime_env") or {}
-        return value if isinstance(value, dict) else {}
-    except Exception:
-        return {}
+    return ray_compat.job_config_runtime_env() or {}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -416,13 +407,13 @@ def _init(*args: Any, **kwargs: Any) -> Any:
             mode = "inherit"
     except Exception as exc:
         spool.count("runtime_env_mode_failed")
-        _debug(f"cannot tell whether ray.init starts a local instance: {exc!r}")
+        spool.debug(f"cannot tell whether ray.init starts a local instance: {exc!r}")
     try:
         if mode == "merge":
             _merge_into(args, kwargs, touched)
     except Exception as exc:
         spool.count("runtime_env_merge_failed")
-        _debug(f"runtime_env merge failed: {exc!r}")
+        spool.debug(f"runtime_env merge failed: {exc!r}")
 
     try:
         _ignore_interpreter_trees()
@@ -480,11 +471,9 @@ def _inherits_environment(address: Any, temp_dir: Optional[str]) -> bool:
         return False
     if address is not None and str(address).startswith("ray://"):
         return False
-    if os.environ.get(_RAY_JOB_CONFIG_ENV):
+    if ray_compat.is_submitted_driver():
         return False  # a driver run by ``ray job submit``: its workers are the cluster's
-    from ray._private import services
-
-    return services.canonicalize_bootstrap_address(address, temp_dir) is None
+    return ray_compat.starts_local_instance(address, temp_dir)
 
 
 def _merge_into(args: Tuple[Any, ...], kwargs: Dict[str, Any], touched: List[str]) -> None:
@@ -541,7 +530,7 @@ def _after_init(context: Any, touched: List[str], mode: str) -> None:
         spool.flush()
     except Exception as exc:
         spool.count("driver_event_failed")
-        _debug(f"driver event failed: {exc!r}")
+        spool.debug(f"driver event failed: {exc!r}")
     try:
         from . import cluster
 
@@ -549,7 +538,7 @@ def _after_init(context: Any, touched: List[str], mode: str) -> None:
             cluster.start()
     except Exception as exc:
         spool.count("cluster_start_failed")
-        _debug(f"cluster start failed: {exc!r}")
+        spool.debug(f"cluster start failed: {exc!r}")
     if not _atexit_registered:
         # atexit runs handlers last-registered-first: this one runs before Ray's own
         # ``shutdown`` handler (registered when ray was imported), so Ray's shutdown work
@@ -575,24 +564,6 @@ def _at_exit() -> None:
             _shutdown()
     except Exception:
         spool.count("shutdown_at_exit_failed")
-    _emit_stats()
+    spool.emit_stats()
     spool.flush()
-
-
-def _emit_stats() -> None:
-    if spool.STATS:
-        try:
-            spool.emit(
-                json.dumps(
-                    {"event": "runtime_stats", "v": 1, "pid": os.getpid(), "counters": dict(spool.STATS)},
-                    separators=(",", ":"),
-                )
-            )
-        except Exception:
-            pass
-
-
-def _debug(message: str) -> None:
-    if os.environ.get("ROAR_DEBUG"):
-        sys.stderr.write(f"roar: {message}\n")
 

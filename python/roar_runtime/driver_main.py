@@ -34,7 +34,7 @@ import signal
 import subprocess
 import sys
 import traceback
-from typing import Dict, List, Optional, Sequence
+from collections.abc import Sequence
 
 USAGE = "usage: python -m roar_runtime.driver -- <entrypoint> [args...]"
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -69,7 +69,7 @@ def install_patches() -> bool:
         return False
 
 
-def child_environment(base: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+def child_environment(base: dict[str, str] | None = None) -> dict[str, str]:
     """The environment of a child entrypoint: ``base`` (``os.environ``) with roar's
     ``sitecustomize`` folder and ``roar_runtime``'s parent folder in front of ``PYTHONPATH``
     and ``ROAR_WRAP=1``; ``base`` unchanged when roar's ``sitecustomize`` is not there."""
@@ -149,7 +149,7 @@ def _report_uncaught(exc: BaseException) -> int:
     return 1
 
 
-def run_script(path: str, args: List[str]) -> int:
+def run_script(path: str, args: list[str]) -> int:
     if not os.path.exists(path):
         sys.stderr.write(f"{os.path.basename(sys.executable)}: can't open file {os.path.abspath(path)!r}: "
                          f"[Errno 2] No such file or directory\n")
@@ -217,7 +217,7 @@ def _is_zip(path: str) -> bool:
         return False
 
 
-def run_module(name: str, args: List[str]) -> int:
+def run_module(name: str, args: list[str]) -> int:
     import importlib.util
 
     sys.argv = [name, *args]
@@ -249,7 +249,7 @@ def run_module(name: str, args: List[str]) -> int:
 _FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
-def run_child(argv: List[str], env: Dict[str, str]) -> int:
+def run_child(argv: list[str], env: dict[str, str]) -> int:
     try:
         child = subprocess.Popen(argv, env=env)
     except FileNotFoundError:
@@ -317,7 +317,7 @@ def _job_done() -> None:
         _warn(f"could not tell roar's agents that the job ended: {exc!r}")
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "--":
         args = args[1:]

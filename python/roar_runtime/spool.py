@@ -6,29 +6,85 @@ thread's tag) and ``roar_flush``. Without it (e.g. a worker whose interpreter wa
 the preload library) the events still reach the spool: this module then keeps the tag per
 Python thread and appends ``E`` records to a spool file of its own, in the same format.
 
-Nothing here raises: every failure is counted in ``STATS`` and the call returns.
+Nothing here raises: every failure is counted in ``STATS`` and the call returns. The runtime's
+own diagnostics live here too: ``count`` (``STATS``, reported by ``emit_stats`` in a
+``runtime_stats`` event at exit) and ``debug`` (stderr, only with ``ROAR_DEBUG``).
 """
 
 from __future__ import annotations
 
 import atexit
 import ctypes
+import json
 import os
 import re
 import sys
 import threading
 import time
-from typing import Callable, Dict, Optional
+from collections.abc import Callable
+from typing import Protocol
 
 #: Tag of Ray's own machinery (GCS, raylet, idle workers): reconstitution drops it as noise.
 SYSTEM_TAG = "ray-system"
 
-#: Counters of what went wrong; reported in a ``runtime_stats`` event at exit.
-STATS: Dict[str, int] = {}
+#: Counters of what went wrong; reported in a ``runtime_stats`` event at exit. Written only by
+#: ``count`` under ``_stats_lock`` (tasks of threaded actors count from many threads); read it
+#: through ``stats()``.
+STATS: dict[str, int] = {}
+_stats_lock = threading.Lock()
 
 
 def count(key: str, n: int = 1) -> None:
-    STATS[key] = STATS.get(key, 0) + n
+    with _stats_lock:
+        STATS[key] = STATS.get(key, 0) + n
+
+
+def stats() -> dict[str, int]:
+    """A copy of ``STATS``."""
+    with _stats_lock:
+        return dict(STATS)
+
+
+def _reset_stats_lock() -> None:
+    # A child forked while another thread held the lock would otherwise never count again.
+    global _stats_lock
+    _stats_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reset_stats_lock)
+
+
+def debug(message: str) -> None:
+    """``roar: <message>`` on stderr, only with ``ROAR_DEBUG`` set."""
+    if os.environ.get("ROAR_DEBUG"):
+        sys.stderr.write(f"roar: {message}\n")
+
+
+def emit_stats() -> None:
+    """The ``runtime_stats`` event (docs/ray-events.md), when something was counted."""
+    counters = stats()
+    if not counters:
+        return
+    try:
+        event = {"event": "runtime_stats", "v": 1, "pid": os.getpid(), "counters": counters}
+        emit(json.dumps(event, separators=(",", ":")))
+    except Exception:
+        pass
+
+
+class Backend(Protocol):
+    """Where tags are kept and ``E`` records go: the preload library, an own spool file, or
+    nowhere."""
+
+    name: str
+
+    def set_tag(self, tag: str) -> None: ...
+
+    def get_tag(self) -> str: ...
+
+    def emit(self, json_text: str) -> None: ...
+
+    def flush(self) -> None: ...
 
 
 _ESCAPE_RE = re.compile(rb"[\x00-\x1f\x7f%]")
@@ -154,11 +210,11 @@ class _Null:
         pass
 
 
-_backend: Optional[object] = None
+_backend: Backend | None = None
 _backend_lock = threading.Lock()
 
 
-def _choose_backend() -> object:
+def _choose_backend() -> Backend:
     try:
         lib = ctypes.CDLL(None)
         if hasattr(lib, "roar_set_tag") and hasattr(lib, "roar_emit"):
@@ -183,7 +239,7 @@ def _safe(fn: Callable[[], None]) -> Callable[[], None]:
     return call
 
 
-def backend() -> object:
+def backend() -> Backend:
     global _backend
     if _backend is None:
         with _backend_lock:
@@ -193,19 +249,19 @@ def backend() -> object:
 
 
 def backend_name() -> str:
-    return getattr(backend(), "name", "none")
+    return backend().name
 
 
 def set_tag(tag: str) -> None:
     try:
-        backend().set_tag(tag)  # type: ignore[attr-defined]
+        backend().set_tag(tag)
     except Exception:
         count("set_tag_failed")
 
 
 def get_tag() -> str:
     try:
-        return backend().get_tag()  # type: ignore[attr-defined]
+        return backend().get_tag()
     except Exception:
         count("get_tag_failed")
         return ""
@@ -214,14 +270,14 @@ def get_tag() -> str:
 def emit(json_text: str) -> None:
     """Append an ``E`` record (``json_text`` must be one JSON object) with this thread's tag."""
     try:
-        backend().emit(json_text)  # type: ignore[attr-defined]
+        backend().emit(json_text)
     except Exception:
         count("emit_failed")
 
 
 def flush() -> None:
     try:
-        backend().flush()  # type: ignore[attr-defined]
+        backend().flush()
     except Exception:
         count("flush_failed")
 

@@ -36,9 +36,9 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Set
 
 import pytest
 
@@ -58,16 +58,16 @@ class RayCluster:
     dashboard_url: str  # http://127.0.0.1:<port>, for ``ray job submit --address``
     gcs_address: str  # 127.0.0.1:<port>
     temp_dir: Path
-    env: Dict[str, str]  # the environment to run ``ray`` commands against this cluster with
+    env: dict[str, str]  # the environment to run ``ray`` commands against this cluster with
     ray: str  # the ``ray`` CLI
     python: str  # the interpreter that has ``ray``
-    sessions: List[int] = field(default_factory=list)
+    sessions: list[int] = field(default_factory=list)
     start_seconds: float = 0.0
 
     def __str__(self) -> str:
         return self.dashboard_url
 
-    def processes(self) -> Set[int]:
+    def processes(self) -> set[int]:
         return _cluster_pids(self.sessions, str(self.temp_dir))
 
 
@@ -75,7 +75,7 @@ class RayCluster:
 # helpers
 
 
-def ray_cli() -> Optional[str]:
+def ray_cli() -> str | None:
     candidate = VENV_BIN / "ray"
     if candidate.is_file():
         return str(candidate)
@@ -93,8 +93,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _free_ports(n: int) -> List[int]:
-    ports: List[int] = []
+def _free_ports(n: int) -> list[int]:
+    ports: list[int] = []
     while len(ports) < n:
         port = free_port()
         if port not in ports and not (10002 <= port <= 19999):  # Ray's default worker port range
@@ -102,7 +102,7 @@ def _free_ports(n: int) -> List[int]:
     return ports
 
 
-def cluster_env(token: str) -> Dict[str, str]:
+def cluster_env(token: str) -> dict[str, str]:
     env = dict(os.environ)
     for key in list(env):
         # a surrounding ``roar run`` or Ray must not leak into the cluster
@@ -142,7 +142,7 @@ sys.exit(scripts.main())
 """
 
 
-def _proc_stat(pid: int) -> Optional[List[str]]:
+def _proc_stat(pid: int) -> list[str] | None:
     try:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
@@ -159,11 +159,11 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
-def _cluster_pids(sessions: List[int], temp_dir: str) -> Set[int]:
+def _cluster_pids(sessions: list[int], temp_dir: str) -> set[int]:
     """Members of the ``ray start`` sessions, processes naming the temp dir, and all their
     descendants (a job's entrypoint runs in a session of its own)."""
-    parents: Dict[int, int] = {}
-    found: Set[int] = set()
+    parents: dict[int, int] = {}
+    found: set[int] = set()
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -187,7 +187,7 @@ def _cluster_pids(sessions: List[int], temp_dir: str) -> Set[int]:
     return found
 
 
-def _kill(pids: Set[int], grace: float = 8.0) -> None:
+def _kill(pids: set[int], grace: float = 8.0) -> None:
     for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 3.0)):
         alive = [p for p in pids if _alive(p)]
         if not alive:
@@ -220,7 +220,7 @@ def _tail(path: Path, limit: int = 3000) -> str:
     return "\n".join(chunks)[-limit:]
 
 
-def _ray_start(command: List[str], args: List[str], env: Dict[str, str], what: str, temp_dir: Path) -> int:
+def _ray_start(command: list[str], args: list[str], env: dict[str, str], what: str, temp_dir: Path) -> int:
     """Run one ``ray start`` in a new session; returns the session id (its pid)."""
     proc = subprocess.Popen(
         [*command, "start", *args],
@@ -235,7 +235,7 @@ def _ray_start(command: List[str], args: List[str], env: Dict[str, str], what: s
     except subprocess.TimeoutExpired:
         proc.kill()
         out, _ = proc.communicate()
-        raise ClusterUnavailable(f"{what}: `ray start` did not finish in {START_TIMEOUT:.0f}s\n{out[-3000:]}")
+        raise ClusterUnavailable(f"{what}: `ray start` did not finish in {START_TIMEOUT:.0f}s\n{out[-3000:]}") from None
     if proc.returncode != 0:
         raise ClusterUnavailable(
             f"{what}: `ray start` exited {proc.returncode}\n{out[-3000:]}\n{_tail(temp_dir)}"
@@ -243,7 +243,7 @@ def _ray_start(command: List[str], args: List[str], env: Dict[str, str], what: s
     return proc.pid
 
 
-def active_nodes(cluster: RayCluster) -> List[str]:
+def active_nodes(cluster: RayCluster) -> list[str]:
     """The node ids ``ray status`` lists as active."""
     result = subprocess.run(
         [cluster.ray, "status", f"--address={cluster.gcs_address}"],
@@ -254,7 +254,7 @@ def active_nodes(cluster: RayCluster) -> List[str]:
     )
     if result.returncode != 0:
         return []
-    nodes: List[str] = []
+    nodes: list[str] = []
     section = None
     for line in result.stdout.splitlines():
         stripped = line.strip()
@@ -284,7 +284,7 @@ def _jobs_api_ready(cluster: RayCluster) -> bool:
 
 def wait_until_ready(cluster: RayCluster, nodes: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    seen: List[str] = []
+    seen: list[str] = []
     api = False
     while time.monotonic() < deadline:
         seen = active_nodes(cluster)
@@ -302,7 +302,7 @@ def wait_until_ready(cluster: RayCluster, nodes: int, timeout: float) -> None:
 _SS_PROCESS = re.compile(r"pid=(\d+)")
 
 
-def non_loopback_listeners(pids: Set[int]) -> List[str]:
+def non_loopback_listeners(pids: set[int]) -> list[str]:
     """The ``ss`` lines of TCP/UDP sockets that ``pids`` listen on outside loopback."""
     ss = shutil.which("ss")
     if ss is None:
@@ -310,7 +310,7 @@ def non_loopback_listeners(pids: Set[int]) -> List[str]:
     result = subprocess.run([ss, "-H", "-l", "-t", "-u", "-n", "-p"], capture_output=True, text=True, timeout=30)
     if result.returncode != 0:
         raise RuntimeError(f"`ss` failed: {result.stderr.strip()}")
-    bad: List[str] = []
+    bad: list[str] = []
     for line in result.stdout.splitlines():
         owners = {int(p) for p in _SS_PROCESS.findall(line)}
         if not owners & pids:

@@ -8,9 +8,10 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any
 
 import pytest
 
@@ -40,20 +41,20 @@ class Record:
     file: str
     pid: int
     type: str
-    fields: List[str]
+    fields: list[str]
 
     @property
     def tag(self) -> str:
         return self.fields[0]
 
     @property
-    def event(self) -> Dict[str, Any]:
+    def event(self) -> dict[str, Any]:
         assert self.type == "E"
         return json.loads(self.fields[2])  # type: ignore[no-any-return]
 
 
-def read_spool(directory: Path) -> List[Record]:
-    records: List[Record] = []
+def read_spool(directory: Path) -> list[Record]:
+    records: list[Record] = []
     for path in sorted(Path(directory).glob("*.spool")):
         data = path.read_bytes()
         pid = int(path.name.split("-")[0])
@@ -63,7 +64,7 @@ def read_spool(directory: Path) -> List[Record]:
     return records
 
 
-def events(records: List[Record], name: Optional[str] = None) -> List[Record]:
+def events(records: list[Record], name: str | None = None) -> list[Record]:
     found = [r for r in records if r.type == "E"]
     if name is not None:
         found = [r for r in found if r.event.get("event") == name]
@@ -74,13 +75,13 @@ def events(records: List[Record], name: Optional[str] = None) -> List[Record]:
 # environments
 
 
-def loopback_env() -> Dict[str, str]:
+def loopback_env() -> dict[str, str]:
     """Ray on this machine's loopback only: with this Ray (Linux) ``ray.init`` otherwise picks
     the address of the outward interface as the node IP."""
     return {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
 
 
-def runtime_env_vars(spool: Path, **extra: str) -> Dict[str, str]:
+def runtime_env_vars(spool: Path, **extra: str) -> dict[str, str]:
     """The environment ``roar run`` would give a Python program, without the roar binary:
     roar_runtime (and its sitecustomize) from the source tree, a spool directory."""
     env = dict(os.environ)
@@ -103,7 +104,7 @@ def runtime_env_vars(spool: Path, **extra: str) -> Dict[str, str]:
     return env
 
 
-def preload_library() -> Optional[Path]:
+def preload_library() -> Path | None:
     """The built preload library, when there is one."""
     candidates = []
     if os.environ.get("ROAR_BIN_DIR"):
@@ -122,13 +123,16 @@ def spool_dir(tmp_path: Path) -> Iterator[Path]:
     yield spool
 
 
-def run_python(script: Path, args: List[str], env: Dict[str, str], cwd: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+def run_python(
+    script: Path, args: list[str], env: dict[str, str], cwd: Path, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [python_exe(), str(script), *args], env=env, cwd=str(cwd), capture_output=True, text=True, timeout=timeout
     )
     if result.returncode != 0:
         raise AssertionError(
-            f"{script.name} exited {result.returncode}\nstdout:\n{result.stdout[-4000:]}\nstderr:\n{result.stderr[-8000:]}"
+            f"{script.name} exited {result.returncode}\n"
+            f"stdout:\n{result.stdout[-4000:]}\nstderr:\n{result.stderr[-8000:]}"
         )
     return result
 

@@ -7,14 +7,15 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def roar_binary() -> Optional[Path]:
+def roar_binary() -> Path | None:
     """The roar built by scripts/build: ``$ROAR_BIN_DIR/roar``, else the debug build folder."""
     candidates = []
     if os.environ.get("ROAR_BIN_DIR"):
@@ -43,14 +44,14 @@ class Project:
     root: Path
     roar: Path
 
-    def env(self, extra: Optional[dict[str, str]] = None) -> dict[str, str]:
+    def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         env = dict(os.environ)
         env["NO_COLOR"] = "1"
         env.update(extra or {})
         return env
 
-    def cli(self, *args: str, check: bool = True, env: Optional[dict[str, str]] = None,
-            cwd: Optional[Path] = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def cli(self, *args: str, check: bool = True, env: dict[str, str] | None = None,
+            cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         result = subprocess.run([str(self.roar), *args], cwd=cwd or self.root, env=self.env(env),
                                 capture_output=True, text=True, timeout=timeout)
         if check and result.returncode != 0:
@@ -58,8 +59,8 @@ class Project:
                                  f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}")
         return result
 
-    def run(self, *command: str, check: bool = True, env: Optional[dict[str, str]] = None,
-            cwd: Optional[Path] = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def run(self, *command: str, check: bool = True, env: dict[str, str] | None = None,
+            cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         return self.cli("run", "--", *command, check=check, env=env, cwd=cwd, timeout=timeout)
 
     def dag(self) -> dict[str, Any]:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
 
 _ESCAPE = re.compile(rb"%([0-9A-F]{2})")
 
@@ -108,7 +108,7 @@ def _parse_line(raw: bytes, path: Path, number: int) -> Record | None:
         return None
     values: dict[str, object] = {}
     try:
-        for name, rawv in zip(names, parts[1:]):
+        for name, rawv in zip(names, parts[1:], strict=False):
             v = unescape(rawv)
             if name in INTEGER_FIELDS:
                 values[name] = int(v)

@@ -19,8 +19,9 @@ def test_help_teaches_every_command(project: Project) -> None:
 
 
 def test_outside_a_project_commands_say_what_to_do(tmp_path) -> None:
-    from roar_cli import roar_binary
     import subprocess
+
+    from roar_cli import roar_binary
 
     result = subprocess.run([str(roar_binary()), "status"], cwd=tmp_path, capture_output=True, text=True)
     assert result.returncode != 0

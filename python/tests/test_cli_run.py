@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from roar_cli import Project, b3sum, last_run, paths, ref
 
 
@@ -293,7 +292,9 @@ def test_unwritable_state_directory_is_a_clear_error(project: Project) -> None:
 
 def test_static_binary_is_reported(project: Project, tmp_path: Path) -> None:
     source = tmp_path / "static.c"
-    source.write_text('#include <stdio.h>\nint main(void){FILE*f=fopen("static.txt","w");fputs("s",f);fclose(f);return 0;}\n')
+    source.write_text(
+        '#include <stdio.h>\nint main(void){FILE*f=fopen("static.txt","w");fputs("s",f);fclose(f);return 0;}\n'
+    )
     binary = tmp_path / "static-bin"
     built = subprocess.run(["cc", "-static", "-o", str(binary), str(source)], capture_output=True)
     if built.returncode != 0:

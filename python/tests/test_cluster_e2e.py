@@ -17,13 +17,13 @@ import json
 import os
 import shutil
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from subprocess import CompletedProcess
-from typing import Any, Dict, Iterable, List, Optional, Set, Tuple
+from typing import Any
 
 import pytest
-
 from fixtures_cluster import VENV_BIN, RayCluster, active_nodes
 from fixtures_ray import SCENARIOS, loopback_env, python_exe
 from roar_cli import Project, b3sum, roar_binary
@@ -40,14 +40,14 @@ SHIPPED_TEXT = "shipped with the working dir\n"
 SECRET = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY"
 
 
-def submit_env(cluster: RayCluster, **extra: str) -> Dict[str, str]:
+def submit_env(cluster: RayCluster, **extra: str) -> dict[str, str]:
     env = dict(cluster.env)
     env["PATH"] = f"{VENV_BIN}:{env.get('PATH', os.environ.get('PATH', ''))}"
     env.update(extra)
     return env
 
 
-def new_project(base: Path, name: str, data: Optional[Path] = None) -> Project:
+def new_project(base: Path, name: str, data: Path | None = None) -> Project:
     """A project with the scenario script and a file to ship; ``data`` (the shared folder,
     under /tmp here) is made lineage with ``filters.include``, as a user would for /tmp."""
     binary = roar_binary()
@@ -66,8 +66,8 @@ def new_project(base: Path, name: str, data: Optional[Path] = None) -> Project:
 
 
 def roar_submit(
-    project: Project, cluster: RayCluster, runtime_env: Dict[str, Any], entrypoint: List[str],
-    options: Iterable[str] = (), env: Optional[Dict[str, str]] = None, cwd: Optional[Path] = None,
+    project: Project, cluster: RayCluster, runtime_env: dict[str, Any], entrypoint: list[str],
+    options: Iterable[str] = (), env: dict[str, str] | None = None, cwd: Path | None = None,
 ) -> CompletedProcess[str]:
     command = [
         "ray", "job", "submit", "--address", cluster.dashboard_url,
@@ -81,17 +81,17 @@ class Run:
     project: Project
     data: Path
     result: CompletedProcess[str]
-    dag: Dict[str, Any]
+    dag: dict[str, Any]
 
-    def tasks(self, function: str) -> List[Dict[str, Any]]:
+    def tasks(self, function: str) -> list[dict[str, Any]]:
         return [j for j in self.dag["jobs"] if j.get("ray") and j["ray"]["function"] == f"{MODULE}.{function}"]
 
-    def task(self, function: str) -> Dict[str, Any]:
+    def task(self, function: str) -> dict[str, Any]:
         found = self.tasks(function)
         assert len(found) == 1, f"{function}: {len(found)} jobs: {sorted({j['command'] for j in self.dag['jobs']})}"
         return found[0]
 
-    def run_job(self) -> Dict[str, Any]:
+    def run_job(self) -> dict[str, Any]:
         runs = [j for j in self.dag["jobs"] if j["role"] == "run"]
         assert len(runs) == 1
         return runs[0]
@@ -105,16 +105,16 @@ class Run:
             return "proj:" + str(p.relative_to(self.project.root))
         return path
 
-    def names(self, refs: Iterable[Dict[str, Any]]) -> Set[str]:
+    def names(self, refs: Iterable[dict[str, Any]]) -> set[str]:
         return {self.name(r["path"]) for r in refs}
 
-    def has_edge(self, source: Dict[str, Any], target: Dict[str, Any], name: str) -> bool:
+    def has_edge(self, source: dict[str, Any], target: dict[str, Any], name: str) -> bool:
         return any(
             e["from"] == source["uid"] and e["to"] == target["uid"] and self.name(e["path"]) == name
             for e in self.dag["edges"]
         )
 
-    def assert_io(self, job: Dict[str, Any], inputs: Set[str], outputs: Set[str]) -> None:
+    def assert_io(self, job: dict[str, Any], inputs: set[str], outputs: set[str]) -> None:
         label = job["ray"]["function"] if job.get("ray") else job["command"]
         assert self.names(job["inputs"]) == inputs, f"inputs of {label}"
         assert self.names(job["outputs"]) == outputs, f"outputs of {label}"
@@ -125,7 +125,7 @@ class Run:
             assert ref["hashes"].get("blake3") == b3sum(path), f"digest of {path} ({label})"
 
 
-def _submit_run(base: Path, cluster: RayCluster, name: str, scenarios: List[str], **env_vars: str) -> Run:
+def _submit_run(base: Path, cluster: RayCluster, name: str, scenarios: list[str], **env_vars: str) -> Run:
     data = base / f"{name}-data"
     project = new_project(base, name, data)
     runtime_env = {"working_dir": ".", "env_vars": {"E2E_DATA": str(data), **env_vars}}
@@ -266,9 +266,9 @@ def test_nothing_left_on_the_nodes(submitted: Run) -> None:
 # same DAG as local
 
 
-def normalized(run: Run) -> Tuple[List[Tuple[Any, ...]], List[Tuple[str, str, str]]]:
+def normalized(run: Run) -> tuple[list[tuple[Any, ...]], list[tuple[str, str, str]]]:
     jobs = []
-    titles: Dict[str, str] = {}
+    titles: dict[str, str] = {}
     for job in run.dag["jobs"]:
         if job["role"] == "run":
             titles[job["uid"]] = "<run>"
@@ -294,7 +294,7 @@ def test_same_dag_as_local_ray(submitted: Run, local: Run) -> None:
 # other forms of submit
 
 
-def _shipped_paths(run_dag: Dict[str, Any]) -> Tuple[str, str]:
+def _shipped_paths(run_dag: dict[str, Any]) -> tuple[str, str]:
     (job,) = [j for j in run_dag["jobs"] if j.get("ray") and j["ray"]["function"] == f"{MODULE}.shipped_copy"]
     (read,) = job["inputs"]
     (wrote,) = job["outputs"]
@@ -422,7 +422,7 @@ def test_two_overlapping_submits_stay_separate(ray_cluster: RayCluster, tmp_path
     for proc in procs:
         out, err = proc.communicate(timeout=600)
         assert proc.returncode == 0, err[-6000:]
-    for (project, data), (other, other_data) in zip(projects, reversed(projects)):
+    for (project, _data), (other, other_data) in zip(projects, reversed(projects), strict=True):
         dag = project.dag()
         assert len([j for j in dag["jobs"] if j.get("ray")]) == 6  # 4 shards, merge, shipped_copy
         for job in dag["jobs"]:
@@ -436,7 +436,7 @@ def test_two_overlapping_submits_stay_separate(ray_cluster: RayCluster, tmp_path
 UNREACHABLE = "http://127.0.0.1:9"  # the discard port: nothing listens, connections are refused
 
 
-def _plain_env() -> Dict[str, str]:
+def _plain_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ROAR_", "RAY_ADDRESS"))}
     env["PATH"] = f"{VENV_BIN}:{env.get('PATH', '')}"
     return env

@@ -21,10 +21,8 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Dict, List
 
 import pytest
-
 from fixtures_cluster import RayCluster, non_loopback_listeners
 
 REPO = Path(__file__).resolve().parents[2]
@@ -85,7 +83,9 @@ def _project(tmp_path: Path) -> Path:
     return root
 
 
-def submit(cluster: RayCluster, cwd: Path, runtime_env: Dict[str, object], entrypoint: List[str]) -> subprocess.CompletedProcess:
+def submit(
+    cluster: RayCluster, cwd: Path, runtime_env: dict[str, object], entrypoint: list[str]
+) -> subprocess.CompletedProcess:
     cmd = [
         cluster.ray, "job", "submit",
         "--address", cluster.dashboard_url,
@@ -96,10 +96,10 @@ def submit(cluster: RayCluster, cwd: Path, runtime_env: Dict[str, object], entry
     return subprocess.run(cmd, cwd=str(cwd), env=cluster.env, capture_output=True, text=True, timeout=SUBMIT_TIMEOUT)
 
 
-def script_output(result: subprocess.CompletedProcess) -> List[str]:
+def script_output(result: subprocess.CompletedProcess) -> list[str]:
     """The script's own lines (the job's log, as tailed by ``ray job submit``). When the job
     fails, Ray prints the log twice (tailed, then in the status message): the first copy."""
-    lines: List[str] = []
+    lines: list[str] = []
     keys = ("WRAPPED", "TASK ", "ARGV", "MAIN", "FAILING")
     for line in result.stdout.splitlines():
         if "Status message:" in line:
@@ -109,8 +109,8 @@ def script_output(result: subprocess.CompletedProcess) -> List[str]:
     return lines
 
 
-def nodes_of(lines: List[str]) -> List[str]:
-    return [m.group(1) for m in (re.match(r"TASK \d+ NODE (\w+)", l) for l in lines) if m]
+def nodes_of(lines: list[str]) -> list[str]:
+    return [m.group(1) for m in (re.match(r"TASK \d+ NODE (\w+)", line) for line in lines) if m]
 
 
 def _explain(result: subprocess.CompletedProcess) -> str:
@@ -145,12 +145,15 @@ def test_roar_driver_submit_same_output(
 ) -> None:
     root = _project(tmp_path)
     env = {"working_dir": ".", "py_modules": [str(ROAR_RUNTIME)]}
-    result = submit(ray_cluster, root, env, ["python", "-m", "roar_runtime.driver", "--", "python", "script.py", "a", "b c"])
+    entrypoint = ["python", "-m", "roar_runtime.driver", "--", "python", "script.py", "a", "b c"]
+    result = submit(ray_cluster, root, env, entrypoint)
     assert result.returncode == 0, _explain(result)
     ours = script_output(result)
     plain = script_output(plain_run)
     assert "WRAPPED True" in ours, ours  # ray.init patched in the job's driver
-    assert [l for l in ours if not l.startswith("WRAPPED")] == [l for l in plain if not l.startswith("WRAPPED")]
+    assert [line for line in ours if not line.startswith("WRAPPED")] == [
+        line for line in plain if not line.startswith("WRAPPED")
+    ]
     assert "roar: warning" not in result.stdout + result.stderr
 
 
@@ -158,15 +161,16 @@ def test_roar_driver_submit_failing_script(ray_cluster: RayCluster, tmp_path: Pa
     root = _project(tmp_path)
     env = {"working_dir": ".", "py_modules": [str(ROAR_RUNTIME)]}
     plain = submit(ray_cluster, root, {"working_dir": "."}, ["python", "script.py", "--exit", "3"])
-    ours = submit(ray_cluster, root, env, ["python", "-m", "roar_runtime.driver", "--", "python", "script.py", "--exit", "3"])
+    entrypoint = ["python", "-m", "roar_runtime.driver", "--", "python", "script.py", "--exit", "3"]
+    ours = submit(ray_cluster, root, env, entrypoint)
     for result in (plain, ours):
         # Ray's CLI exits 1 for any failed job; the script's own code is in the status message
         assert result.returncode != 0, _explain(result)
         assert "failed with exit code 3" in result.stdout + result.stderr, _explain(result)
         assert "FAILING 3" in script_output(result)
     assert "WRAPPED True" in script_output(ours) and "WRAPPED False" in script_output(plain)
-    assert [l for l in script_output(ours) if not l.startswith("WRAPPED")] == [
-        l for l in script_output(plain) if not l.startswith("WRAPPED")
+    assert [line for line in script_output(ours) if not line.startswith("WRAPPED")] == [
+        line for line in script_output(plain) if not line.startswith("WRAPPED")
     ]
 
 
@@ -187,14 +191,14 @@ def test_cluster_listens_on_loopback_only_after_jobs(ray_cluster: RayCluster) ->
 # python -m roar_runtime.driver, without a cluster
 
 
-def _driver_env(**extra: str) -> Dict[str, str]:
+def _driver_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ROAR_") and k != "LD_PRELOAD"}
     env["PYTHONPATH"] = str(PYTHON_DIR)
     env.update(extra)
     return env
 
 
-def run_driver(args: List[str], cwd: Path, **extra: str) -> subprocess.CompletedProcess:
+def run_driver(args: list[str], cwd: Path, **extra: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [PY, "-m", "roar_runtime.driver", *args], cwd=str(cwd), env=_driver_env(**extra),
         capture_output=True, text=True, timeout=60,
@@ -225,7 +229,7 @@ def work(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _report(result: subprocess.CompletedProcess) -> Dict[str, object]:
+def _report(result: subprocess.CompletedProcess) -> dict[str, object]:
     assert result.stdout.strip(), result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 

@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from spool import Spool, parse_file
 
 try:

@@ -9,13 +9,13 @@ holds most of them, a second (per_actor) the actor scenario, a third the demo pi
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from subprocess import CompletedProcess
-from typing import Any, Dict, Iterable, List, Optional, Set
+from typing import Any
 
 import pytest
-
 from fixtures_ray import REPO, SCENARIOS, loopback_env, python_exe
 from roar_cli import Project, b3sum, roar_binary
 
@@ -30,7 +30,7 @@ MODULE = "e2e_local"
 class Run:
     project: Project
     result: CompletedProcess[str]
-    dag: Dict[str, Any]
+    dag: dict[str, Any]
 
     @property
     def root(self) -> Path:
@@ -39,27 +39,27 @@ class Run:
     def abs(self, relative: str) -> str:
         return str(self.root / relative)
 
-    def run_job(self) -> Dict[str, Any]:
+    def run_job(self) -> dict[str, Any]:
         runs = [j for j in self.dag["jobs"] if j["role"] == "run"]
         assert len(runs) == 1, [j["command"] for j in runs]
         return runs[0]
 
-    def tasks(self, function: str) -> List[Dict[str, Any]]:
+    def tasks(self, function: str) -> list[dict[str, Any]]:
         names = {function, f"{MODULE}.{function}"}
         return [j for j in self.dag["jobs"] if j.get("ray") and j["ray"]["function"] in names]
 
-    def task(self, function: str) -> Dict[str, Any]:
+    def task(self, function: str) -> dict[str, Any]:
         found = self.tasks(function)
         assert len(found) == 1, f"{function}: {len(found)} jobs; functions: {self.functions()}"
         return found[0]
 
-    def functions(self) -> List[str]:
+    def functions(self) -> list[str]:
         return sorted({j["ray"]["function"] for j in self.dag["jobs"] if j.get("ray")})
 
-    def job(self, uid: str) -> Dict[str, Any]:
+    def job(self, uid: str) -> dict[str, Any]:
         return next(j for j in self.dag["jobs"] if j["uid"] == uid)
 
-    def has_edge(self, source: Dict[str, Any], target: Dict[str, Any], relative: str) -> bool:
+    def has_edge(self, source: dict[str, Any], target: dict[str, Any], relative: str) -> bool:
         edge = {"from": source["uid"], "to": target["uid"], "path": self.abs(relative)}
         return any(all(e.get(k) == v for k, v in edge.items()) for e in self.dag["edges"])
 
@@ -106,7 +106,7 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Run:
 # assertions
 
 
-def rel_paths(run: Run, refs: Iterable[Dict[str, Any]]) -> Set[str]:
+def rel_paths(run: Run, refs: Iterable[dict[str, Any]]) -> set[str]:
     out = set()
     for ref in refs:
         path = Path(ref["path"])
@@ -114,7 +114,7 @@ def rel_paths(run: Run, refs: Iterable[Dict[str, Any]]) -> Set[str]:
     return out
 
 
-def assert_io(run: Run, job: Dict[str, Any], inputs: Set[str], outputs: Set[str]) -> None:
+def assert_io(run: Run, job: dict[str, Any], inputs: set[str], outputs: set[str]) -> None:
     """Exactly these project files, each with its b3sum digest and size."""
     label = job["ray"]["function"] if job.get("ray") else job["command"]
     assert rel_paths(run, job["inputs"]) == inputs, f"inputs of {label}"
@@ -130,7 +130,7 @@ def assert_io(run: Run, job: Dict[str, Any], inputs: Set[str], outputs: Set[str]
             assert ref["hashes"].get("blake3") == b3sum(path), f"digest of {path} read by {label}"
 
 
-def assert_ray_identity(job: Dict[str, Any], attempt: int = 0, actor: Optional[bool] = None) -> None:
+def assert_ray_identity(job: dict[str, Any], attempt: int = 0, actor: bool | None = None) -> None:
     ray = job["ray"]
     assert len(ray["task_id"]) == 48 and ray["attempt"] == attempt
     assert ray["node_id"] and ray["worker_id"] and ray["job_id"]

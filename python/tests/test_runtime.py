@@ -8,14 +8,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any
 
 import pytest
-
 from fixtures_ray import (
     PYTHON_DIR,
     SCENARIOS,
-    SITE_DIR,
     Record,
     events,
     preload_library,
@@ -31,7 +29,7 @@ sys.path.insert(0, str(PYTHON_DIR))
 from roar_runtime import config, driver  # noqa: E402
 
 
-def _python(code: str, env: Dict[str, str], cwd: Path) -> str:
+def _python(code: str, env: dict[str, str], cwd: Path) -> str:
     result = subprocess.run(
         [python_exe(), "-c", code], env=env, cwd=str(cwd), capture_output=True, text=True, timeout=120
     )
@@ -63,7 +61,7 @@ def test_import_ray_patches_init_and_shutdown(spool_dir: Path, tmp_path: Path) -
 
 
 @pytest.mark.parametrize("override", [{"ROAR_RAY_ENABLED": "0"}, {"ROAR_RAY_ENABLED": "false"}, {"ROAR_WRAP": ""}])
-def test_disabled_means_no_patches(spool_dir: Path, tmp_path: Path, override: Dict[str, str]) -> None:
+def test_disabled_means_no_patches(spool_dir: Path, tmp_path: Path, override: dict[str, str]) -> None:
     code = (
         "import ray, ray._private.worker as w, json;"
         "print(json.dumps([getattr(ray.init, '__roar_wrapped__', False),"
@@ -148,7 +146,7 @@ def test_merge_keeps_user_keys(roar_environ: Path) -> None:
 
 
 def test_merge_chains_a_callable_hook(roar_environ: Path) -> None:
-    called: List[str] = []
+    called: list[str] = []
     env, _ = driver.merge_runtime_env({"worker_process_setup_hook": lambda: called.append("user")})
     hook = env["worker_process_setup_hook"]
     assert callable(hook) and getattr(hook, "__roar_chained__", False)
@@ -177,8 +175,8 @@ def test_merge_respects_a_job_submit_runtime_env(roar_environ: Path) -> None:
 # real Ray: the task events
 
 
-def _by_task(records: List[Record]) -> Dict[str, List[Dict[str, Any]]]:
-    found: Dict[str, List[Dict[str, Any]]] = {}
+def _by_task(records: list[Record]) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {}
     for record in events(records):
         event = record.event
         if event["event"] in ("task_begin", "task_end"):
@@ -187,13 +185,13 @@ def _by_task(records: List[Record]) -> Dict[str, List[Dict[str, Any]]]:
     return found
 
 
-def _run_matrix(tmp_path: Path, spool: Path, **env: str) -> Dict[str, Any]:
+def _run_matrix(tmp_path: Path, spool: Path, **env: str) -> dict[str, Any]:
     out = tmp_path / "matrix.json"
     run_python(SCENARIOS / "runtime_matrix.py", [str(out)], runtime_env_vars(spool, **env), tmp_path)
     return json.loads(out.read_text())  # type: ignore[no-any-return]
 
 
-def _check_matrix(result: Dict[str, Any], records: List[Record], attribution: str, env_mode: str) -> None:
+def _check_matrix(result: dict[str, Any], records: list[Record], attribution: str, env_mode: str) -> None:
     tasks = _by_task(records)
 
     drivers = [r.event for r in events(records, "driver")]
@@ -202,7 +200,7 @@ def _check_matrix(result: Dict[str, Any], records: List[Record], attribution: st
     assert configs[0]["runtime_env"] == env_mode and configs[0]["actor_attribution"] == attribution
     job_id = drivers[0]["job_id"]
 
-    def one_call(task_id: str, kind: str, function: str, status: str = "ok") -> Dict[str, Any]:
+    def one_call(task_id: str, kind: str, function: str, status: str = "ok") -> dict[str, Any]:
         evs = tasks[task_id]
         begins = [e for e in evs if e["event"] == "task_begin"]
         ends = [e for e in evs if e["event"] == "task_end"]
@@ -237,8 +235,14 @@ def _check_matrix(result: Dict[str, Any], records: List[Record], attribution: st
     # retries: one task id, two attempts, two tags
     flaky = tasks[result["flaky"]["task_id"]]
     attempts = sorted((e["attempt"], e["event"], e.get("status")) for e in flaky)
-    assert attempts == [(0, "task_begin", None), (0, "task_end", "failed"), (1, "task_begin", None), (1, "task_end", "ok")]
-    assert {e["tag"] for e in flaky} == {"ray:%s:0" % result["flaky"]["task_id"], "ray:%s:1" % result["flaky"]["task_id"]}
+    assert attempts == [
+        (0, "task_begin", None),
+        (0, "task_end", "failed"),
+        (1, "task_begin", None),
+        (1, "task_end", "ok"),
+    ]
+    flaky_id = result["flaky"]["task_id"]
+    assert {e["tag"] for e in flaky} == {"ray:%s:0" % flaky_id, "ray:%s:1" % flaky_id}
 
     # actors: __init__ and every call, on the actor's worker
     for name, cls, method in (
@@ -267,7 +271,7 @@ def _check_matrix(result: Dict[str, Any], records: List[Record], attribution: st
     one_call(result["stream"]["task_id"], "task", "runtime_matrix.stream")
 
     # every task_begin has its task_end
-    for task_id, evs in tasks.items():
+    for evs in tasks.values():
         assert sum(e["event"] == "task_begin" for e in evs) == sum(e["event"] == "task_end" for e in evs), evs
 
 
@@ -341,3 +345,10 @@ def test_interpreter_trees_added_to_roar_ignore(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.delenv("ROAR_IGNORE")
     driver._ignore_interpreter_trees()  # not under roar run: nothing to extend
     assert "ROAR_IGNORE" not in os.environ
+
+
+def test_every_ray_private_roar_uses_is_in_this_ray(spool_dir: Path, tmp_path: Path) -> None:
+    """roar_runtime/ray_compat.py lists the private Ray names roar relies on: the Ray the tests
+    run against has each of them (a Ray upgrade that drops one fails here first)."""
+    code = "import json; from roar_runtime import ray_compat; print(json.dumps(ray_compat.unavailable()))"
+    assert json.loads(_python(code, runtime_env_vars(spool_dir), tmp_path)) == []

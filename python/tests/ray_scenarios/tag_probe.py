@@ -9,6 +9,7 @@ import threading
 
 import ray
 
+
 def tag() -> str:
     get = ctypes.CDLL(None).roar_get_tag
     get.restype = ctypes.c_char_p
