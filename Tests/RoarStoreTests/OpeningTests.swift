@@ -12,7 +12,8 @@ struct OpeningTests {
             #expect(try store.queryUnchecked("PRAGMA journal_mode") == [["wal"]])
             #expect(try store.queryUnchecked("PRAGMA busy_timeout") == [["10000"]])
             #expect(try store.queryUnchecked("PRAGMA foreign_keys") == [["1"]])
-            #expect(try store.queryUnchecked("SELECT identifier FROM grdb_migrations ORDER BY 1") == [["v1"], ["v2"], ["v3"]])
+            let migrations = try store.queryUnchecked("SELECT identifier FROM grdb_migrations ORDER BY 1")
+            #expect(migrations == [["v1"], ["v2"], ["v3"]])
             #expect(FileManager.default.fileExists(atPath: directory.databasePath))
         }
     }

@@ -42,14 +42,15 @@ import shlex
 import sys
 import threading
 import types
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from collections.abc import Callable
+from typing import Any
 
 from . import config, ray_compat, spool
 
 _installed = False
 _lock = threading.Lock()
-_original_init: Optional[Callable[..., Any]] = None
-_original_shutdown: Optional[Callable[..., Any]] = None
+_original_init: Callable[..., Any] | None = None
+_original_shutdown: Callable[..., Any] | None = None
 _atexit_registered = False
 
 
@@ -98,7 +99,7 @@ def install(ray: types.ModuleType) -> None:
 # runtime_env merge
 
 
-def _main_module_name() -> Optional[str]:
+def _main_module_name() -> str | None:
     main = sys.modules.get("__main__")
     path = getattr(main, "__file__", None)
     if not path:
@@ -111,17 +112,17 @@ def _main_module_name() -> Optional[str]:
 
 def _join_path_lists(front: str, back: str) -> str:
     """``front``'s entries, then ``back``'s, each once (``RuntimeEnvironmentMerge.joinPathLists``)."""
-    parts: List[str] = []
+    parts: list[str] = []
     for part in front.split(":") + back.split(":"):
         if part and part not in parts:
             parts.append(part)
     return ":".join(parts)
 
 
-def _roar_env_vars(user_vars: Dict[str, Any]) -> Dict[str, str]:
+def _roar_env_vars(user_vars: dict[str, Any]) -> dict[str, str]:
     """The environment roar's workers need. When the user's ``env_vars`` set ``PYTHONPATH`` or
     ``LD_PRELOAD``, roar adds only its own entry to them (its folder, the preload library)."""
-    env: Dict[str, str] = {}
+    env: dict[str, str] = {}
     for key, value in os.environ.items():
         if key.startswith("ROAR_") and key not in ("ROAR_TAG", config.CHAINED_HOOK_ENV):
             env[key] = value
@@ -159,7 +160,7 @@ def _chained_callable_hook(user_hook: Callable[[], Any]) -> Callable[[], Any]:
     return roar_chained_setup_hook
 
 
-def _worker_launcher(address: Optional[str]) -> Optional[str]:
+def _worker_launcher(address: str | None) -> str | None:
     launcher = os.environ.get("ROAR_WORKER", "")
     if not launcher or not os.path.isfile(launcher) or not os.access(launcher, os.X_OK):
         return None
@@ -182,7 +183,7 @@ class MergeResult:
     """What :func:`merge_policy` made: the runtime_env, the user ``env_vars`` roar replaced
     (sorted), and notes as ``(code, message)`` pairs."""
 
-    def __init__(self, runtime_env: Dict[str, Any], overridden: List[str], notes: List[Tuple[str, str]]) -> None:
+    def __init__(self, runtime_env: dict[str, Any], overridden: list[str], notes: list[tuple[str, str]]) -> None:
         self.runtime_env = runtime_env
         self.overridden = overridden
         self.notes = notes
@@ -196,7 +197,7 @@ def _type_name(value: Any) -> str:
     return "NoneType" if value is None else type(value).__name__
 
 
-def _validate(env: Dict[str, Any]) -> None:
+def _validate(env: dict[str, Any]) -> None:
     """The checks of Ray 2.60 that the user's runtime_env plus roar's fields could fail
     (``RuntimeEnvironmentMerge.validate``)."""
     managers = [m for m in _PACKAGE_MANAGERS if env.get(m) is not None]
@@ -249,26 +250,26 @@ def _invalid(field: str, problem: str) -> RuntimeEnvRefused:
 
 
 def merge_policy(
-    user_env: Optional[Dict[str, Any]],
-    env_vars: Dict[str, str],
-    py_module: Optional[str] = None,
-    launcher: Optional[str] = None,
+    user_env: dict[str, Any] | None,
+    env_vars: dict[str, str],
+    py_module: str | None = None,
+    launcher: str | None = None,
 ) -> MergeResult:
     """roar's one runtime_env merge policy (docs/ray-submit.md), the same rules as Swift's
     ``RuntimeEnvironmentMerge`` and checked against the same vectors
     (``Tests/vectors/runtime-env/merge.json``). Raises :class:`RuntimeEnvRefused` when Ray would
     reject the result. ``user_env`` is not modified."""
-    env: Dict[str, Any] = dict(user_env or {})
+    env: dict[str, Any] = dict(user_env or {})
     _validate(env)
-    notes: List[Tuple[str, str]] = []
+    notes: list[tuple[str, str]] = []
     if py_module is not None:
         modules = list(env.get("py_modules") or [])
         if py_module not in modules:
             modules.append(py_module)
         env["py_modules"] = modules
 
-    variables: Dict[str, Any] = dict(env.get("env_vars") or {})
-    overridden: List[str] = []
+    variables: dict[str, Any] = dict(env.get("env_vars") or {})
+    overridden: list[str] = []
     for key, value in env_vars.items():
         if key == config.CHAINED_HOOK_ENV:
             continue
@@ -318,10 +319,10 @@ def merge_policy(
 
 
 def merge_runtime_env(
-    user_env: Optional[Dict[str, Any]],
-    address: Optional[str] = None,
-    reserved: Optional[Dict[str, Any]] = None,
-) -> Tuple[Dict[str, Any], List[str]]:
+    user_env: dict[str, Any] | None,
+    address: str | None = None,
+    reserved: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], list[str]]:
     """Return ``(runtime_env, keys roar set)`` for ``ray.init``: :func:`merge_policy` with
     roar's variables and worker launcher, plus what only ``ray.init`` has:
 
@@ -333,9 +334,9 @@ def merge_runtime_env(
 
     Raises :class:`RuntimeEnvRefused` when Ray would reject the merged runtime_env.
     """
-    env: Dict[str, Any] = dict(user_env or {})
+    env: dict[str, Any] = dict(user_env or {})
     reserved = reserved or {}
-    reserved_vars: Dict[str, Any] = dict(reserved.get("env_vars") or {})
+    reserved_vars: dict[str, Any] = dict(reserved.get("env_vars") or {})
     hook = env.get("worker_process_setup_hook")
     callable_hook = hook if callable(hook) else None
     if callable_hook is not None:
@@ -351,9 +352,9 @@ def merge_runtime_env(
     result = merge_policy(env, additions, launcher=launcher)
     merged = result.runtime_env
     for note in result.notes:
-        _debug(f"note: {note[1]}")
+        spool.debug(f"note: {note[1]}")
     if result.overridden:
-        _debug(f"the runtime_env's env_vars set {', '.join(result.overridden)}; roar's own values are used")
+        spool.debug(f"the runtime_env's env_vars set {', '.join(result.overridden)}; roar's own values are used")
 
     touched = ["env_vars"]
     if keeps_hook:
@@ -377,7 +378,7 @@ def merge_runtime_env(
     return merged, touched
 
 
-def _injected_job_runtime_env() -> Dict[str, Any]:
+def _injected_job_runtime_env() -> dict[str, Any]:
     return ray_compat.job_config_runtime_env() or {}
 
 
@@ -399,7 +400,7 @@ def _init(*args: Any, **kwargs: Any) -> Any:
     if _already_connected() or not config.ray_enabled():
         return _original_init(*args, **kwargs)
 
-    touched: List[str] = []
+    touched: list[str] = []
     mode = "merge"
     try:
         address = args[0] if args else kwargs.get("address")
@@ -460,7 +461,7 @@ def _ignore_interpreter_trees() -> None:
         os.environ["ROAR_IGNORE"] = ":".join(prefixes)
 
 
-def _inherits_environment(address: Any, temp_dir: Optional[str]) -> bool:
+def _inherits_environment(address: Any, temp_dir: str | None) -> bool:
     """Whether this ``ray.init`` starts a new local Ray instance as children of this process:
     then GCS, raylet and every worker inherit ``roar run``'s environment (``LD_PRELOAD``,
     ``PYTHONPATH``, ``ROAR_*``) and workers install roar themselves when they connect, so
@@ -476,7 +477,7 @@ def _inherits_environment(address: Any, temp_dir: Optional[str]) -> bool:
     return ray_compat.starts_local_instance(address, temp_dir)
 
 
-def _merge_into(args: Tuple[Any, ...], kwargs: Dict[str, Any], touched: List[str]) -> None:
+def _merge_into(args: tuple[Any, ...], kwargs: dict[str, Any], touched: list[str]) -> None:
     address = args[0] if args else kwargs.get("address")
     user_env = kwargs.get("runtime_env")
     job_config = kwargs.get("job_config")
@@ -495,7 +496,7 @@ def _merge_into(args: Tuple[Any, ...], kwargs: Dict[str, Any], touched: List[str
     touched.extend(keys)
 
 
-def _after_init(context: Any, touched: List[str], mode: str) -> None:
+def _after_init(context: Any, touched: list[str], mode: str) -> None:
     global _atexit_registered
     try:
         import ray

@@ -29,7 +29,7 @@ import os
 import re
 import threading
 import types
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 from . import spool
 
@@ -82,7 +82,7 @@ class _NativeHasher:
         return out.value.decode("ascii")
 
 
-def _native_hasher_class() -> Optional[type]:
+def _native_hasher_class() -> type | None:
     try:
         lib = ctypes.CDLL(None)
         if not hasattr(lib, "roar_hasher_init"):
@@ -101,11 +101,11 @@ def _native_hasher_class() -> Optional[type]:
         return None
 
 
-_hasher_class: Optional[Any] = None
+_hasher_class: Any | None = None
 _hasher_chosen = False
 
 
-def new_hasher() -> Optional[Any]:
+def new_hasher() -> Any | None:
     """A fresh BLAKE3 hasher (``update``, ``hexdigest``), or ``None`` when none is available."""
     global _hasher_class, _hasher_chosen
     if not _hasher_chosen:
@@ -134,13 +134,13 @@ class _Pending:
 
     def __init__(self) -> None:
         self._done = threading.Event()
-        self.digest: Optional[str] = None
+        self.digest: str | None = None
 
-    def finish(self, digest: Optional[str]) -> None:
+    def finish(self, digest: str | None) -> None:
         self.digest = digest
         self._done.set()
 
-    def result(self) -> Optional[str]:
+    def result(self) -> str | None:
         self._done.wait()
         return self.digest
 
@@ -219,23 +219,23 @@ def digest_of_body(body: Any) -> Any:
 # Events
 
 
-def _emit(event: Dict[str, Any]) -> None:
+def _emit(event: dict[str, Any]) -> None:
     event["v"] = 1
     spool.emit(json.dumps({k: v for k, v in event.items() if v is not None}, separators=(",", ":")))
 
 
-def _url(bucket: Optional[str], key: Optional[str]) -> Optional[str]:
+def _url(bucket: str | None, key: str | None) -> str | None:
     if not bucket or key is None:
         return None
     return f"s3://{bucket}/{key}"
 
 
-def _version(value: Any) -> Optional[str]:
+def _version(value: Any) -> str | None:
     """S3's version id; ``"null"`` is what an unversioned bucket answers."""
     return None if value in (None, "", "null") else str(value)
 
 
-def _checksums(parsed: Dict[str, Any]) -> Optional[Dict[str, str]]:
+def _checksums(parsed: dict[str, Any]) -> dict[str, str] | None:
     found = {name: parsed[field] for field, name in _CHECKSUM_FIELDS.items() if parsed.get(field)}
     if not found:
         return None
@@ -262,17 +262,17 @@ def _next_call_id() -> str:
 class _Uploads:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._sizes: Dict[str, Dict[int, Optional[int]]] = {}
+        self._sizes: dict[str, dict[int, int | None]] = {}
 
     def started(self, upload_id: str) -> None:
         with self._lock:
             self._sizes.setdefault(upload_id, {})
 
-    def part(self, upload_id: str, number: int, size: Optional[int]) -> None:
+    def part(self, upload_id: str, number: int, size: int | None) -> None:
         with self._lock:
             self._sizes.setdefault(upload_id, {})[number] = size
 
-    def finished(self, upload_id: str, numbers: List[int]) -> Optional[int]:
+    def finished(self, upload_id: str, numbers: list[int]) -> int | None:
         """The object's size: the sum of the parts named by the completion, when all are known."""
         with self._lock:
             parts = self._sizes.pop(upload_id, {})
@@ -289,7 +289,7 @@ class _Uploads:
 _uploads = _Uploads()
 
 
-def _body_size(body: Any) -> Optional[int]:
+def _body_size(body: Any) -> int | None:
     if body is None:
         return 0
     if isinstance(body, (bytes, bytearray)):
@@ -302,7 +302,7 @@ def _body_size(body: Any) -> Optional[int]:
         return None
 
 
-def _copy_source(source: Any) -> Tuple[Optional[str], Optional[str], Optional[str]]:
+def _copy_source(source: Any) -> tuple[str | None, str | None, str | None]:
     """(bucket, key, version id) of a ``CopySource`` given as text or as a dict."""
     if isinstance(source, dict):
         return source.get("Bucket"), source.get("Key"), source.get("VersionId")
@@ -328,7 +328,7 @@ class _HashingStream:
     """Wraps the raw stream of a ``StreamingBody``. ``read``/``readinto`` return exactly what the
     raw stream returned; everything else is the raw stream's own attribute."""
 
-    def __init__(self, raw: Any, hasher: Any, expected: Optional[int], call_id: str) -> None:
+    def __init__(self, raw: Any, hasher: Any, expected: int | None, call_id: str) -> None:
         object.__setattr__(self, "_roar_raw", raw)
         object.__setattr__(self, "_roar_hasher", hasher)
         object.__setattr__(self, "_roar_expected", expected)
@@ -390,7 +390,7 @@ class _HashingStream:
         return iter(self._roar_raw)
 
 
-def _wrap_body(parsed: Dict[str, Any], call_id: str) -> bool:
+def _wrap_body(parsed: dict[str, Any], call_id: str) -> bool:
     body = parsed.get("Body")
     raw = getattr(body, "_raw_stream", None)
     if raw is None or isinstance(raw, _HashingStream):
@@ -407,10 +407,10 @@ def _wrap_body(parsed: Dict[str, Any], call_id: str) -> bool:
 # Handlers
 
 
-def _before_parameter_build(params: Dict[str, Any], model: Any, context: Dict[str, Any], **_: Any) -> None:
+def _before_parameter_build(params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
     try:
         operation = model.name
-        note: Dict[str, Any] = {"bucket": params.get("Bucket"), "key": params.get("Key")}
+        note: dict[str, Any] = {"bucket": params.get("Bucket"), "key": params.get("Key")}
         if operation == "PutObject":
             body = params.get("Body")
             note["size"] = _body_size(body)
@@ -439,7 +439,7 @@ def _before_parameter_build(params: Dict[str, Any], model: Any, context: Dict[st
         spool.count("s3_capture_failed")
 
 
-def _after_call(http_response: Any, parsed: Dict[str, Any], model: Any, context: Dict[str, Any], **_: Any) -> None:
+def _after_call(http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
     try:
         note = context.get("roar_s3")
         if note is None or getattr(http_response, "status_code", 500) >= 300:
@@ -449,13 +449,13 @@ def _after_call(http_response: Any, parsed: Dict[str, Any], model: Any, context:
         spool.count("s3_capture_failed")
 
 
-def _settled(digest: Any) -> Optional[str]:
+def _settled(digest: Any) -> str | None:
     """A digest, waiting for the hashing thread if it is still at it (it had the whole request's
     time to finish)."""
     return digest.result() if isinstance(digest, _Pending) else digest
 
 
-def _record(operation: str, note: Dict[str, Any], parsed: Dict[str, Any]) -> None:
+def _record(operation: str, note: dict[str, Any], parsed: dict[str, Any]) -> None:
     url = _url(note.get("bucket"), note.get("key"))
     if operation == "PutObject":
         _emit(
@@ -466,9 +466,10 @@ def _record(operation: str, note: Dict[str, Any], parsed: Dict[str, Any]) -> Non
             }
         )
     elif operation in ("GetObject", "HeadObject"):
-        event: Dict[str, Any] = {
+        event: dict[str, Any] = {
             "event": "s3", "op": "read" if operation == "GetObject" else "head", "api": operation, "url": url,
-            "etag": parsed.get("ETag"), "version_id": _version(parsed.get("VersionId")), "checksums": _checksums(parsed),
+            "etag": parsed.get("ETag"), "version_id": _version(parsed.get("VersionId")),
+            "checksums": _checksums(parsed),
         }
         match = _CONTENT_RANGE.match(parsed.get("ContentRange") or "")
         if match:

@@ -6,9 +6,9 @@ import os
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator
 
 import pytest
 
@@ -20,7 +20,7 @@ MOTO = REPO / ".venv" / "bin" / "moto_server"
 class S3Server:
     endpoint: str
 
-    def env(self) -> Dict[str, str]:
+    def env(self) -> dict[str, str]:
         """What a program needs to reach it with boto3 (test credentials: moto accepts any)."""
         return {
             "AWS_ENDPOINT_URL_S3": self.endpoint,

@@ -210,7 +210,9 @@ REPORT = textwrap.dedent(
     import json, os, sys
     print(json.dumps({
         "argv": sys.argv, "name": __name__, "file": __file__, "path0": sys.path[0],
-        "hook": any(getattr(f, "name", None) == "ray" and type(f).__name__ == "_AfterImportHook" for f in sys.meta_path),
+        "hook": any(
+            getattr(f, "name", None) == "ray" and type(f).__name__ == "_AfterImportHook" for f in sys.meta_path
+        ),
         "wrap": os.environ.get("ROAR_WRAP"),
     }))
     sys.exit(int(os.environ.get("EXIT_WITH", "0")))

@@ -8,7 +8,7 @@ import copy
 import json
 import sys
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any
 
 import pytest
 
@@ -25,7 +25,7 @@ def test_vectors_are_there() -> None:
 
 
 @pytest.mark.parametrize("vector", VECTORS, ids=[v["name"] for v in VECTORS])
-def test_merge_policy_matches_the_vector(vector: Dict[str, Any]) -> None:
+def test_merge_policy_matches_the_vector(vector: dict[str, Any]) -> None:
     user = copy.deepcopy(vector["user"])
     roar = vector["roar"]
     call = lambda: driver.merge_policy(  # noqa: E731

@@ -20,7 +20,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from spool import parse_file
 
 REPO = Path(__file__).resolve().parents[2]
@@ -60,7 +59,9 @@ def test_spool_records_read_as_the_vector_says() -> None:
     assert got == wanted
     problems = sorted((p["line"], p["kind"]) for p in expected["problems"])
     kinds = {"truncated line": "truncated", "corrupt line": "corrupt"}
-    warnings = sorted((int(w.split(":")[1]), kind) for w in parsed.warnings for text, kind in kinds.items() if text in w)
+    warnings = sorted(
+        (int(w.split(":")[1]), kind) for w in parsed.warnings for text, kind in kinds.items() if text in w
+    )
     assert warnings == problems
 
 
