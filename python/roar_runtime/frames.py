@@ -101,8 +101,12 @@ def meta_for(name: ray_compat.FunctionName) -> TaskMeta:
     else:
         kind = "actor_call"
     meta = TaskMeta(kind, qualified)
-    # Ray's own methods and roar's own actors (collector, node agents) are never jobs.
-    meta.internal = name.function.startswith("__ray") or module.startswith("roar_runtime.")
+    # Ray's own methods, its bookkeeping actors and roar's own actors (collector, node agents) are never jobs.
+    meta.internal = (
+        name.function.startswith("__ray")
+        or module.startswith("roar_runtime.")
+        or (module.startswith("ray.") and name.class_name in ray_compat.BOOKKEEPING_ACTORS)
+    )
     return meta
 
 

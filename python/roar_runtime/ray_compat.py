@@ -67,6 +67,7 @@ PRIVATES: tuple[Private, ...] = (
     Private("ray.actor", "ActorHandle._actor_method_call", TESTED, "task_submit of an actor method call"),
     Private("ray.actor", "ActorClass._remote", TESTED, "task_submit of an actor creation"),
     Private("ray._common.utils", "load_class", TESTED, "run the user's string worker_process_setup_hook"),
+    Private("ray._private.utils", "format_error_message", TESTED, "a task's traceback without roar's frames"),
     Private("ray._private.services", "canonicalize_bootstrap_address", TESTED, "does ray.init start Ray"),
     Private("ray._private.state", "jobs", TESTED, "node agents: has the driver's job died"),
     Private("ray.job_submission", "JobSubmissionClient._do_request", TESTED, "drain: the dashboard's log API"),
@@ -79,6 +80,17 @@ PRIVATES: tuple[Private, ...] = (
     Private("ray._private.worker", "global_worker.node.get_logs_dir_path", TESTED, "collector spill", False),
     Private("ray.actor", "ActorHandle._ray_actor_id", TESTED, "the creation task id of an actor", False),
     Private("ray", "ObjectRefGenerator._generator_ref", TESTED, "the task id of a streaming call", False),
+)
+
+
+#: Ray's own bookkeeping actors (statistics, autoscaling, memory tracing, actor placement): they
+#: move no user data, so their calls are never jobs. Ray Data's ``_MapWorker`` is not among them:
+#: it runs the user's class-based map function. Names as of Ray 2.60 (``ray.data._internal``).
+BOOKKEEPING_ACTORS = frozenset(
+    {
+        "_StatsActor", "_StatsSummaryActor", "_MemActor", "_AutoscalingCoordinatorActor", "AutoscalingRequester",
+        "ActorLocationTracker",
+    }
 )
 
 
@@ -283,6 +295,26 @@ def observe_task_attempts(started: Callable[[bytes, int], None], ended: Callable
 
     worker_cls.record_task_log_start = _mark_ours(record_task_log_start)
     worker_cls.record_task_log_end = record_task_log_end
+
+
+def filter_task_tracebacks(clean: Callable[[str], str]) -> None:
+    """Every task exception's traceback text (``RayTaskError.traceback_str``, formatted in the
+    worker by ``format_error_message``) passes through ``clean`` first, before Ray's own trimming
+    (which drops lines by position). Idempotent."""
+    utils = _resolve("ray._private.utils")
+    original = _resolve("ray._private.utils", "format_error_message")
+    if _is_ours(original):
+        return
+
+    @functools.wraps(original)
+    def format_error_message(exception_message: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            exception_message = clean(exception_message)
+        except Exception:
+            spool.count("error_format_failed")
+        return original(exception_message, *args, **kwargs)
+
+    utils.format_error_message = _mark_ours(format_error_message)
 
 
 def observe_submissions(submitted: Callable[[str, Callable[[], str | None]], None]) -> None:

@@ -79,6 +79,7 @@ def install() -> None:
         ray_compat.wrap_executed_functions(wrappers.wrap_executed)
         ray_compat.observe_task_attempts(frames.attempt_started, frames.attempt_ended)
         ray_compat.observe_submissions(submission.submitted)
+        ray_compat.filter_task_tracebacks(wrappers.without_own_frames)
         atexit.register(_at_exit)
         _installed = True
 

@@ -17,6 +17,7 @@ thread or event loop resumes it.
 
 from __future__ import annotations
 
+import os
 import types
 from collections.abc import Callable
 from typing import Any
@@ -136,12 +137,22 @@ async def _tagged_coroutine(coro: Any, frame: Frame) -> Any:
 
 def _tagged_generator(gen: Any, frame: Frame) -> Any:
     """A generator task (``num_returns="streaming"``/``"dynamic"``): the body runs while Ray
-    iterates, so each ``next`` runs with the task's tag."""
+    iterates, so each step runs with the task's tag."""
+    # Invariant: transparent. Every value sent in and every exception thrown in reaches ``gen``
+    # unchanged, and every item it yields or returns comes out unchanged: Ray's streaming executor
+    # sends a StreamingGeneratorStats after each yield, and Ray Data's map tasks read it
+    # (``gen_stats = yield block`` in map_operator.py; dropping it failed write_parquet).
+    to_send: Any = None
+    to_throw: BaseException | None = None
     try:
         while True:
             enter_quietly(frame)
             try:
-                item = next(gen)
+                if to_throw is not None:
+                    thrown, to_throw = to_throw, None
+                    item = gen.throw(thrown)
+                else:
+                    item = gen.send(to_send)
             except StopIteration as stop:
                 end(frame, None)
                 return stop.value
@@ -149,7 +160,12 @@ def _tagged_generator(gen: Any, frame: Frame) -> Any:
                 end(frame, exc)
                 raise
             leave_quietly(frame)
-            yield item
+            try:
+                to_send = yield item
+            except GeneratorExit:
+                raise
+            except BaseException as exc:
+                to_throw, to_send = exc, None
     finally:
         if not frame.ended:  # closed before exhaustion
             enter_quietly(frame)
@@ -160,13 +176,24 @@ def _tagged_generator(gen: Any, frame: Frame) -> Any:
 
 
 async def _tagged_async_generator(agen: Any, frame: Frame) -> Any:
+    """An async generator actor method: each step (``__anext__``, ``asend``, ``athrow``) runs
+    with the task's tag. Invariant: transparent, as ``_tagged_generator``."""
+    to_send: Any = None
+    to_throw: BaseException | None = None
     try:
         while True:
+            step = agen.athrow(to_throw) if to_throw is not None else agen.asend(to_send)
+            to_send, to_throw = None, None
             try:
-                item = await _drive(agen.__anext__().__await__(), frame, True)
+                item = await _drive(step.__await__(), frame, True)
             except StopAsyncIteration:
                 return
-            yield item
+            try:
+                to_send = yield item
+            except GeneratorExit:
+                raise
+            except BaseException as exc:
+                to_throw = exc
     finally:
         if not frame.ended:
             enter_quietly(frame)
@@ -175,3 +202,24 @@ async def _tagged_async_generator(agen: Any, frame: Frame) -> Any:
                 await agen.aclose()
             except Exception:
                 pass
+
+
+_OWN_FRAME = '  File "%s"' % os.path.abspath(__file__)
+
+
+def without_own_frames(text: str) -> str:
+    """A formatted traceback without this module's frames (each ``File`` line of this file and the
+    indented source and caret lines under it): a task's error reaches the user as without roar."""
+    if _OWN_FRAME not in text:
+        return text
+    kept = []
+    skipping = False
+    for line in text.split("\n"):
+        if line.startswith(_OWN_FRAME):
+            skipping = True
+            continue
+        if skipping and line.startswith("    "):
+            continue
+        skipping = False
+        kept.append(line)
+    return "\n".join(kept)
