@@ -1,3 +1,6 @@
+// RoarConfig: `roar.toml` — the keys and their defaults (ConfigKey), loading and validation with errors that
+// name the file, line and key, the environment overrides, and editing that keeps the user's layout (TOMLLayout).
+
 /// Why `roar.toml` could not be read, validated or written, and where.
 ///
 /// The `description` is the message a user sees: it names the file, the line and the key that

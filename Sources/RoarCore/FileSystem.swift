@@ -1,3 +1,8 @@
+// RoarCore: the value types every module shares (Job, Ref, FileVersion, RecordedJob), the spool format reader
+// and its `E` events (Ray tasks, S3 operations), the tag rules, the one rule for read digests and version matching
+// (ReadDigestPolicy, VersionMatch), path filter and restoration, the lineage graph, and POSIX file helpers.
+// No Foundation beyond FoundationEssentials: roar-agent links it statically.
+
 #if canImport(Glibc)
     import Glibc
 #endif

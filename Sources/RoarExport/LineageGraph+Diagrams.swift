@@ -1,3 +1,6 @@
+// RoarExport: the lineage graph's formats — `roar.dag/1` JSON (docs/dag-json.md), Graphviz DOT, Mermaid, and
+// the text layout of `roar dag`.
+
 import Foundation
 public import RoarCore
 

@@ -1,3 +1,6 @@
+// RoarHash: content digests behind one Swift API — BLAKE3 over the C core in CBLAKE3 (SIMD, batched small files,
+// mapped or pread file hashing) and SHA-256 (swift-crypto) — and `roar hash`, b3sum-compatible.
+
 import CBLAKE3
 
 /// BLAKE3 (32-byte output) over roar's C implementation, which picks the widest SIMD kernel the CPU offers

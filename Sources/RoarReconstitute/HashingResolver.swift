@@ -1,3 +1,7 @@
+// RoarReconstitute: a run's spools → jobs (JobAssembler: one per Ray task or actor call, grouped by tag), their
+// file and S3 inputs, outputs and deletes (S3Activity), read digests (HashingResolver, NodeDigestResolver) and
+// steps (StepPlanner); Reconstituter merges the result into the store. The same path for local and host-submit.
+
 public import RoarCore
 import RoarHash
 public import RoarStore

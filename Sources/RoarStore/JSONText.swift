@@ -1,3 +1,6 @@
+// RoarStore: `.roar/roar.db` — the schema and its named migrations (Schema), one-transaction merges, the queries
+// behind every command, and what a `roar show` target names. GRDB stays inside this module.
+
 import Foundation
 
 /// The JSON text of the two flat maps the store keeps in TEXT columns (`jobs.coverage`,

@@ -1,3 +1,6 @@
+// RoarTransport: what crosses from a cluster node to the host — run keys (X25519) and the sealed batch envelope
+// (docs/batch-format.md) of roar.segments/1 payloads: sealed on the node, opened only on the host.
+
 import Crypto
 
 // FoundationEssentials where available: roar-agent links this statically and full Foundation brings ICU.

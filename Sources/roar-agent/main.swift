@@ -1,3 +1,5 @@
+// roar-agent: the node agent's command line (`roar-agent ship`); the work is RoarAgent's.
+
 import ArgumentParser
 import RoarAgent
 import RoarCore

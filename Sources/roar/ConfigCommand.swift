@@ -1,3 +1,5 @@
+// roar: the command line. Commands only — parse, call a library module, print; logic lives in the modules.
+
 import ArgumentParser
 import RoarConfig
 import RoarCore

@@ -79,12 +79,15 @@ def attempt_ended(task_id: bytes) -> None:
 class TaskMeta:
     """Static facts about one remote function / actor method, computed once per worker."""
 
-    __slots__ = ("kind", "function", "begin_prefix", "internal")
+    __slots__ = ("kind", "function", "begin_prefix", "internal", "named_by_task")
 
     def __init__(self, kind: str, function: str) -> None:
         self.kind = kind
         self.function = function
         self.internal = False
+        # Ray Data runs every operator through the same few functions (``_map_task``, ``_MapWorker``):
+        # such a job is named by its Ray task name instead (``ReadCSV``, ``MapBatches(fn)->Write``).
+        self.named_by_task = False
         # "kind" and "function": the same for every call.
         self.begin_prefix = '"kind":' + json.dumps(kind) + ',"function":' + json.dumps(function)
 
@@ -107,6 +110,7 @@ def meta_for(name: ray_compat.FunctionName) -> TaskMeta:
         or module.startswith("roar_runtime.")
         or (module.startswith("ray.") and name.class_name in ray_compat.BOOKKEEPING_ACTORS)
     )
+    meta.named_by_task = module.startswith("ray.data.")
     return meta
 
 
@@ -199,9 +203,14 @@ def begin(meta: TaskMeta) -> Frame | None:
         frame = _new_frame(meta)
         _enter(frame)
         actor = '"' + _actor_id_hex + '"' if (meta.kind != "task" and _actor_id_hex) else "null"
+        prefix = meta.begin_prefix
+        if meta.named_by_task:
+            task_name = ray_compat.current_task_name()
+            if task_name:
+                prefix = '"kind":' + json.dumps(meta.kind) + ',"function":' + json.dumps(task_name)
         _emit(
             '{"event":"task_begin","v":1,"tag":"%s","task_id":"%s","attempt":%d,%s,%s,"actor_id":%s,'
-            '"parent_task_id":null}' % (frame.tag, frame.task_id, frame.attempt, meta.begin_prefix, _static(), actor)
+            '"parent_task_id":null}' % (frame.tag, frame.task_id, frame.attempt, prefix, _static(), actor)
         )
         _flush()
         return frame

@@ -297,6 +297,19 @@ def observe_task_attempts(started: Callable[[bytes, int], None], ended: Callable
     worker_cls.record_task_log_end = record_task_log_end
 
 
+def current_task_name() -> str | None:
+    """The name Ray gives the task being executed (public API: ``get_runtime_context().get_task_name()``);
+    Ray Data names its tasks by operator, e.g. ``MapBatches(normalize)->Write``."""
+    try:
+        import ray
+
+        name = ray.get_runtime_context().get_task_name()
+        return str(name) if name else None
+    except Exception:
+        spool.count("task_name_unavailable")
+        return None
+
+
 def filter_task_tracebacks(clean: Callable[[str], str]) -> None:
     """Every task exception's traceback text (``RayTaskError.traceback_str``, formatted in the
     worker by ``format_error_message``) passes through ``clean`` first, before Ray's own trimming

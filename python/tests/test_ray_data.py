@@ -195,3 +195,20 @@ def test_failing_map_task_recorded_failed(failing: dict[str, Any]) -> None:
     failed = [job for job in task_jobs(dag) if job["role"] == "task" and job["status"] == "failed"]
     assert failed, f"no failed task; jobs: {[(j['ray']['function'], j['status']) for j in task_jobs(dag)]}"
     assert all(job["error"] for job in failed), failed
+
+
+def test_jobs_are_named_by_their_operator(pipeline: dict[str, Any]) -> None:
+    """Ray Data runs every operator through the same internal function: each job is named by its operator, as
+    Ray names the task (the plan's ``TaskPoolMapOperator[…]`` names)."""
+    plan = re.search(r"Execution plan of Dataset \S+ (.*)", pipeline["untraced"].stderr)
+    assert plan, pipeline["untraced"].stderr
+    operators = set(re.findall(r"MapOperator\[([^\]]+)\]", plan.group(1)))
+    assert operators, plan.group(1)
+    names = set(functions(pipeline["dag"]))
+    message = f"job functions {sorted(names)}, operators of the plan {sorted(operators)}"
+
+    def operator_of(name: str) -> str | None:  # Ray may append the read's split: ReadCSV->SplitBlocks(2)
+        return next((op for op in operators if name == op or name.startswith(op + "->SplitBlocks(")), None)
+
+    assert all(operator_of(name) for name in names), message
+    assert {operator_of(name) for name in names} == operators, message
