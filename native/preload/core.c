@@ -6,6 +6,7 @@
 
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +147,23 @@ void roar_lock_wake(roar_lock_t *l) {
 
 void roar_count_reentered(void) {
     roar_count(RC_REENTERED);
+}
+
+int roar_start_own_thread(void *(*main)(void *), size_t stack) {
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, stack);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old); /* the thread starts with every signal blocked */
+    pthread_t thread;
+    roar_t_guard++;
+    int r = pthread_create(&thread, &attr, main, NULL);
+    roar_t_guard--;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    return r;
 }
 
 uint64_t roar_now_ns(void) {

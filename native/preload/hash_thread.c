@@ -157,21 +157,9 @@ int roar_bg_enable(struct roar_desc *d, int fd) {
     pthread_mutex_lock(&bg_mu);
     if (!bg_started) {
         bg_buf = malloc(BG_BATCH);
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setstacksize(&attr, 256 * 1024);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        sigset_t all, old;
-        sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &old); /* the thread starts with every signal blocked */
-        pthread_t t;
-        roar_t_guard++;
-        if (bg_buf != NULL && pthread_create(&t, &attr, bg_main, NULL) == 0) {
+        if (bg_buf != NULL && roar_start_own_thread(bg_main, 256 * 1024) == 0) {
             bg_started = 1;
         }
-        roar_t_guard--;
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
-        pthread_attr_destroy(&attr);
     }
     int ok = bg_started && bg_n < (int)(sizeof bg_queue / sizeof bg_queue[0]);
     pthread_mutex_unlock(&bg_mu);

@@ -294,6 +294,9 @@ void roar_emit_file(const struct roar_file_record *r) ROAR_HIDDEN;
 void roar_mode_letters(uint32_t mode, char *out) ROAR_HIDDEN;
 
 void roar_spool_flush(void) ROAR_HIDDEN;             /* write the buffer (+ a C record) now */
+/* Starts one of the library's own threads: detached, `stack` bytes, every signal blocked, created under the guard
+ * (not the program's thread: no tag inheritance, not counted as the program's). 0 on success. */
+int roar_start_own_thread(void *(*main)(void *), size_t stack) ROAR_HIDDEN;
 /* The program started a thread of its own (pthread_create): a flusher thread then costs it nothing more. */
 extern int roar_program_has_threads ROAR_HIDDEN;
 /* No spool file yet and nothing to write but Z: a flush now would create no file. */

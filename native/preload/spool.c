@@ -16,8 +16,6 @@
 #include "internal.h"
 
 #include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -603,20 +601,7 @@ static void *flusher_main(void *arg) {
 
 /* Starts this process's flusher thread (outside the spool lock: creating a thread maps memory). */
 static void start_flusher(void) {
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, 64 * 1024);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old); /* the thread starts with every signal blocked */
-    pthread_t thread;
-    roar_t_guard++;
-    int failed = pthread_create(&thread, &attr, flusher_main, NULL) != 0;
-    roar_t_guard--;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    pthread_attr_destroy(&attr);
-    if (failed) {
+    if (roar_start_own_thread(flusher_main, 64 * 1024) != 0) {
         __atomic_store_n(&flusher_state, FLUSHER_FAILED, __ATOMIC_RELAXED);
     }
 }

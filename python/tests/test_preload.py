@@ -31,7 +31,10 @@ except ImportError:  # pragma: no cover - the venv has it (python/requirements.t
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
-EXPORTS = {"roar_set_tag", "roar_get_tag", "roar_emit", "roar_flush", "roar_stop_recording"}
+EXPORTS = {
+    "roar_set_tag", "roar_get_tag", "roar_emit", "roar_flush", "roar_stop_recording",
+    "roar_hasher_size", "roar_hasher_init", "roar_hasher_update", "roar_hasher_hex",
+}
 
 
 # ---------------------------------------------------------------------------------------------------------
