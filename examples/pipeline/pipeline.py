@@ -20,7 +20,6 @@ import os
 import random
 import subprocess
 import sys
-from typing import Dict, List
 
 # Keep Ray on the loopback interface on Linux (this Ray picks the outward address otherwise).
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
@@ -31,7 +30,7 @@ PARTS = 4
 ROWS = 2000
 
 
-def generate(parts: int = PARTS, rows: int = ROWS) -> List[str]:
+def generate(parts: int = PARTS, rows: int = ROWS) -> list[str]:
     """The input dataset: sensor readings, the same bytes on every run."""
     os.makedirs("data/raw", exist_ok=True)
     paths = []
@@ -67,8 +66,8 @@ class Stats:
     """Running per-sensor statistics over the cleaned parts."""
 
     def __init__(self) -> None:
-        self.count: Dict[str, int] = {}
-        self.total: Dict[str, float] = {}
+        self.count: dict[str, int] = {}
+        self.total: dict[str, float] = {}
 
     def add(self, path: str) -> int:
         n = 0
@@ -87,7 +86,7 @@ class Stats:
 
 
 @ray.remote
-def concat(parts: List[str], dst: str) -> str:
+def concat(parts: list[str], dst: str) -> str:
     """Concatenate the cleaned parts with a shell (a subprocess of the task)."""
     subprocess.run(["sh", "-c", 'cat "$@" > ' + dst, "sh", *parts], check=True)
     return dst
