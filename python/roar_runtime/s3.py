@@ -1,24 +1,27 @@
-"""S3 capture through botocore: every S3 operation of every client in this process.
+"""S3 capture through botocore: every S3 operation of every client in this process (docs/s3.md).
 
-Owns the ``s3`` and ``s3_content`` events (docs/s3.md). botocore is never imported here: the boot
-hook calls :func:`on_botocore_imported` once the program imported it, and this module registers
-a session initializer (``botocore.register_initializer``), so every session made from then on —
-boto3's default session, s3transfer's clients, aiobotocore's ``AioSession`` — carries the
-handlers, whichever thread makes the calls. Attribution is the calling thread's tag, as for file
-I/O: the events go through ``spool.emit``.
+Owns the ``s3``, ``s3_content`` and ``s3_transfer`` events. botocore is never imported here: the
+boot hook calls :func:`on_botocore_imported` once the program imported it, and this module
+registers a session initializer (``botocore.register_initializer``), so every session made from
+then on — boto3's default session, s3transfer's clients, aiobotocore's ``AioSession`` — carries
+the handlers, whichever thread makes the calls. Attribution is the calling thread's tag, as for
+file I/O: the events go through ``spool.emit``.
 
 Handlers (all return ``None``: botocore treats a handler's answer to ``before-call`` as the
 response, so these never answer):
 
-- ``before-parameter-build.s3``: note the operation's bucket, key, range, copy source and, for a
-  ``PutObject`` whose body is bytes, the body's BLAKE3 — in the request's own ``context`` dict.
+- ``before-parameter-build.s3.<Operation>``, registered first (botocore's own handlers would turn
+  a bytes body into a file object): note bucket, key, range, copy source, upload id and part in
+  the request's own ``context`` dict, and start hashing a ``PutObject`` body given as bytes/text.
 - ``after-call.s3``: a 2xx answer becomes an event; any other status, and ``after-call-error``
   (no answer at all), record nothing: a failed call is no I/O.
 
 A ``GetObject`` body is hashed while the program reads it (its raw stream is wrapped; the bytes
-the program gets are the same objects), and the digest follows as an ``s3_content`` event once the
-last byte was read. Nothing here raises into the program: every failure is counted in
-``spool.STATS`` (``s3_capture_failed``), and the call goes on as without roar.
+the program gets are the same objects; large bodies by the hashing thread, in reading order),
+and the digest follows as an ``s3_content`` event once the last byte was read. boto3's managed
+transfers name their local file in an ``s3_transfer`` event. Nothing here raises into the
+program: every failure is counted in ``spool.STATS`` (``s3_capture_failed``), and the call goes on
+as without roar.
 """
 
 from __future__ import annotations
