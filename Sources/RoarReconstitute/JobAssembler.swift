@@ -389,6 +389,8 @@ public struct JobAssembler {
             "\(count) file(s) were still open for writing when their process died; hashed as found"
         case "spool_records_skipped":
             "\(count) damaged spool record(s) skipped"
+        case "unresolved":
+            "\(count) call(s) of a libc function the tracer could not find failed with ENOSYS (see the stderr line)"
         default:
             "\(count) event(s) not recorded: \(kind)"
         }

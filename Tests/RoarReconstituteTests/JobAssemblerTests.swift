@@ -255,4 +255,14 @@ struct JobAssemblerTests {
         #expect(result.jobs[0].outputs.map(\.path) == ["\(Self.project)/kept.txt"])
         #expect(result.jobs[0].job.coverage["spool_records_skipped"] == 2)
     }
+
+    @Test func callsTheTracerCouldNotResolveAreLostCoverageWithAWarning() {
+        let spool =
+            Self.line(["H", "1", "7", "1", "0", "/usr/bin/tool", Self.project])
+            + Self.line(["C", "5", "events=3", "unresolved=2"])
+            + Self.line(["Z", "6"])
+        let result = assemble([spool])
+        #expect(result.jobs[0].job.coverage["unresolved"] == 2)
+        #expect(result.warnings.contains { $0.hasPrefix("2 call(s) of a libc function the tracer could not find") })
+    }
 }

@@ -41,5 +41,7 @@ public enum SpoolTags {
     /// deleted or anonymous files, and `static_exec`, reported per job by `W` records, are not.)
     public static let lossCounters: Set<String> = [
         "lost", "fd_overflow", "rehash_failed", "path_too_long", "tag_truncated",
+        // A hooked libc function the preload found nowhere: the program's call failed with ENOSYS.
+        "unresolved",
     ]
 }
