@@ -120,6 +120,8 @@ public struct JobAssembler {
         var readDigests = ReadDigestPolicy()
         // Nested tasks: submitted task id → the (task id, attempt) that submitted it.
         var submitters: [String: (taskID: String, attempt: Int)] = [:]
+        // What roar_runtime reported about itself, from any tag (Ray's own included): charged to the run.
+        var runtimeIssues: [String: (use: String, knownFor: String?, rayVersion: String?)] = [:]
 
         for (processIndex, spool) in spools.enumerated() {
             problems += spool.problems
@@ -136,6 +138,18 @@ public struct JobAssembler {
                     continue
                 case .file(let access):
                     readDigests.note(access)
+                case .event(_, _, let json):
+                    switch try? RuntimeEvent.decode(json: json) {
+                    case .stats(let counters):
+                        // A missing Ray internal is counted once per name, from its runtime_issue.
+                        for (key, value) in counters where value > 0 && key != "ray_private_unavailable" {
+                            rootCoverage[key, default: 0] += value
+                        }
+                    case .issue(_, let name, let use, let knownFor, let rayVersion):
+                        runtimeIssues[name] = (use, knownFor, rayVersion)
+                    case nil:
+                        break
+                    }
                 default: break
                 }
                 guard let (tag, nanoseconds) = SpoolTags.tagAndTime(of: record) else { continue }
@@ -161,6 +175,9 @@ public struct JobAssembler {
         }
         if !problems.isEmpty {
             rootCoverage["spool_records_skipped"] = problems.count
+        }
+        if !runtimeIssues.isEmpty {
+            rootCoverage["ray_private_unavailable"] = runtimeIssues.count
         }
 
         var jobs: [RecordedJob] = []
@@ -188,8 +205,15 @@ public struct JobAssembler {
             jobs.append(task)
         }
         resolveParents(&jobs, parentTaskIDs: parentTaskIDs)
-        for (kind, count) in rootJob.job.coverage.sorted(by: { $0.key < $1.key }) {
+        for (kind, count) in rootJob.job.coverage.sorted(by: { $0.key < $1.key })
+        where kind != "ray_private_unavailable" {
             warnings.append(Self.coverageWarning(kind: kind, count: count))
+        }
+        for (name, issue) in runtimeIssues.sorted(by: { $0.key < $1.key }) {
+            let ray = issue.rayVersion.map { "Ray \($0)" } ?? "this Ray"
+            let known = issue.knownFor.map { " (roar knows it in Ray \($0))" } ?? ""
+            let lost = issue.use.isEmpty ? "what roar needs it for" : issue.use
+            warnings.append("Ray internal \(name) is missing or changed in \(ray)\(known): not recorded: \(lost)")
         }
         for job in jobs {
             for (kind, count) in job.job.coverage.sorted(by: { $0.key < $1.key }) {

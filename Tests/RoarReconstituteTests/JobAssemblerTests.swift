@@ -265,4 +265,26 @@ struct JobAssemblerTests {
         #expect(result.jobs[0].job.coverage["unresolved"] == 2)
         #expect(result.warnings.contains { $0.hasPrefix("2 call(s) of a libc function the tracer could not find") })
     }
+
+    @Test func aMissingRayInternalIsOneWarningNamingItAndLostCoverage() {
+        let issue =
+            #"{"event":"runtime_issue","v":1,"kind":"ray_private_unavailable","name":"ray._private.state.jobs","#
+            + #""use":"node agents: has the driver's job died","known_for":"2.60","ray_version":"2.61.0"}"#
+        let worker =
+            Self.line(["H", "1", "7", "1", "0", "/usr/bin/python3", Self.project])
+            + Self.event("ray-system", at: 10, issue)
+            + Self.event("ray-system", at: 11, issue)  // reported by two processes: still one warning
+            + Self.event(
+                "ray-system", at: 12,
+                #"{"event":"runtime_stats","v":1,"pid":7,"counters":{"task_begin_failed":2,"ray_private_unavailable":5}}"#
+            )
+        let result = assemble([worker])
+        let root = result.jobs[0].job
+        #expect(root.coverage["ray_private_unavailable"] == 1)
+        #expect(root.coverage["task_begin_failed"] == 2)
+        let named = result.warnings.filter { $0.contains("ray._private.state.jobs") }
+        #expect(named.count == 1)
+        #expect(
+            named.first?.contains("Ray 2.61.0") == true && named.first?.contains("has the driver's job died") == true)
+    }
 }

@@ -98,11 +98,27 @@ class RayPrivateUnavailable(Exception):
     """A private Ray name roar relies on is missing or has changed."""
 
 
+_reported: set[str] = set()
+
+
 def report_unavailable(name: str, error: BaseException | None = None) -> None:
-    """The one place a missing or changed Ray private is reported."""
+    """The one place a missing or changed Ray private is reported: counted, and once per name a
+    ``runtime_issue`` event (docs/ray-events.md) that ``roar run`` turns into a warning naming it and
+    what is not recorded, and ``roar status`` into lost coverage."""
     spool.count("ray_private_unavailable")
     detail = f": {error!r}" if error is not None else ""
     spool.debug(f"Ray private {name} is unavailable in this Ray (known for Ray {TESTED}){detail}")
+    if name in _reported:
+        return
+    _reported.add(name)
+    use = next((p.use for p in PRIVATES if p.name == name), "")
+    ray = sys.modules.get("ray")
+    event = {
+        "event": "runtime_issue", "v": 1, "kind": "ray_private_unavailable", "name": name, "use": use,
+        "known_for": TESTED, "ray_version": getattr(ray, "__version__", None),
+    }
+    spool.emit(json.dumps(event, separators=(",", ":")))
+    spool.flush()
 
 
 def _lookup(module: str, attribute: str | None) -> Any:

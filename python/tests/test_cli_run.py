@@ -357,3 +357,26 @@ def test_a_write_before_a_quiet_spell_survives_sigkill(project: Project) -> None
     assert job["status"] == "killed"
     out = ref(job["outputs"], project.path("result.txt"))
     assert out["hashes"]["blake3"] == b3sum(project.root / "result.txt")
+
+
+def test_a_missing_ray_internal_is_one_warning_and_lost_coverage(project: Project) -> None:
+    """A Ray whose private name roar needs is gone (as after an upgrade): the job goes on, `roar run` says once
+    which name and what is not recorded, and `roar status` counts it as lost coverage."""
+    (project.root / "drift.py").write_text(textwrap.dedent("""
+        import ray._private.state as state
+        from roar_runtime import ray_compat
+
+        del state.jobs  # what a Ray that renamed it looks like to roar
+        for _ in range(2):
+            try:
+                ray_compat.jobs()  # what the node agents call
+            except ray_compat.RayPrivateUnavailable:
+                print("went on without it")
+    """))
+    result = project.run(sys.executable, "drift.py", env={"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"})
+    assert result.stdout.count("went on without it") == 2
+    warnings = [line for line in result.stderr.splitlines() if "ray._private.state.jobs" in line]
+    assert len(warnings) == 1, result.stderr
+    assert "has the driver's job died" in warnings[0]
+    assert last_run(project.dag())["coverage"].get("ray_private_unavailable") == 1
+    assert "ray_private_unavailable" in project.cli("status").stdout

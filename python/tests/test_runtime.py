@@ -352,3 +352,64 @@ def test_every_ray_private_roar_uses_is_in_this_ray(spool_dir: Path, tmp_path: P
     run against has each of them (a Ray upgrade that drops one fails here first)."""
     code = "import json; from roar_runtime import ray_compat; print(json.dumps(ray_compat.unavailable()))"
     assert json.loads(_python(code, runtime_env_vars(spool_dir), tmp_path)) == []
+
+
+MISSING_EACH_PRIVATE = """
+import importlib, json, sys, types
+from roar_runtime import ray_compat, spool
+
+
+def without(private):
+    \"\"\"Make this Ray look like one that lacks the name; returns how to undo it.\"\"\"
+    module = importlib.import_module(private.module)
+    if not private.attribute:  # the whole module gone
+        sys.modules[private.module] = None
+        return lambda: sys.modules.__setitem__(private.module, module)
+    parts = private.attribute.split(".")
+    owner = module
+    for part in parts[:-1]:
+        owner = getattr(owner, part)
+    if isinstance(owner, type):  # the class in the MRO that defines it
+        owner = next(c for c in owner.__mro__ if parts[-1] in vars(c))
+    saved = getattr(owner, parts[-1])
+    try:
+        delattr(owner, parts[-1])
+        return lambda: setattr(owner, parts[-1], saved)
+    except TypeError:  # an extension type (ray._raylet): a module whose class lacks the method
+        stand_in = types.ModuleType(private.module)
+        stand_in.__dict__.update(vars(module))
+        setattr(stand_in, parts[0], type(parts[0], (), {}))
+        sys.modules[private.module] = stand_in
+        return lambda: sys.modules.__setitem__(private.module, module)
+
+
+outcomes = {}
+for private in ray_compat.PRIVATES:
+    if not private.static:
+        continue
+    undo = without(private)
+    try:
+        ray_compat._resolve(private.module, private.attribute)
+        outcomes[private.name] = "resolved"
+    except ray_compat.RayPrivateUnavailable as missing:
+        outcomes[private.name] = str(missing)
+    finally:
+        undo()
+spool.flush()
+print(json.dumps(outcomes))
+"""
+
+
+def test_each_missing_ray_private_is_reported_by_name(spool_dir: Path, tmp_path: Path) -> None:
+    """Every private Ray name roar uses, removed in turn: ray_compat raises its own error naming it (the caller
+    degrades) and writes one runtime_issue event naming it and what roar uses it for."""
+    from roar_runtime import ray_compat
+
+    outcomes = json.loads(_python(MISSING_EACH_PRIVATE, runtime_env_vars(spool_dir), tmp_path))
+    static = [p for p in ray_compat.PRIVATES if p.static]
+    assert outcomes == {p.name: p.name for p in static}
+    issues = [r.event for r in events(read_spool(spool_dir), "runtime_issue")]
+    assert [(e["kind"], e["name"], e["use"]) for e in issues] == [
+        ("ray_private_unavailable", p.name, p.use) for p in static
+    ]
+    assert all(e["known_for"] == ray_compat.TESTED and e["ray_version"] for e in issues)
