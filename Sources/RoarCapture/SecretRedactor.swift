@@ -1,4 +1,5 @@
 import Foundation
+public import RoarCore
 
 /// Hides secrets in what roar records: the command line of a run and its environment.
 /// A secret value becomes `***`; the name next to it stays, so the record still says which

@@ -1,5 +1,6 @@
 import Foundation
 public import RoarCapture
+public import RoarCore
 
 /// Turns a recognised `ray job submit` into one that carries roar to the job:
 ///

@@ -1,4 +1,5 @@
 public import RoarCapture
+public import RoarCore
 
 /// The one runtime_env merge policy of roar: how roar's additions join a user's runtime_env,
 /// for `roar run ray job submit` (``RaySubmitRewrite``) and for `ray.init` in a traced driver

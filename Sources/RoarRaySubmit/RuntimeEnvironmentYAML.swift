@@ -1,5 +1,6 @@
 import Foundation
 public import RoarCapture
+public import RoarCore
 import Yams
 
 /// Reads `ray job submit --runtime-env FILE` as Ray does (`yaml.safe_load`), with Yams.

@@ -1,4 +1,5 @@
 import Foundation
+import RoarCore
 import Testing
 
 @testable import RoarCapture

@@ -1,5 +1,6 @@
 import Foundation
 import RoarCapture
+import RoarCore
 import Testing
 
 @testable import RoarRaySubmit

@@ -1,3 +1,4 @@
+import RoarCore
 import Testing
 
 @testable import RoarCapture
