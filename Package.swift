@@ -165,7 +165,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RoarReconstituteTests",
-            dependencies: ["RoarReconstitute", "RoarStore", "RoarCore"],
+            dependencies: ["RoarReconstitute", "RoarStore", "RoarCore", "RoarHash"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -21,11 +21,13 @@ public struct Ref: Codable, Hashable, Sendable {
     /// For S3 reads: the `[start, end)` byte ranges read; `[]` when only the metadata was read
     /// (`HeadObject`); nil for a whole read (and for files).
     public var byteRanges: [[Int64]]?
+    /// For composites: the parts, sorted by name (`Composite`); nil for files and objects.
+    public var components: [CompositeComponent]?
 
     public init(
         path: String, kind: Kind = .file, hashes: [String: String] = [:], size: Int64? = nil,
         capture: String? = nil, version: FileVersion? = nil, isClusterOnly: Bool = false,
-        byteRanges: [[Int64]]? = nil
+        byteRanges: [[Int64]]? = nil, components: [CompositeComponent]? = nil
     ) {
         self.path = path
         self.kind = kind
@@ -35,11 +37,13 @@ public struct Ref: Codable, Hashable, Sendable {
         self.version = version
         self.isClusterOnly = isClusterOnly
         self.byteRanges = byteRanges
+        self.components = components
     }
 
-    /// The preferred digest for display and lineage: BLAKE3, else SHA-256, else any.
+    /// The preferred digest for display and lineage: BLAKE3 (a composite's Merkle root), else SHA-256,
+    /// else any.
     public var primaryHash: (algorithm: String, digest: String)? {
-        for algorithm in ["blake3", "sha256", "etag"] {
+        for algorithm in ["blake3", Composite.algorithm, "sha256", "etag"] {
             if let digest = hashes[algorithm] { return (algorithm, digest) }
         }
         return hashes.sorted { $0.key < $1.key }.first.map { ($0.key, $0.value) }

@@ -67,6 +67,14 @@ extension LineageGraph {
         if let capture = ref.capture { object["capture"] = capture }
         if ref.isClusterOnly { object["cluster_only"] = true }
         if let ranges = ref.byteRanges { object["byte_ranges"] = ranges }
+        if let components = ref.components {
+            object["components"] = components.map { component -> [String: Any] in
+                [
+                    "name": component.name, "hashes": [component.algorithm: component.digest],
+                    "size": component.size.map { $0 as Any } ?? NSNull(),
+                ]
+            }
+        }
         return object
     }
 }

@@ -35,16 +35,22 @@ extension LineageGraph {
             var line = indent + Self.heading(of: job, style: style)
             if let node = job.ray?.nodeID { line += style.dim("  ray node \(node.prefix(8))") }
             lines.append(line)
-            var byProducer: [String: [String]] = [:]
+            // One line per producing step (what the line shows): a dataset's many writers share one.
+            var byStep: [String: [String]] = [:]
             for edge in edges where edge.to == job.uid {
-                byProducer[edge.from, default: []].append(
-                    Self.displayPath(edge.path, projectDirectory: projectDirectory))
+                let step = self.job(uid: edge.from).map { "@\($0.job.step ?? 0)" } ?? edge.from
+                byStep[step, default: []].append(edge.path)
             }
-            for (producer, paths) in byProducer.sorted(by: { $0.key < $1.key }) {
-                let step = self.job(uid: producer).map { "@\($0.job.step ?? 0)" } ?? producer
-                lines.append(indent + "    " + style.dim("← \(step) via ") + paths.sorted().joined(separator: ", "))
+            let datasets = Set(recorded.inputs.filter { $0.kind == .composite }.map(\.path))
+            for (step, paths) in byStep.sorted(by: { Self.stepOrder($0.key, $1.key) }) {
+                let shown = Self.viaList(paths, datasets: datasets).map { path, parts in
+                    let name = Self.displayPath(path, projectDirectory: projectDirectory)
+                    guard let parts else { return name }
+                    return name + "/ (\(parts) part\(parts == 1 ? "" : "s"))"
+                }
+                lines.append(indent + "    " + style.dim("← \(step) via ") + shown.joined(separator: ", "))
             }
-            let produced = recorded.outputs.map { Self.displayPath($0.path, projectDirectory: projectDirectory) }
+            let produced = recorded.outputs.map { Self.displayName(of: $0, projectDirectory: projectDirectory) }
             if !produced.isEmpty {
                 let shown =
                     produced.prefix(4).joined(separator: ", ") + (produced.count > 4 ? ", … (\(produced.count))" : "")
@@ -68,6 +74,44 @@ extension LineageGraph {
         case .task: "ray task"
         case .actor: "ray actor"
         }
+    }
+
+    /// The paths an edge list names, sorted, with the parts of a dataset the reader read whole folded
+    /// into the dataset's folder (with how many of its parts came through this producer).
+    static func viaList(_ paths: [String], datasets: Set<String>) -> [(path: String, parts: Int?)] {
+        var folded: [String: Int] = [:]
+        var plain: [String] = []
+        for path in Set(paths) {
+            if datasets.contains(path) {
+                folded[path, default: 0] += 0
+            } else if let folder = Composite.folder(ofPart: path), datasets.contains(folder) {
+                folded[folder, default: 0] += 1
+            } else {
+                plain.append(path)
+            }
+        }
+        let entries =
+            plain.map { (path: $0, parts: Int?.none) } + folded.map { (path: $0.key, parts: Int?.some($0.value)) }
+        return entries.sorted { $0.path < $1.path }
+    }
+
+    /// `@2` before `@10`; a producer not in the graph (shown by uid) last.
+    static func stepOrder(_ first: String, _ second: String) -> Bool {
+        let (a, b) = (Int(first.dropFirst()), Int(second.dropFirst()))
+        switch (a, b) {
+        case (let a?, let b?): return a < b
+        case (nil, nil): return first < second
+        default: return a != nil
+        }
+    }
+
+    /// How a ref is listed: its display path; a composite as its folder with its number of parts,
+    /// `out/ds/ (3 parts)`.
+    public static func displayName(of ref: Ref, projectDirectory: String) -> String {
+        let path = displayPath(ref.path, projectDirectory: projectDirectory)
+        guard ref.kind == .composite else { return path }
+        let count = ref.components?.count ?? 0
+        return path + "/ (\(count) part\(count == 1 ? "" : "s"))"
     }
 
     /// A path inside the project relative to it; any other path as it is.

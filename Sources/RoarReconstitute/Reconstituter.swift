@@ -59,13 +59,17 @@ public struct Reconstituter {
         } else {
             base = try store.nextStep()
         }
-        let jobs = result.jobs.map { recorded in
+        let store = self.store
+        let datasets = try CompositePlanner(recorded: { paths throws(StoreError) in
+            try store.writtenComposites(atPaths: paths)
+        }).plan(result.jobs)
+        let jobs = datasets.jobs.map { recorded in
             var shifted = recorded
             shifted.job.step = base + (recorded.job.step ?? 0)
             return shifted
         }
         try store.merge(jobs)
-        return Outcome(jobs: jobs, problems: result.problems, warnings: result.warnings)
+        return Outcome(jobs: jobs, problems: result.problems, warnings: result.warnings + datasets.warnings)
     }
 
     static func markClusterOnly(_ refs: inout [Ref]) {

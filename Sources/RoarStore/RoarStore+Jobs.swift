@@ -101,18 +101,24 @@ struct JobLoader {
             recorded.append(RecordedJob(job: try row.job(decoder: decoder)))
         }
         let jobIDs = "SELECT id FROM jobs WHERE \(filter)"
+        let components = try compositeComponents(ofJobsWhere: filter, arguments)
+        func ref<Direction>(_ row: RefRow<Direction>) throws -> Ref {
+            var ref = try row.ref(decoder: decoder)
+            if ref.kind == .composite, let id = row.artifactID { ref.components = components[id] }
+            return ref
+        }
         for row in try RefRow<InputDirection>.fetchAll(
             db, sql: "SELECT \(RefRow<InputDirection>.columns) FROM job_inputs WHERE job_id IN (\(jobIDs)) ORDER BY id",
             arguments: arguments)
         {
-            if let index = indexByID[row.jobID] { recorded[index].inputs.append(try row.ref(decoder: decoder)) }
+            if let index = indexByID[row.jobID] { recorded[index].inputs.append(try ref(row)) }
         }
         for row in try RefRow<OutputDirection>.fetchAll(
             db,
             sql: "SELECT \(RefRow<OutputDirection>.columns) FROM job_outputs WHERE job_id IN (\(jobIDs)) ORDER BY id",
             arguments: arguments)
         {
-            if let index = indexByID[row.jobID] { recorded[index].outputs.append(try row.ref(decoder: decoder)) }
+            if let index = indexByID[row.jobID] { recorded[index].outputs.append(try ref(row)) }
         }
         for row in try DeleteRow.fetchAll(
             db, sql: "SELECT job_id, path FROM job_deletes WHERE job_id IN (\(jobIDs)) ORDER BY id",
@@ -121,5 +127,28 @@ struct JobLoader {
             if let index = indexByID[row.jobID] { recorded[index].deletes.append(row.path) }
         }
         return recorded
+    }
+
+    /// The parts of every composite the selected jobs read or wrote, by artifact, sorted by name.
+    private func compositeComponents(ofJobsWhere filter: String, _ arguments: StatementArguments) throws
+        -> [Int64: [CompositeComponent]]
+    {
+        // `name` sorts bytewise (SQLite's BINARY collation), as `Composite` sorts it.
+        let rows = try Row.fetchAll(
+            db,
+            sql: """
+                WITH selected(id) AS (SELECT id FROM jobs WHERE \(filter))
+                SELECT artifact_id, name, algorithm, digest, size FROM composite_components
+                WHERE artifact_id IN (SELECT artifact_id FROM job_outputs WHERE kind = 'composite' AND job_id IN selected
+                                      UNION SELECT artifact_id FROM job_inputs WHERE kind = 'composite' AND job_id IN selected)
+                ORDER BY artifact_id, name
+                """,
+            arguments: arguments)
+        var byArtifact: [Int64: [CompositeComponent]] = [:]
+        for row in rows {
+            byArtifact[row[0], default: []].append(
+                CompositeComponent(name: row[1], algorithm: row[2], digest: row[3], size: row[4]))
+        }
+        return byArtifact
     }
 }

@@ -41,6 +41,8 @@ private struct Merger {
     /// Artifacts referenced by rows this merge deleted; removed at the end if nothing else
     /// refers to them.
     var orphanCandidates: Set<Int64> = []
+    /// Composite artifacts whose parts this merge has written (or found written).
+    var componentsRecorded: Set<Int64> = []
 
     init(db: Database) {
         self.db = db
@@ -69,10 +71,12 @@ private struct Merger {
             for (ref, hashes) in zip(recorded.inputs, inputHashes) {
                 let artifactID = try artifactID(for: ref)
                 try RefRow<InputDirection>(ref, jobID: jobID, artifactID: artifactID, hashes: hashes).insert(db)
+                try recordComponents(of: ref, artifactID: artifactID)
             }
             for (ref, hashes) in zip(recorded.outputs, outputHashes) {
                 let artifactID = try artifactID(for: ref)
                 try RefRow<OutputDirection>(ref, jobID: jobID, artifactID: artifactID, hashes: hashes).insert(db)
+                try recordComponents(of: ref, artifactID: artifactID)
             }
             for path in recorded.deletes {
                 try db.cachedStatement(sql: "INSERT OR IGNORE INTO job_deletes (job_id, path) VALUES (?, ?)")
@@ -112,6 +116,22 @@ private struct Merger {
     }
 
     // MARK: Artifacts
+
+    /// A composite's parts, once per artifact: its digest is their Merkle hash, so equal digests mean
+    /// equal parts and the first writer's list stands.
+    private mutating func recordComponents(of ref: Ref, artifactID: Int64?) throws {
+        guard ref.kind == .composite, let artifactID, let components = ref.components,
+            componentsRecorded.insert(artifactID).inserted
+        else { return }
+        let statement = try db.cachedStatement(
+            sql:
+                "INSERT OR IGNORE INTO composite_components (artifact_id, name, algorithm, digest, size) VALUES (?, ?, ?, ?, ?)"
+        )
+        for component in components {
+            try statement.execute(
+                arguments: [artifactID, component.name, component.algorithm, component.digest, component.size])
+        }
+    }
 
     /// The artifact `ref`'s content resolves to, created or extended as needed; `nil` when the
     /// ref has no identifying digest.

@@ -8,7 +8,8 @@ public import RoarCore
 /// content digest prefix, or a path.
 public enum LookedUpTarget: Sendable {
     case jobs([RecordedJob])
-    case content(description: String, writers: [RecordedJob], readers: [RecordedJob])
+    /// `composite`: when the path is a dataset folder, its latest composite ref (parts and digest).
+    case content(description: String, writers: [RecordedJob], readers: [RecordedJob], composite: Ref? = nil)
 }
 
 extension RoarStore {
@@ -50,8 +51,13 @@ extension RoarStore {
             let refs = touching.flatMap { $0.outputs + $0.inputs }.filter { $0.path == path }
             // Written on a Ray node and never on this host: say so rather than look missing.
             let onClusterOnly = !refs.isEmpty && refs.allSatisfy(\.isClusterOnly) && access(path, F_OK) != 0
+            func isComposite(_ ref: Ref) -> Bool { ref.kind == .composite && ref.path == path }
+            let composite =
+                touching.flatMap(\.outputs).last(where: isComposite)
+                ?? touching.flatMap(\.inputs).last(where: isComposite)
             return .content(
-                description: path + (onClusterOnly ? " (on the cluster only)" : ""), writers: writers, readers: readers)
+                description: path + (onClusterOnly ? " (on the cluster only)" : ""), writers: writers, readers: readers,
+                composite: composite)
         }
         throw StoreError(
             code: .noMatch, path: self.path,

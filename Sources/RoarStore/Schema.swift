@@ -28,6 +28,21 @@ enum Schema {
                 try db.execute(sql: "ALTER TABLE \(table) ADD COLUMN byte_ranges TEXT")
             }
         }
+        migrator.registerMigration("v4") { db in
+            // The parts of each composite artifact (a dataset folder or S3 prefix; docs/composites.md). The
+            // composite's digest is a Merkle hash over them, so they belong to the artifact, not to a job.
+            try db.execute(
+                sql: """
+                    CREATE TABLE composite_components (
+                        artifact_id INTEGER NOT NULL REFERENCES artifacts(id) ON DELETE CASCADE,
+                        name TEXT NOT NULL,
+                        algorithm TEXT NOT NULL,
+                        digest TEXT NOT NULL,
+                        size INTEGER,
+                        PRIMARY KEY (artifact_id, name)
+                    ) WITHOUT ROWID
+                    """)
+        }
         return migrator
     }()
 

@@ -52,7 +52,8 @@ struct Lineage: ParsableCommand {
         discussion: """
             TARGET is a path or a content digest prefix. Upstream lists the job that wrote it and, \
             transitively, every job whose output that job read. Downstream lists every job that \
-            read it and what read their outputs.
+            read it and what read their outputs. For a dataset folder (a composite, see \
+            docs/composites.md) upstream starts from every task that wrote one of its parts.
             """)
 
     @Argument(help: "A recorded path or a digest prefix.")
@@ -70,18 +71,20 @@ struct Lineage: ParsableCommand {
         let found = try context.lookUp(target)
         let graph = try context.store.graph()
         let printer = JobPrinter(project: context.project, terminal: .standardOutput, graph: graph)
-        guard case .content(let description, let writers, let readers) = found else {
+        guard case .content(let description, let writers, let readers, let composite) = found else {
             throw ValidationError("give a path or a digest, not a step or job (see `roar show` for those)")
         }
         print(Terminal.standardOutput.bold(description))
+        if let composite { printer.printComposite(composite) }
         switch direction {
         case .upstream:
-            guard let producer = writers.last else {
+            let producers = Self.latestProducers(writers, composite: composite)
+            guard !producers.isEmpty else {
                 print("  no recorded job wrote it: it is a source")
                 return
             }
-            printer.printJobList("written by", [producer])
-            let upstream = graph.upstream(of: producer.job.uid)
+            printer.printJobList("written by", producers)
+            let upstream = graph.walk(from: producers.map(\.job.uid), forward: false)
             printer.printJobList("upstream", upstream)
         case .downstream:
             printer.printJobList("read by", readers)
@@ -89,5 +92,15 @@ struct Lineage: ParsableCommand {
                 .filter { job in !readers.contains { $0.job.uid == job.job.uid } }
             printer.printJobList("downstream", downstream)
         }
+    }
+
+    /// The jobs that wrote what is there now: the last writer; for a dataset, every task that wrote the
+    /// latest composite (its parts come from many).
+    static func latestProducers(_ writers: [RecordedJob], composite: Ref?) -> [RecordedJob] {
+        guard let composite, let digest = composite.hashes[Composite.algorithm] else { return writers.suffix(1) }
+        let producers = writers.filter { recorded in
+            recorded.outputs.contains { $0.path == composite.path && $0.hashes[Composite.algorithm] == digest }
+        }
+        return producers.isEmpty ? Array(writers.suffix(1)) : producers
     }
 }

@@ -16,7 +16,9 @@ struct Show: ParsableCommand {
               <uid prefix>    one job (uids are shown by `roar log` and `roar dag`)
               <digest prefix> the jobs that wrote or read content with that BLAKE3 digest
               <path>          the jobs that wrote or read that file
-              s3://BUCKET/KEY the jobs that wrote, read or deleted that S3 object
+              <folder>        a dataset (composite): its parts with their digests and writers,
+                              the tasks that wrote it and the jobs that read all of it
+              s3://BUCKET/KEY the jobs that wrote, read or deleted that S3 object (or prefix)
             """)
 
     @Argument(help: "@N, a job uid or digest prefix, or a path.")
@@ -32,8 +34,9 @@ struct Show: ParsableCommand {
                 if index > 0 { print("") }
                 printer.printDetails(of: job)
             }
-        case .content(let description, let writers, let readers):
+        case .content(let description, let writers, let readers, let composite):
             print(Terminal.standardOutput.bold(description))
+            if let composite { printer.printComposite(composite) }
             printer.printJobList("written by", writers)
             printer.printJobList("read by", readers)
         }
@@ -120,7 +123,28 @@ struct JobPrinter {
             let linked = linkedBy(ref).compactMap { graph.job(uid: $0) }.map { "@\($0.job.step ?? 0)" }
             let note = linked.isEmpty ? "" : terminal.dim("\(direction) " + linked.joined(separator: ","))
             let location = ref.isClusterOnly ? terminal.dim(" (on the cluster only)") : ""
-            return ["    " + displayPath(ref.path) + location, terminal.dim(digest), formatSize(ref.size), note]
+            let name = LineageGraph.displayName(of: ref, projectDirectory: project.directory)
+            return ["    " + name + location, terminal.dim(digest), formatSize(ref.size), note]
+        }
+        for line in Terminal.table(rows) { print(line) }
+    }
+
+    /// A dataset: its digest, then each part with its digest, size and the step that wrote it.
+    func printComposite(_ composite: Ref) {
+        let parts = composite.components ?? []
+        let digest = composite.primaryHash.map { "\($0.algorithm):\($0.digest.prefix(16))" } ?? "unhashed"
+        print(
+            "  dataset of \(parts.count) part\(parts.count == 1 ? "" : "s"), \(formatSize(composite.size)), " + digest)
+        let rows = parts.map { part -> [String] in
+            let path = composite.path + "/" + part.name
+            let writers = graph.jobs.filter { recorded in
+                recorded.outputs.contains { $0.path == path && part.matches($0) }
+            }
+            let steps = writers.map { "@\($0.job.step ?? 0)" }.joined(separator: ",")
+            return [
+                "    " + part.name, terminal.dim("\(part.algorithm):\(part.digest.prefix(12))"), formatSize(part.size),
+                steps.isEmpty ? "" : terminal.dim("from " + steps),
+            ]
         }
         for line in Terminal.table(rows) { print(line) }
     }

@@ -178,6 +178,53 @@ struct RoarDagContractTests {
             ])
     }
 
+    /// Two tasks write a dataset of two parts; a later run reads it whole, and also a lone file.
+    static let datasetGraph: LineageGraph = {
+        func job(_ uid: String, _ step: Int, _ role: Job.Role) -> Job {
+            Job(uid: uid, step: step, role: role, command: uid, startedAt: Double(step), status: .ok)
+        }
+        let parts = (0..<2).map { index in
+            Ref(path: project + "/out/p\(index)", hashes: ["blake3": String(repeating: "\(index)", count: 64)])
+        }
+        let lone = Ref(path: project + "/out.txt", hashes: ["blake3": String(repeating: "c", count: 64)])
+        let dataset = Composite(
+            path: project + "/out",
+            components: parts.enumerated().map { index, part in
+                CompositeComponent(name: "p\(index)", ref: part)!
+            }
+        ).ref
+        return LineageGraph(
+            jobs: [
+                RecordedJob(job: job("w0", 1, .task), outputs: [parts[0], dataset, lone]),
+                RecordedJob(job: job("w1", 1, .task), outputs: [parts[1], dataset]),
+                RecordedJob(job: job("r", 2, .run), inputs: parts + [dataset, lone]),
+            ],
+            edges: [
+                LineageEdge(from: "w0", to: "r", path: parts[0].path),
+                LineageEdge(from: "w0", to: "r", path: dataset.path),
+                LineageEdge(from: "w0", to: "r", path: lone.path),
+                LineageEdge(from: "w1", to: "r", path: parts[1].path),
+                LineageEdge(from: "w1", to: "r", path: dataset.path),
+            ])
+    }()
+
+    @Test func aDatasetReadWholeIsListedAsItsFolder() {
+        let lines = Self.datasetGraph.textLines(projectDirectory: Self.project)
+        #expect(lines.contains("    → out/p0, out/ (2 parts), out.txt"))
+        // Both writers are step 1: one line, the dataset with both parts.
+        #expect(lines.suffix(2) == ["@2 r  ok  job r (run)", "    ← @1 via out/ (2 parts), out.txt"])
+    }
+
+    @Test func aCompositeRefCarriesItsParts() throws {
+        let object = LineageGraph.jsonObject(for: Self.datasetGraph.jobs[0].outputs[1])
+        #expect(object["kind"] as? String == "composite")
+        let hashes = try #require(object["hashes"] as? [String: String])
+        #expect(Array(hashes.keys) == ["blake3_merkle"])
+        let components = try #require(object["components"] as? [[String: Any]])
+        #expect(components.map { $0["name"] as? String } == ["p0", "p1"])
+        #expect(components.first?["hashes"] as? [String: String] == ["blake3": String(repeating: "0", count: 64)])
+    }
+
     @Test func rootOfATaskIsItsRun() {
         let task = Self.graph.jobs[2].job
         #expect(Self.graph.root(of: task).uid == "0f0e0d0c0b0a0908")

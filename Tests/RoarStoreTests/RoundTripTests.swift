@@ -30,7 +30,15 @@ struct RoundTripTests {
                         size: .max, capture: "python",
                         version: FileVersion(device: 0, inode: 0, size: 0, modifiedNanoseconds: .max),
                         isClusterOnly: true),
-                    Ref(path: "/data/out", kind: .composite, hashes: ["blake3": digest("merkle")], size: 99),
+                    Ref(path: "/data/old", kind: .composite, hashes: ["blake3": digest("merkle")], size: 99),
+                    Composite(
+                        path: "/data/out",
+                        components: [
+                            CompositeComponent(
+                                name: "part-1.parquet", algorithm: "blake3", digest: digest("p1"), size: 5),
+                            CompositeComponent(name: "part-0.parquet", algorithm: "etag", digest: "e0", size: nil),
+                        ]
+                    ).ref,
                 ],
                 deletes: ["/data/tmp-1", "/data/tmp-0"])
             let bare = RecordedJob(job: bareJob("aaaaaaaaaaaaaaaa", step: nil))

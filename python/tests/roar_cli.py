@@ -87,3 +87,18 @@ def ref(refs: Sequence[dict[str, Any]], path: str) -> dict[str, Any]:
     found = [r for r in refs if r["path"] == path]
     assert found, f"{path} not among {sorted(paths(refs))}"
     return found[0]
+
+
+def composite_digest(components: Sequence[dict[str, Any]]) -> str:
+    """A composite's ``blake3_merkle`` digest by the formula of docs/composites.md: ``components`` as
+    ``{"name", "algorithm", "digest"}``, in any order."""
+    import blake3  # type: ignore[import-not-found]
+
+    def h(data: bytes) -> bytes:
+        return blake3.blake3(data).digest()  # type: ignore[no-any-return]
+
+    root = b"roar.composite/1\0"
+    for part in sorted(components, key=lambda c: c["name"].encode()):
+        fields = (part["name"], part["algorithm"], part["digest"])
+        root += h(b"roar.composite.leaf/1\0" + b"".join(field.encode() + b"\0" for field in fields))
+    return h(root).hex()

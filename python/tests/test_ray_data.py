@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from fixtures_ray import SCENARIOS, loopback_env, python_exe
-from roar_cli import Project, b3sum, roar_binary
+from roar_cli import Project, b3sum, composite_digest, roar_binary
 
 pytestmark = pytest.mark.skipif(
     roar_binary() is None, reason="roar is not built: set ROAR_BIN_DIR or run scripts/build first"
@@ -53,7 +53,8 @@ def traced(root: Path, *args: str) -> dict[str, Any]:
     binary = roar_binary()
     assert binary is not None
     project = Project(root=root, roar=binary)
-    project.cli("init")
+    if not (root / ".roar").is_dir():
+        project.cli("init")
     result = project.run(python_exe(), SCRIPT, *args, check=False, env=loopback_env(), timeout=600)
     return {"result": result, "dag": project.dag()}
 
@@ -91,6 +92,16 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     roots = setup_pair(tmp_path_factory, "ok")
     plain = untraced(roots["untraced"])
     return {"roots": roots, "untraced": plain, **traced(roots["traced"])}
+
+
+@pytest.fixture(scope="module")
+def second_run(pipeline: dict[str, Any]) -> dict[str, Any]:
+    """The next run in the same projects: ``read_parquet("data/out")`` consumed by a task with
+    ``iter_batches``."""
+    roots = pipeline["roots"]
+    assert pipeline["result"].returncode == 0, pipeline["result"].stderr
+    plain = untraced(roots["untraced"], "read")
+    return {"roots": roots, "untraced": plain, **traced(roots["traced"], "read")}
 
 
 @pytest.fixture(scope="module")
@@ -156,6 +167,90 @@ def test_reads_and_writes_attributed_to_their_operator_tasks(pipeline: dict[str,
         and any(r["path"].endswith(".parquet") for r in job["outputs"])
     ]
     assert not mixed, f"tasks that both read CSV and wrote parquet: {mixed}"
+
+
+# -- the written folder is one dataset (docs/composites.md) -------------------------------------
+
+def run_of(dag: dict[str, Any], job: dict[str, Any]) -> str:
+    """The uid of the ``roar run`` job a job belongs to (tasks' parents lead to it)."""
+    by_uid = {j["uid"]: j for j in dag["jobs"]}
+    while job["parent_uid"] in by_uid:
+        job = by_uid[job["parent_uid"]]
+    return str(job["uid"])
+
+
+def composite_refs(dag: dict[str, Any], path: str, side: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    return [(job, r) for job in dag["jobs"] for r in job[side] if r["kind"] == "composite" and r["path"] == path]
+
+
+def test_written_folder_is_one_composite_of_its_writers(pipeline: dict[str, Any]) -> None:
+    root: Path = pipeline["roots"]["traced"]
+    dag = pipeline["dag"]
+    folder = root / "data" / "out"
+    parts = sorted(folder.glob("*.parquet"))
+    written = composite_refs(dag, str(folder), "outputs")
+    assert written, "no composite for data/out"
+    composite = written[0][1]
+    # Its parts are the files in the folder, each with its b3sum, sorted by name.
+    assert [c["name"] for c in composite["components"]] == sorted(p.name for p in parts)
+    for component, part in zip(composite["components"], parts, strict=True):
+        assert component["hashes"] == {"blake3": b3sum(part)}, part.name
+        assert component["size"] == part.stat().st_size
+    listed = [{"name": c["name"], "algorithm": "blake3", "digest": c["hashes"]["blake3"]}
+              for c in composite["components"]]
+    assert composite["hashes"] == {"blake3_merkle": composite_digest(listed)}
+    assert composite["size"] == sum(p.stat().st_size for p in parts)
+    # Exactly the tasks that wrote a part carry it, all with the same ref.
+    part_writers = {job["uid"] for job in dag["jobs"] for r in job["outputs"]
+                    if r["kind"] == "file" and Path(r["path"]).parent == folder}
+    assert {job["uid"] for job, _ in written} == part_writers
+    assert all(r == composite for _, r in written)
+    assert all(job["role"] == "task" for job, _ in written)
+
+
+def test_next_run_reads_the_dataset_from_its_writers(pipeline: dict[str, Any], second_run: dict[str, Any]) -> None:
+    plain, result = second_run["untraced"], second_run["result"]
+    assert plain.returncode == 0, plain.stderr
+    assert result.returncode == 0, result.stderr
+    root: Path = second_run["roots"]["traced"]
+    expected_total = sum(2 * x + 1 for x in range(CSV_FILES * ROWS))
+    assert (root / "data" / "total.txt").read_text() == f"{expected_total}\n"
+    assert (second_run["roots"]["untraced"] / "data" / "total.txt").read_text() == f"{expected_total}\n"
+
+    dag = second_run["dag"]
+    folder = str(root / "data" / "out")
+    written = composite_refs(dag, folder, "outputs")
+    assert written
+    digest = written[0][1]["hashes"]
+    runs = sorted((job for job in dag["jobs"] if job["role"] == "run"), key=lambda job: job["step"])
+    assert len(runs) == 2
+    second = runs[-1]
+    read = [r for job, r in composite_refs(dag, folder, "inputs") if job["uid"] == second["uid"]]
+    assert [r["hashes"] for r in read] == [digest], "the second run did not read the dataset"
+    # Edges from every writer of a part to the second run, through the folder.
+    writers = {job["uid"] for job, _ in written}
+    into_second = {e["from"] for e in dag["edges"] if e["to"] == second["uid"] and e["path"] == folder}
+    assert into_second == writers
+
+    # Each part read by a task of the second run is linked to that part's writer, with its b3sum.
+    writer_of = {r["path"]: job["uid"] for job, _ in written for r in job["outputs"] if r["kind"] == "file"}
+    part_reads = [(job, r) for job in dag["jobs"] if job.get("ray") and run_of(dag, job) == second["uid"]
+                  for r in job["inputs"] if r["kind"] == "file" and r["path"] in writer_of]
+    assert part_reads, "no task of the second run read a part"
+    for job, r in part_reads:
+        assert r["hashes"]["blake3"] == b3sum(Path(r["path"]))
+        assert any(e["from"] == writer_of[r["path"]] and e["to"] == job["uid"] and e["path"] == r["path"]
+                   for e in dag["edges"]), f"{job['ray']['function']} read {r['path']} without an edge"
+
+
+def test_task_iterating_batches_writes_its_output(second_run: dict[str, Any]) -> None:
+    root: Path = second_run["roots"]["traced"]
+    dag = second_run["dag"]
+    total = str(root / "data" / "total.txt")
+    writers = [job for job in dag["jobs"] for r in job["outputs"] if r["path"] == total]
+    assert len(writers) == 1 and writers[0]["role"] == "task", [j["role"] for j in writers]
+    assert writers[0]["ray"]["function"].endswith("total_of_y")
+    assert next(r for r in writers[0]["outputs"] if r["path"] == total)["hashes"]["blake3"] == b3sum(Path(total))
 
 
 def test_no_internal_ray_data_job(pipeline: dict[str, Any]) -> None:

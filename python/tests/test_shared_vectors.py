@@ -179,3 +179,13 @@ def test_tampered_header_fails_authentication(what: str) -> None:
     data[seq_offset + 7 if what == "seq" else payload_offset + 5] ^= 1  # replayed under another seq / type
     with pytest.raises(exceptions.InvalidTag):
         _open_batch(bytes(data), base64.b64decode(inputs["recipient_private_key_base64"]))
+
+
+def test_composite_digests_follow_the_documented_formula() -> None:
+    from roar_cli import composite_digest
+
+    vectors = json.loads((VECTORS / "composites" / "digests.json").read_text())
+    assert len(vectors["cases"]) >= 5
+    for case in vectors["cases"]:
+        assert composite_digest(case["components"]) == case["digest"], case["case"]
+        assert case["sorted_names"] == sorted((c["name"] for c in case["components"]), key=str.encode)

@@ -24,7 +24,9 @@ public enum VersionMatch {
 
     /// Digest algorithms that identify content (the store's artifacts), most trusted first.
     /// `s3_version_id` and the like name an object's version, not its bytes.
-    public static let identifyingAlgorithms = ["blake3", "sha256", "sha512", "sha1", "md5", "etag"]
+    public static let identifyingAlgorithms = [
+        "blake3", Composite.algorithm, "sha256", "sha512", "sha1", "md5", "etag",
+    ]
 
     /// Equal file versions; `missing` when either has none.
     public static func version(_ read: FileVersion?, _ write: FileVersion?) -> Evidence {

@@ -1,6 +1,8 @@
 """A three-step Ray Data pipeline over the working directory: ``data/in`` (CSV files) →
 ``read_csv`` → ``map_batches`` → ``write_parquet("data/out")``. ``raise`` as argument: the map
-function raises, and the error reaches the driver as Ray Data reports it.
+function raises, and the error reaches the driver as Ray Data reports it. ``read`` as argument: the
+next run, ``read_parquet("data/out")`` handed to a Ray task that consumes it with ``iter_batches``
+and writes the total of column ``y`` to ``data/total.txt``.
 
 test_ray_data.py runs this untraced and under ``roar run`` and compares."""
 
@@ -18,14 +20,28 @@ def broken(batch):
     raise ValueError("broken map function: %d rows" % len(batch["x"]))
 
 
+@ray.remote
+def total_of_y(ds):
+    total = 0
+    for batch in ds.iter_batches(batch_format="numpy"):
+        total += int(batch["y"].sum())
+    with open("data/total.txt", "w") as out:
+        out.write("%d\n" % total)
+    return total
+
+
 def main():
-    fn = broken if sys.argv[1:] == ["raise"] else scale
+    mode = sys.argv[1] if len(sys.argv) > 1 else "write"
     ray.init(num_cpus=2, include_dashboard=False)
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
-    ds = ray.data.read_csv("data/in").map_batches(fn)
-    ds.write_parquet("data/out")
-    print("written", flush=True)
+    if mode == "read":
+        total = ray.get(total_of_y.remote(ray.data.read_parquet("data/out")))
+        print("total", total, flush=True)
+    else:
+        ds = ray.data.read_csv("data/in").map_batches(broken if mode == "raise" else scale)
+        ds.write_parquet("data/out")
+        print("written", flush=True)
     ray.shutdown()
 
 
