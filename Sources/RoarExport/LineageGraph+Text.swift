@@ -44,13 +44,14 @@ extension LineageGraph {
             let datasets = Set(recorded.inputs.filter { $0.kind == .composite }.map(\.path))
             for (step, paths) in byStep.sorted(by: { Self.stepOrder($0.key, $1.key) }) {
                 let shown = Self.viaList(paths, datasets: datasets).map { path, parts in
-                    let name = Self.displayPath(path, projectDirectory: projectDirectory)
-                    guard let parts else { return name }
-                    return name + "/ (\(parts) part\(parts == 1 ? "" : "s"))"
+                    Self.listed(path, parts: parts, projectDirectory: projectDirectory)
                 }
                 lines.append(indent + "    " + style.dim("← \(step) via ") + shown.joined(separator: ", "))
             }
-            let produced = recorded.outputs.map { Self.displayName(of: $0, projectDirectory: projectDirectory) }
+            let writtenDatasets = Set(recorded.outputs.filter { $0.kind == .composite }.map(\.path))
+            let produced = Self.viaList(recorded.outputs.map(\.path), datasets: writtenDatasets).map { path, parts in
+                Self.listed(path, parts: parts, projectDirectory: projectDirectory)
+            }
             if !produced.isEmpty {
                 let shown =
                     produced.prefix(4).joined(separator: ", ") + (produced.count > 4 ? ", … (\(produced.count))" : "")
@@ -76,8 +77,16 @@ extension LineageGraph {
         }
     }
 
-    /// The paths an edge list names, sorted, with the parts of a dataset the reader read whole folded
-    /// into the dataset's folder (with how many of its parts came through this producer).
+    /// `out/ds/ (3 parts)` for a dataset, the display path for anything else.
+    static func listed(_ path: String, parts: Int?, projectDirectory: String) -> String {
+        let name = displayPath(path, projectDirectory: projectDirectory)
+        guard let parts else { return name }
+        return name + "/ (\(parts) part\(parts == 1 ? "" : "s"))"
+    }
+
+    /// The paths of an edge list or of a job's outputs, sorted, with the parts of a dataset (one the
+    /// reader read whole, or the writer helped write) folded into the dataset's folder, with how many
+    /// of its parts are among them.
     static func viaList(_ paths: [String], datasets: Set<String>) -> [(path: String, parts: Int?)] {
         var folded: [String: Int] = [:]
         var plain: [String] = []

@@ -4,9 +4,10 @@ public import RoarStore
 /// Finds the datasets of a run and who read them whole (`docs/composites.md`): after the jobs of a run
 /// are assembled, before they are merged.
 ///
-/// - A **dataset** is a folder (or S3 prefix) in which the run wrote two or more parts and nothing
-///   else is: every regular file now in the folder (and in its `key=value` partition folders) is the
-///   version a job of the run wrote. For S3 prefixes and for files only on a cluster node, which roar
+/// - A **dataset** is a folder (or S3 prefix) in which the run wrote two or more parts of one kind
+///   (extension) and nothing else is: every regular file now in the folder (and in its `key=value`
+///   partition folders) is the version a job of the run wrote; `_SUCCESS`-like bookkeeping files
+///   (`_x`, `.x`) are ignored. For S3 prefixes and for files only on a cluster node, which roar
 ///   cannot list, the parts are the objects the run wrote there and did not delete. Each job that
 ///   wrote a part gets the composite as an output.
 /// - A job that read every part of a dataset (the version the composite names) gets it as an input;
@@ -96,7 +97,9 @@ struct CompositePlanner {
         }
         var datasets: [(Composite, Set<Int>)] = []
         for (folder, parts) in byFolder.sorted(by: { $0.key < $1.key }) where parts.count >= 2 {
-            guard let kept = Self.parts(of: folder, written: parts, deletedObjects: deletedObjects) else { continue }
+            guard let kept = Self.parts(of: folder, written: parts, deletedObjects: deletedObjects),
+                Self.areOneKind(kept.keys)
+            else { continue }
             var components: [CompositeComponent] = []
             var unhashed: [String] = []
             for (name, part) in kept {
@@ -118,19 +121,39 @@ struct CompositePlanner {
         return datasets
     }
 
+    /// Parts of a dataset share one extension (`.parquet`): a folder of a CSV, a JSON and a parquet
+    /// file is a work folder, not a dataset.
+    private static func areOneKind(_ names: some Collection<String>) -> Bool {
+        Set(names.map(extensionOf)).count == 1
+    }
+
+    private static func extensionOf(_ name: String) -> Substring {
+        let last = name.split(separator: "/").last ?? Substring(name)
+        guard let dot = last.lastIndex(of: "."), dot != last.startIndex else { return "" }
+        return last[dot...]
+    }
+
+    /// Files named `.x` or `_x` (`_SUCCESS`, `_metadata`, `.part-0.crc`) are a dataset's bookkeeping,
+    /// which readers such as pyarrow skip: not parts, and no reason to refuse the folder.
+    static func isBookkeeping(_ name: String) -> Bool {
+        let last = name.split(separator: "/").last ?? Substring(name)
+        return last.hasPrefix(".") || last.hasPrefix("_")
+    }
+
     /// The parts of the dataset at `folder`, or nil when the folder is not wholly the run's output.
     private static func parts(of folder: String, written: [String: Part], deletedObjects: Set<String>) -> [String:
         Part]?
     {
+        let written = written.filter { !isBookkeeping($0.key) }
         if folder.hasPrefix("s3://") {
             let kept = written.filter { !deletedObjects.contains($0.value.ref.path) }
             return kept.count >= 2 ? kept : nil
         }
-        if written.values.allSatisfy(\.ref.isClusterOnly) { return written }
+        if written.values.allSatisfy(\.ref.isClusterOnly) { return written.count >= 2 ? written : nil }
         guard let present = datasetFiles(in: folder) else { return nil }
         // Written parts since deleted or renamed away (temporary files) are not parts.
         var kept: [String: Part] = [:]
-        for name in present {
+        for name in present where !isBookkeeping(name) {
             let path = folder + "/" + name
             guard let part = written[name], let version = part.ref.version,
                 FileSystem.version(ofFileAt: path) == version

@@ -210,7 +210,7 @@ struct RoarDagContractTests {
 
     @Test func aDatasetReadWholeIsListedAsItsFolder() {
         let lines = Self.datasetGraph.textLines(projectDirectory: Self.project)
-        #expect(lines.contains("    → out/p0, out/ (2 parts), out.txt"))
+        #expect(lines.contains("    → out/ (1 part), out.txt"))
         // Both writers are step 1: one line, the dataset with both parts.
         #expect(lines.suffix(2) == ["@2 r  ok  job r (run)", "    ← @1 via out/ (2 parts), out.txt"])
     }

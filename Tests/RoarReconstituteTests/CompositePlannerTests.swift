@@ -158,6 +158,29 @@ struct CompositePlannerTests {
         }
     }
 
+    @Test func aWorkFolderOfMixedFilesIsNoDataset() throws {
+        try Self.withStore { store, scratch in
+            let csv = try scratch.write(scratch.out + "/clean-0.csv", "a")
+            let json = try scratch.write(scratch.out + "/stats.json", "{}")
+            let result = try Self.plan(
+                [
+                    RecordedJob(job: Self.job("root", .run, step: 0)),
+                    RecordedJob(job: Self.job("w"), outputs: [csv, json]),
+                ],
+                store: store)
+            #expect(result.jobs.allSatisfy { $0.outputs.allSatisfy { $0.kind == .file } })
+        }
+    }
+
+    @Test func bookkeepingFilesAreNeitherPartsNorObstacles() throws {
+        try Self.withStore { store, scratch in
+            _ = try scratch.write(scratch.out + "/_SUCCESS", "")  // not written by the run: ignored all the same
+            let jobs = try Self.writeDataset(scratch)
+            let composite = try #require(Self.plan(jobs, store: store).jobs[1].outputs.first { $0.kind == .composite })
+            #expect(composite.components?.map(\.name) == ["part-0.parquet", "part-1.parquet", "part-2.parquet"])
+        }
+    }
+
     @Test func aPartChangedSinceItWasWrittenIsNoDataset() throws {
         try Self.withStore { store, scratch in
             let jobs = try Self.writeDataset(scratch)

@@ -8,6 +8,8 @@
   concat       task + `sh`   work/clean-*.csv           -> work/all.csv   (via a subprocess)
   features     task          work/all.csv               -> work/features.parquet (pandas)
   report       task          work/features.parquet, work/stats.json -> out/report.txt
+  Ray Data     ReadCSV -> MapBatches(fahrenheit)->Write   data/raw/ -> out/readings/ (a dataset
+               of parquet parts: one composite output of its writer tasks)
 
 All paths are relative to the folder the pipeline is run from.
 """
@@ -117,6 +119,11 @@ def report(features_path: str, stats_path: str, dst: str) -> str:
     return dst
 
 
+def fahrenheit(batch):  # a Ray Data map_batches function: one more column
+    batch["fahrenheit"] = batch["reading"] * 9 / 5 + 32
+    return batch
+
+
 def main() -> int:
     raw = generate()
     os.makedirs("work", exist_ok=True)
@@ -130,6 +137,8 @@ def main() -> int:
         all_path = ray.get(concat.remote(cleaned, "work/all.csv"))
         feature_path = ray.get(features.remote(all_path, "work/features.parquet"))
         out = ray.get(report.remote(feature_path, stats_path, "out/report.txt"))
+        ray.data.DataContext.get_current().enable_progress_bars = False
+        ray.data.read_csv("data/raw").map_batches(fahrenheit, batch_format="pandas").write_parquet("out/readings")
     finally:
         ray.shutdown()
     with open(out) as f:
