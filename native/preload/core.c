@@ -21,6 +21,8 @@ volatile int roar_initialised;
 ROAR_TLS int roar_t_guard;
 ROAR_TLS int roar_t_tag_set;
 ROAR_TLS char roar_t_tag[ROAR_TAG_MAX];
+ROAR_TLS int roar_t_follow;
+ROAR_TLS uint32_t roar_t_follow_gen;
 
 uint64_t roar_counters[RC_COUNT];
 const char *const roar_counter_names[RC_COUNT] = {
@@ -212,11 +214,111 @@ static void tag_copy(char *dst, const char *src) {
     dst[n] = 0;
 }
 
+/* Following the process's task (internal.h, roar_current_tag). Explicit holders are the threads whose tag was set
+ * by roar_set_tag to a task tag; they are counted under task_mu, taken only at task boundaries. task_tag is the
+ * tag followers take: the one every holder holds (one task at a time, or one actor's tag under per-actor
+ * attribution), kept when that task ends; "" (keep your own) once holders differ, until a task starts alone.
+ * Pool threads read it without the lock, through roar_task_gen, a seqlock (odd while written), so their hot path
+ * is one load. */
+static roar_lock_t task_mu = ROAR_LOCK_INIT;
+static int task_holders;                     /* under task_mu */
+static ROAR_TLS int t_holder;                /* this thread is counted in task_holders */
+static ROAR_TLS int t_in_set_tag;            /* a signal handler calling roar_set_tag inside ours only sets */
+static uint64_t task_tag[ROAR_TAG_MAX / 8];  /* words: read with relaxed atomic loads, not memcpy */
+uint32_t roar_task_gen;
+
+int roar_is_task_tag(const char *tag) {
+    return strncmp(tag, "ray:", 4) == 0 || strncmp(tag, "ray-actor:", 10) == 0;
+}
+
+/* Under task_mu. `alone`: the only holder; otherwise the tag stands only if every other holder holds it too. */
+static void task_publish(const char *tag, int alone) {
+    uint64_t words[ROAR_TAG_MAX / 8] = {0};
+    memcpy(words, tag, strnlen(tag, ROAR_TAG_MAX - 1));
+    if (!alone) {
+        for (size_t i = 0; i < ROAR_TAG_MAX / 8; i++) {
+            if (__atomic_load_n(&task_tag[i], __ATOMIC_RELAXED) != words[i]) {
+                memset(words, 0, sizeof words);
+                break;
+            }
+        }
+    }
+    uint32_t gen = __atomic_load_n(&roar_task_gen, __ATOMIC_RELAXED);
+    __atomic_store_n(&roar_task_gen, gen + 1, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    for (size_t i = 0; i < ROAR_TAG_MAX / 8; i++) {
+        __atomic_store_n(&task_tag[i], words[i], __ATOMIC_RELAXED);
+    }
+    __atomic_store_n(&roar_task_gen, gen + 2, __ATOMIC_RELEASE);
+}
+
+/* Lock-free, so safe in a signal handler and in a fork child: a read that races a publication keeps the thread's
+ * tag this once (the next I/O looks again). */
+void roar_follow_task(uint32_t gen) {
+    if (gen & 1) {
+        return;
+    }
+    uint64_t words[ROAR_TAG_MAX / 8];
+    for (size_t i = 0; i < ROAR_TAG_MAX / 8; i++) {
+        words[i] = __atomic_load_n(&task_tag[i], __ATOMIC_RELAXED);
+    }
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    if (__atomic_load_n(&roar_task_gen, __ATOMIC_RELAXED) != gen) {
+        return;
+    }
+    roar_t_follow_gen = gen;
+    if (words[0] != 0) {
+        memcpy(roar_t_tag, words, ROAR_TAG_MAX);
+    }
+}
+
+static void task_hold(int task) {
+    roar_lock(&task_mu);
+    task_holders += task - t_holder;
+    t_holder = task;
+    if (task) {
+        task_publish(roar_t_tag, task_holders == 1);
+    }
+    roar_unlock(&task_mu);
+}
+
 ROAR_EXPORT void roar_set_tag(const char *tag) {
     int saved = errno;
+    roar_t_follow = 0; /* first: a signal handler on this thread then never reads task_tag while we write it */
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
     tag_copy(roar_t_tag, tag);
     roar_t_tag_set = 1;
+    int task = roar_is_task_tag(roar_t_tag);
+    if ((task || t_holder) && !t_in_set_tag) {
+        t_in_set_tag = 1;
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        task_hold(task);
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        t_in_set_tag = 0;
+    }
     errno = saved;
+}
+
+/* A holder's thread returned: it holds no task any more. (One ended by pthread_exit stays counted: followers then
+ * keep their own tags, as when tasks overlap.) */
+void roar_tag_thread_end(void) {
+    if (t_holder) {
+        int saved = errno;
+        task_hold(0);
+        errno = saved;
+    }
+}
+
+/* A fork child has only the forking thread: it is the only possible holder. A publication cut by the fork (another
+ * thread's) is dropped. */
+static void tag_atfork_child(void) {
+    roar_lock_reset(&task_mu);
+    task_holders = t_holder;
+    t_in_set_tag = 0;
+    if (roar_task_gen & 1) {
+        memset(task_tag, 0, sizeof task_tag);
+        roar_task_gen++;
+    }
 }
 
 ROAR_EXPORT const char *roar_get_tag(void) {
@@ -293,6 +395,7 @@ static void atfork_parent(void) {
 /* In the child of fork(): drop the parent's buffer, mark its descriptions inherited, start a new spool file. */
 static void became_child(void) {
     roar_g.pid = (pid_t)syscall(SYS_getpid);
+    tag_atfork_child();
     roar_spool_atfork_child();
     roar_fd_atfork_child();
     roar_signals_atfork_child();

@@ -131,6 +131,14 @@ extern struct roar_global roar_g ROAR_HIDDEN;
 extern ROAR_TLS int roar_t_guard ROAR_HIDDEN;       /* >0 while inside our own bookkeeping */
 extern ROAR_TLS int roar_t_tag_set ROAR_HIDDEN;     /* 0: the thread uses roar_g.process_tag */
 extern ROAR_TLS char roar_t_tag[ROAR_TAG_MAX] ROAR_HIDDEN;
+/* Set when the thread inherited a task tag at pthread_create (proc.c) and has not set one since: it follows the
+ * process's task (core.c, roar_set_tag). roar_t_follow_gen is the roar_task_gen it last looked at. */
+extern ROAR_TLS int roar_t_follow ROAR_HIDDEN;
+extern ROAR_TLS uint32_t roar_t_follow_gen ROAR_HIDDEN;
+extern uint32_t roar_task_gen ROAR_HIDDEN;
+int roar_is_task_tag(const char *tag) ROAR_HIDDEN; /* ray:... or ray-actor:... */
+void roar_follow_task(uint32_t gen) ROAR_HIDDEN;
+void roar_tag_thread_end(void) ROAR_HIDDEN;
 
 void roar_init_once(void) ROAR_HIDDEN;
 extern volatile int roar_initialised ROAR_HIDDEN;
@@ -162,7 +170,15 @@ static inline int roar_active(void) {
     return roar_g.enabled && !roar_g.exiting;
 }
 
+/* A pool thread a library keeps across tasks (Arrow's) was created by the first task that needed it: its I/O
+ * belongs to the task running now, known while one thread at a time holds a task tag (a Ray worker). */
 static inline const char *roar_current_tag(void) {
+    if (ROAR_UNLIKELY(roar_t_follow)) {
+        uint32_t gen = __atomic_load_n(&roar_task_gen, __ATOMIC_ACQUIRE);
+        if (gen != roar_t_follow_gen) {
+            roar_follow_task(gen);
+        }
+    }
     return roar_t_tag_set ? roar_t_tag : roar_g.process_tag;
 }
 

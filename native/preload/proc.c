@@ -614,7 +614,7 @@ ROAR_EXPORT pid_t vfork(void) {
 }
 
 /* ---------------------------------------------------------------------------------------------------------
- * threads: a new thread starts with its creator's tag
+ * threads: a new thread starts with its creator's tag (and follows the process's task when that is a task tag)
  */
 /* pthread_create and posix_spawn return their error. */
 REAL_DECL(int, pthread_create, (pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg), ENOSYS);
@@ -633,9 +633,15 @@ static void *thread_trampoline(void *p) {
     if (s->tag_set) {
         memcpy(roar_t_tag, s->tag, ROAR_TAG_MAX);
         roar_t_tag_set = 1;
+        /* A task's thread may outlive the task (a library's pool): it follows the process's task. Odd: never a
+         * published generation, so its first I/O looks. */
+        roar_t_follow = roar_is_task_tag(s->tag);
+        roar_t_follow_gen = 1;
     }
     free(s);
-    return fn(arg);
+    void *r = fn(arg);
+    roar_tag_thread_end();
+    return r;
 }
 
 ROAR_EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg) {

@@ -802,6 +802,105 @@ def test_threads_inherit_the_creating_threads_tag(traced: Traced) -> None:
     assert only(sp.writes(traced.cwd / "untagged.txt")).tag == ""
 
 
+def test_pool_threads_follow_the_process_s_task(traced: Traced) -> None:
+    """A thread that inherited a task tag (a library's pool) writes for the task running now, while one thread at a
+    time holds a task tag (or all hold the same); with two tasks at once it keeps its tag; threads made before any
+    task, and threads that set their own tag, never follow."""
+    traced.python("""
+        import ctypes, os, queue, threading, time
+        lib = ctypes.CDLL(None)
+
+        class Pool:
+            def __init__(self):
+                self.jobs = queue.Queue()
+                self.done = queue.Queue()
+                self.thread = threading.Thread(target=self.serve)
+                self.thread.start()
+            def serve(self):
+                while (job := self.jobs.get()) is not None:
+                    job()
+                    self.done.put(None)
+            def run(self, job):
+                self.jobs.put(job)
+                self.done.get()
+            def stop(self):
+                self.jobs.put(None)
+                self.thread.join()
+
+        def write(name):
+            return lambda: open(name, "w").write(name)
+
+        def hold(tag, release):
+            def main():
+                lib.roar_set_tag(tag)
+                held.set()
+                release.wait()
+                lib.roar_set_tag(b"ray-system")
+            held = threading.Event()
+            t = threading.Thread(target=main)
+            t.start()
+            held.wait()
+            return t
+
+        lib.roar_set_tag(b"ray-system")
+        early = Pool()                       # Ray's own thread, before any task
+        lib.roar_set_tag(b"ray:A:0")
+        pool = Pool()                        # created by task A
+        own = Pool()
+        own.run(lambda: lib.roar_set_tag(b"own"))
+        pool.run(write("a1"))
+        lib.roar_set_tag(b"ray-system")      # A ended
+        pool.run(write("after_a"))
+        lib.roar_set_tag(b"ray:B:0")
+        pool.run(write("b1"))
+        early.run(write("early_b"))
+        own.run(write("own_b"))
+        release = threading.Event()
+        other = hold(b"ray:C:0", release)    # two holders at once
+        pool.run(write("both"))
+        release.set()
+        other.join()                         # C ended; B runs alone but did not start alone
+        pool.run(write("after_c"))
+        lib.roar_set_tag(b"ray:D:0")
+        pool.run(write("d1"))
+        tids = []
+        ended = threading.Thread(target=lambda: (lib.roar_set_tag(b"ray:E:0"), tids.append(threading.get_native_id())))
+        ended.start()
+        ended.join()                         # a holder whose thread returned holds nothing
+        while os.path.exists(f"/proc/self/task/{tids[0]}"):
+            time.sleep(0.001)                # join returns before the thread's start function does
+        lib.roar_set_tag(b"ray:F:0")
+        pool.run(write("f1"))
+        lib.roar_set_tag(b"ray-actor:Q")
+        release = threading.Event()
+        other = hold(b"ray-actor:Q", release)  # two holders, one tag (per-actor attribution)
+        pool.run(write("q1"))
+        release.set()
+        other.join()
+
+        release = threading.Event()
+        other = hold(b"ray:G:0", release)
+        pid = os.fork()                      # the child has only this thread: the only holder
+        if pid == 0:
+            child_pool = Pool()
+            lib.roar_set_tag(b"ray:H:0")
+            child_pool.run(write("child_h"))
+            child_pool.stop()
+            os._exit(0)
+        os.waitpid(pid, 0)
+        release.set()
+        other.join()
+        for p in (early, pool, own):
+            p.stop()
+    """)
+    sp = traced.spool()
+    want = {"a1": "ray:A:0", "after_a": "ray:A:0", "b1": "ray:B:0", "early_b": "ray-system", "own_b": "own",
+            "both": "ray:B:0", "after_c": "ray:B:0", "d1": "ray:D:0", "f1": "ray:F:0", "q1": "ray-actor:Q",
+            "child_h": "ray:H:0"}
+    got = {name: only(sp.writes(traced.cwd / name)).tag for name in want}
+    assert got == want
+
+
 def test_tag_travels_through_fork_exec_env_i_and_empty_env(traced: Traced) -> None:
     traced.python("""
         import ctypes, os, subprocess

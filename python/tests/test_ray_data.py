@@ -148,11 +148,6 @@ def test_every_parquet_part_written_by_a_task(pipeline: dict[str, Any]) -> None:
         assert ref["hashes"]["blake3"] == b3sum(part), part.name
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 11, open: Arrow's pool threads keep the tag of the task that created them, so later tasks' "
-    "parquet writes on those threads are attributed to the first Arrow task of the worker",
-)
 def test_reads_and_writes_attributed_to_their_operator_tasks(pipeline: dict[str, Any]) -> None:
     # In this plan reading and writing are separate operators (separate tasks), so no task both
     # reads a CSV file and writes a parquet part.
