@@ -26,6 +26,14 @@ from typing import Any
 import pytest
 from fixtures_cluster import VENV_BIN, RayCluster, active_nodes
 from fixtures_ray import SCENARIOS, loopback_env, python_exe
+from ray_data_checks import (
+    check_dataset_read,
+    check_reads_and_parts,
+    check_total_written_by_its_task,
+    check_written_composite,
+    dataset_rows,
+    write_inputs,
+)
 from roar_cli import Project, b3sum, roar_binary
 
 pytestmark = pytest.mark.skipif(
@@ -428,6 +436,35 @@ def test_two_overlapping_submits_stay_separate(ray_cluster: RayCluster, tmp_path
         for job in dag["jobs"]:
             for ref in job["inputs"] + job["outputs"]:
                 assert not ref["path"].startswith((str(other.root) + "/", str(other_data) + "/")), ref["path"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Ray Data, host-submit: the local suite's pipeline (ray_scenarios/ray_data_pipeline.py) on the cluster
+
+
+def test_ray_data_pipeline_and_its_dataset(ray_cluster: RayCluster, tmp_path: Path) -> None:
+    """read_csv → map_batches → write_parquet, then a second submit that reads the dataset back in a
+    task (iter_batches): every read and part by a task with b3sum, the written folder one composite of
+    its writers, the second run linked to all of them."""
+    shared = tmp_path / "proj-data"
+    project = new_project(tmp_path, "proj", shared)
+    shutil.copy(SCENARIOS / "ray_data_pipeline.py", project.root / "ray_data_pipeline.py")
+    data = shared / "data"
+    write_inputs(data)
+    runtime_env = {"working_dir": ".", "env_vars": {"E2E_DATA": str(shared)}}
+    first = roar_submit(project, ray_cluster, runtime_env, ["python", "ray_data_pipeline.py"])
+    assert first.returncode == 0, first.stderr[-8000:]
+    rows = dataset_rows(data / "out")
+    assert [row["x"] for row in rows] == list(range(30)) and all(r["y"] == 2 * r["x"] + 1 for r in rows)
+    dag = project.dag()
+    check_reads_and_parts(dag, data)
+    check_written_composite(dag, data / "out")
+
+    second = roar_submit(project, ray_cluster, runtime_env, ["python", "ray_data_pipeline.py", "read"])
+    assert second.returncode == 0, second.stderr[-8000:]
+    dag = project.dag()
+    check_dataset_read(dag, data / "out")
+    check_total_written_by_its_task(dag, data / "total.txt")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,31 +16,27 @@ from typing import Any
 
 import pytest
 from fixtures_ray import SCENARIOS, loopback_env, python_exe
-from roar_cli import Project, b3sum, composite_digest, roar_binary
+from ray_data_checks import (
+    CSV_FILES,
+    ROWS,
+    check_dataset_read,
+    check_reads_and_parts,
+    check_total_written_by_its_task,
+    check_written_composite,
+    dataset_rows,
+    write_inputs,
+)
+from roar_cli import Project, roar_binary
 
 pytestmark = pytest.mark.skipif(
     roar_binary() is None, reason="roar is not built: set ROAR_BIN_DIR or run scripts/build first"
 )
 
 SCRIPT = "ray_data_pipeline.py"
-CSV_FILES = 3
-ROWS = 10
 
 # Ray Data's own actors and bookkeeping: never jobs.
 INTERNAL_MARKERS = ("_StatsActor", "AutoscalingRequester", "AutoscalingCoordinator", "cluster_autoscaler",
                     "ray.data._internal.stats")
-
-
-def write_inputs(root: Path) -> list[Path]:
-    folder = root / "data" / "in"
-    folder.mkdir(parents=True)
-    files = []
-    for i in range(CSV_FILES):
-        path = folder / f"part-{i}.csv"
-        rows = [f"{i * ROWS + j},n{i}-{j}" for j in range(ROWS)]
-        path.write_text("x,name\n" + "\n".join(rows) + "\n")
-        files.append(path)
-    return files
 
 
 def untraced(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -65,18 +61,9 @@ def setup_pair(tmp_path_factory: pytest.TempPathFactory, name: str) -> dict[str,
         root = tmp_path_factory.mktemp(f"{name}-{side}") / "proj"
         root.mkdir()
         shutil.copy(SCENARIOS / SCRIPT, root / SCRIPT)
-        write_inputs(root)
+        write_inputs(root / "data")
         roots[side] = root
     return roots
-
-
-def dataset_rows(folder: Path) -> list[dict[str, Any]]:
-    import pyarrow.parquet as pq
-
-    parts = sorted(folder.glob("*.parquet"))
-    assert parts, f"no parquet part in {folder}"
-    rows = [row for part in parts for row in pq.read_table(part).to_pylist()]
-    return sorted(rows, key=lambda row: row["x"])
 
 
 def task_jobs(dag: dict[str, Any]) -> list[dict[str, Any]]:
@@ -121,31 +108,8 @@ def test_written_dataset_is_the_same(pipeline: dict[str, Any]) -> None:
     assert dataset_rows(pipeline["roots"]["traced"] / "data" / "out") == expected
 
 
-def test_every_csv_read_by_a_task(pipeline: dict[str, Any]) -> None:
-    root: Path = pipeline["roots"]["traced"]
-    dag = pipeline["dag"]
-    for path in sorted((root / "data" / "in").glob("*.csv")):
-        readers = [job for job in dag["jobs"] for r in job["inputs"] if r["path"] == str(path)]
-        names = [j.get("ray", {}).get("function", j["role"]) for j in readers]
-        assert len(readers) == 1, f"{path.name}: read by {names}"
-        job = readers[0]
-        assert job.get("ray") and job["role"] == "task", f"{path.name} read by {job['role']} {job['command']}"
-        digest = next(r for r in job["inputs"] if r["path"] == str(path))["hashes"]["blake3"]
-        assert digest == b3sum(path), path.name
-
-
-def test_every_parquet_part_written_by_a_task(pipeline: dict[str, Any]) -> None:
-    root: Path = pipeline["roots"]["traced"]
-    dag = pipeline["dag"]
-    parts = sorted((root / "data" / "out").glob("*.parquet"))
-    assert parts
-    recorded = {r["path"]: (job, r) for job in dag["jobs"] for r in job["outputs"]
-                if r["path"].startswith(str(root / "data" / "out") + "/")}
-    assert sorted(recorded) == [str(p) for p in parts]
-    for part in parts:
-        job, ref = recorded[str(part)]
-        assert job.get("ray") and job["role"] == "task", f"{part.name} written by {job['role']} {job['command']}"
-        assert ref["hashes"]["blake3"] == b3sum(part), part.name
+def test_every_csv_read_and_every_part_written_by_a_task(pipeline: dict[str, Any]) -> None:
+    check_reads_and_parts(pipeline["dag"], pipeline["roots"]["traced"] / "data")
 
 
 def test_reads_and_writes_attributed_to_their_operator_tasks(pipeline: dict[str, Any]) -> None:
@@ -166,86 +130,23 @@ def test_reads_and_writes_attributed_to_their_operator_tasks(pipeline: dict[str,
 
 # -- the written folder is one dataset (docs/composites.md) -------------------------------------
 
-def run_of(dag: dict[str, Any], job: dict[str, Any]) -> str:
-    """The uid of the ``roar run`` job a job belongs to (tasks' parents lead to it)."""
-    by_uid = {j["uid"]: j for j in dag["jobs"]}
-    while job["parent_uid"] in by_uid:
-        job = by_uid[job["parent_uid"]]
-    return str(job["uid"])
-
-
-def composite_refs(dag: dict[str, Any], path: str, side: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-    return [(job, r) for job in dag["jobs"] for r in job[side] if r["kind"] == "composite" and r["path"] == path]
-
-
 def test_written_folder_is_one_composite_of_its_writers(pipeline: dict[str, Any]) -> None:
-    root: Path = pipeline["roots"]["traced"]
-    dag = pipeline["dag"]
-    folder = root / "data" / "out"
-    parts = sorted(folder.glob("*.parquet"))
-    written = composite_refs(dag, str(folder), "outputs")
-    assert written, "no composite for data/out"
-    composite = written[0][1]
-    # Its parts are the files in the folder, each with its b3sum, sorted by name.
-    assert [c["name"] for c in composite["components"]] == sorted(p.name for p in parts)
-    for component, part in zip(composite["components"], parts, strict=True):
-        assert component["hashes"] == {"blake3": b3sum(part)}, part.name
-        assert component["size"] == part.stat().st_size
-    listed = [{"name": c["name"], "algorithm": "blake3", "digest": c["hashes"]["blake3"]}
-              for c in composite["components"]]
-    assert composite["hashes"] == {"blake3_merkle": composite_digest(listed)}
-    assert composite["size"] == sum(p.stat().st_size for p in parts)
-    # Exactly the tasks that wrote a part carry it, all with the same ref.
-    part_writers = {job["uid"] for job in dag["jobs"] for r in job["outputs"]
-                    if r["kind"] == "file" and Path(r["path"]).parent == folder}
-    assert {job["uid"] for job, _ in written} == part_writers
-    assert all(r == composite for _, r in written)
-    assert all(job["role"] == "task" for job, _ in written)
+    check_written_composite(pipeline["dag"], pipeline["roots"]["traced"] / "data" / "out")
 
 
-def test_next_run_reads_the_dataset_from_its_writers(pipeline: dict[str, Any], second_run: dict[str, Any]) -> None:
+def test_next_run_reads_the_dataset_from_its_writers(second_run: dict[str, Any]) -> None:
     plain, result = second_run["untraced"], second_run["result"]
     assert plain.returncode == 0, plain.stderr
     assert result.returncode == 0, result.stderr
-    root: Path = second_run["roots"]["traced"]
-    expected_total = sum(2 * x + 1 for x in range(CSV_FILES * ROWS))
-    assert (root / "data" / "total.txt").read_text() == f"{expected_total}\n"
-    assert (second_run["roots"]["untraced"] / "data" / "total.txt").read_text() == f"{expected_total}\n"
-
-    dag = second_run["dag"]
-    folder = str(root / "data" / "out")
-    written = composite_refs(dag, folder, "outputs")
-    assert written
-    digest = written[0][1]["hashes"]
-    runs = sorted((job for job in dag["jobs"] if job["role"] == "run"), key=lambda job: job["step"])
-    assert len(runs) == 2
-    second = runs[-1]
-    read = [r for job, r in composite_refs(dag, folder, "inputs") if job["uid"] == second["uid"]]
-    assert [r["hashes"] for r in read] == [digest], "the second run did not read the dataset"
-    # Edges from every writer of a part to the second run, through the folder.
-    writers = {job["uid"] for job, _ in written}
-    into_second = {e["from"] for e in dag["edges"] if e["to"] == second["uid"] and e["path"] == folder}
-    assert into_second == writers
-
-    # Each part read by a task of the second run is linked to that part's writer, with its b3sum.
-    writer_of = {r["path"]: job["uid"] for job, _ in written for r in job["outputs"] if r["kind"] == "file"}
-    part_reads = [(job, r) for job in dag["jobs"] if job.get("ray") and run_of(dag, job) == second["uid"]
-                  for r in job["inputs"] if r["kind"] == "file" and r["path"] in writer_of]
-    assert part_reads, "no task of the second run read a part"
-    for job, r in part_reads:
-        assert r["hashes"]["blake3"] == b3sum(Path(r["path"]))
-        assert any(e["from"] == writer_of[r["path"]] and e["to"] == job["uid"] and e["path"] == r["path"]
-                   for e in dag["edges"]), f"{job['ray']['function']} read {r['path']} without an edge"
+    assert plain.stdout.splitlines()[-1] == result.stdout.splitlines()[-1]  # "total N"
+    check_dataset_read(second_run["dag"], second_run["roots"]["traced"] / "data" / "out")
 
 
 def test_task_iterating_batches_writes_its_output(second_run: dict[str, Any]) -> None:
     root: Path = second_run["roots"]["traced"]
-    dag = second_run["dag"]
-    total = str(root / "data" / "total.txt")
-    writers = [job for job in dag["jobs"] for r in job["outputs"] if r["path"] == total]
-    assert len(writers) == 1 and writers[0]["role"] == "task", [j["role"] for j in writers]
-    assert writers[0]["ray"]["function"].endswith("total_of_y")
-    assert next(r for r in writers[0]["outputs"] if r["path"] == total)["hashes"]["blake3"] == b3sum(Path(total))
+    check_total_written_by_its_task(second_run["dag"], root / "data" / "total.txt")
+    plain_total = second_run["roots"]["untraced"] / "data" / "total.txt"
+    assert plain_total.read_text() == (root / "data" / "total.txt").read_text()
 
 
 def test_no_internal_ray_data_job(pipeline: dict[str, Any]) -> None:
