@@ -79,7 +79,12 @@ public struct TracedRun {
             root.coverage["static-exec", default: 0] += 1
         }
         var manifest = RunManifest(runID: runID, roarPID: getpid(), root: root)
-        try manifest.write(to: spoolDirectory)
+        do {
+            try manifest.write(to: spoolDirectory)
+        } catch {
+            FileSystem.removeTree(spoolDirectory)  // nothing ran: nothing to recover later
+            throw error
+        }
         let termination: Termination
         do {
             termination = try CommandRunner.run(arguments, environment: trace.applied(to: environment))
@@ -104,12 +109,23 @@ public struct TracedRun {
         return result
     }
 
+    /// Less free space than this where the spool is means it may have filled up during the run (the
+    /// preload keeps 16 KiB in reserve per process; a spool file grows 256 KiB at a time).
+    static let minimumFreeSpoolBytes: UInt64 = 64 * 1024
+
     /// Merges one run's spool into the store, then removes the spool (unless kept).
     static func record(
         spoolDirectory: String, root: Job, runID: String, filter: PathFilter, store: RoarStore, keepsSpool: Bool
     ) throws(StoreError) -> Reconstituter.Outcome {
-        let outcome = try Reconstituter(store: store, filter: filter)
+        var outcome = try Reconstituter(store: store, filter: filter)
             .reconstitute(spoolDirectory: spoolDirectory, root: root, runID: runID)
+        // The preload counts what a full file system refused (spool_full) while its reserve lasts; a file system
+        // that was full before a process could reserve anything leaves no count at all: say so.
+        if let free = FileSystem.availableBytes(at: spoolDirectory), free < minimumFreeSpoolBytes {
+            outcome.warnings.append(
+                "the file system of \(spoolDirectory) is full (\(free) bytes free): what the command did after "
+                    + "it filled up may be missing from this run; free space there before the next run")
+        }
         if !keepsSpool { FileSystem.removeTree(spoolDirectory) }
         return outcome
     }

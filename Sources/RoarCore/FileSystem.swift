@@ -59,6 +59,13 @@ public enum FileSystem {
         return version(of: info)
     }
 
+    /// Bytes an unprivileged writer can still use on the file system holding `path`; nil when unknown.
+    public static func availableBytes(at path: String) -> UInt64? {
+        var info = statvfs()
+        guard statvfs(path, &info) == 0 else { return nil }
+        return UInt64(info.f_bavail) * UInt64(info.f_frsize)
+    }
+
     public static func exists(_ path: String) -> Bool {
         access(path, F_OK) == 0
     }

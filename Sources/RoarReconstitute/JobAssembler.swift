@@ -413,6 +413,10 @@ public struct JobAssembler {
             "\(count) file(s) were still open for writing when their process died; hashed as found"
         case "spool_records_skipped":
             "\(count) damaged spool record(s) skipped"
+        case "spool_full":
+            "\(count) record(s) not written: the file system of .roar/spool was full"
+        case "lost":
+            "\(count) record(s) could not be written to the spool"
         case "unresolved":
             "\(count) call(s) of a libc function the tracer could not find failed with ENOSYS (see the stderr line)"
         default:

@@ -50,25 +50,23 @@ public struct Reconstituter {
                 Self.markClusterOnly(&result.jobs[index].outputs)
             }
         }
-        // Merging the same run again keeps its steps: the root job already has one.
-        let base: Int
-        if let step = root.step {
-            base = step
-        } else if let existing = try store.job(uid: root.uid)?.job.step {
-            base = existing
-        } else {
-            base = try store.nextStep()
-        }
         let store = self.store
         let datasets = try CompositePlanner(recorded: { paths throws(StoreError) in
             try store.writtenComposites(atPaths: paths)
         }).plan(result.jobs)
-        let jobs = datasets.jobs.map { recorded in
-            var shifted = recorded
-            shifted.job.step = base + (recorded.job.step ?? 0)
-            return shifted
+        // Steps continue the history, decided in the merge's own transaction; merging the same run again keeps
+        // the steps its root already has.
+        let jobs: [RecordedJob]
+        if let step = root.step {
+            jobs = datasets.jobs.map { recorded in
+                var shifted = recorded
+                shifted.job.step = step + (recorded.job.step ?? 0)
+                return shifted
+            }
+            try store.merge(jobs)
+        } else {
+            jobs = try store.mergeRun(datasets.jobs, rootUID: root.uid)
         }
-        try store.merge(jobs)
         return Outcome(jobs: jobs, problems: result.problems, warnings: result.warnings + datasets.warnings)
     }
 

@@ -26,6 +26,29 @@ extension RoarStore {
     }
 }
 
+extension RoarStore {
+    /// Merges the jobs of one run whose steps count from its root (0 for the root): in the same transaction
+    /// they are moved to follow the project's history — after its latest step, or onto the step the root
+    /// already has when the run is merged again — so that runs recorded at the same moment never share a
+    /// step. Returns the jobs as merged.
+    public func mergeRun(_ jobs: [RecordedJob], rootUID: String) throws(StoreError) -> [RecordedJob] {
+        if jobs.isEmpty { return [] }
+        return try write("merge \(jobs.count) job\(jobs.count == 1 ? "" : "s") into") { db in
+            let base =
+                try Int.fetchOne(db, sql: "SELECT step FROM jobs WHERE uid = ?", arguments: [rootUID])
+                ?? Int.fetchOne(db, sql: "SELECT COALESCE(MAX(step), 0) + 1 FROM jobs") ?? 1
+            let placed = jobs.map { recorded in
+                var moved = recorded
+                moved.job.step = base + (recorded.job.step ?? 0)
+                return moved
+            }
+            var merger = Merger(db: db)
+            _ = try merger.merge(placed)
+            return placed
+        }
+    }
+}
+
 /// One merge transaction's state: memoised artifact lookups and artifacts that may have lost
 /// their last reference.
 private struct Merger {

@@ -53,7 +53,18 @@ struct Run: ParsableCommand {
             printError("roar: created a project in \(cwd) (.roar/, roar.toml)")
         }
         let environment = Environment.current
-        let context = try ProjectContext.open()
+        let store: RoarStore
+        do {
+            store = try RoarStore(path: project.databasePath)
+        } catch {
+            // The project's state cannot be written (a full disk, a store from a newer roar): the command still
+            // runs, as without roar, and roar says why nothing is recorded.
+            printError("roar: cannot record this run: \(error.description)")
+            printError("roar: running the command untraced: nothing of this run is recorded")
+            try runUntraced(arguments, environment: environment)
+            return
+        }
+        let context = ProjectContext(project: project, store: store)
         let config = try context.config()
         let runtime = try RuntimeFiles.locateForCLI(environment: environment)
         var settings = TracedRun.Settings(config: config, environment: environment)
@@ -81,13 +92,36 @@ struct Run: ParsableCommand {
         do {
             result = try TracedRun(project: project, arguments: arguments, settings: settings, runtime: runtime)
                 .execute(store: context.store, environment: environment)
+        } catch  where error.code == .spoolUnavailable {
+            // Recording must never stop the command (a full disk, a read-only .roar/): it runs as without roar.
+            printError("roar: cannot record this run: \(error.description)")
+            printError("roar: running the command untraced: nothing of this run is recorded")
+            try runUntraced(arguments, environment: environment)
+            return
         } catch {
             printError("roar: \(error.description)")
-            // As a shell does: 127 when the command does not exist, 126 when it cannot run.
-            throw ExitCode(error.code == .launchFailed ? (error.errorNumber == ENOENT ? 127 : 126) : 1)
+            throw ExitCode(Self.launchExitCode(error))
         }
         report(result)
         let code = result.termination.shellExitCode
+        if code != 0 { throw ExitCode(code) }
+    }
+
+    /// As a shell does: 127 when the command does not exist, 126 when it cannot run.
+    static func launchExitCode(_ error: CaptureError?) -> Int32 {
+        error?.code == .launchFailed ? (error?.errorNumber == ENOENT ? 127 : 126) : 1
+    }
+
+    /// Runs the command as it is, without the tracer, and exits with its status.
+    func runUntraced(_ arguments: [String], environment: [String: String]) throws {
+        let termination: Termination
+        do {
+            termination = try CommandRunner.run(arguments, environment: environment)
+        } catch {
+            printError("roar: \(error.description)")
+            throw ExitCode(Self.launchExitCode(error))
+        }
+        let code = termination.shellExitCode
         if code != 0 { throw ExitCode(code) }
     }
 
@@ -110,8 +144,7 @@ struct Run: ParsableCommand {
             return false
         } catch {
             printError("roar: \(error.description)")
-            let capture = error.underlyingError as? CaptureError
-            throw ExitCode(capture?.code == .launchFailed ? (capture?.errorNumber == ENOENT ? 127 : 126) : 1)
+            throw ExitCode(Self.launchExitCode(error.underlyingError as? CaptureError))
         }
         for note in outcome.notes { printError("roar: note: \(note)") }
         if let pending = outcome.pendingReason {
@@ -127,15 +160,12 @@ struct Run: ParsableCommand {
     func report(_ result: TracedRun.Result) {
         if let error = result.mergeError {
             printError("roar: could not record this run: \(error.description)")
-            printError("roar: the trace is kept in \(result.spoolDirectory)")
+            printError(
+                "roar: the trace is kept in \(result.spoolDirectory): `roar recover` records it once that is fixed")
             return
         }
         guard let outcome = result.outcome else { return }
-        for problem in outcome.problems.prefix(5) { printError("roar: warning: \(problem)") }
-        if outcome.problems.count > 5 {
-            printError("roar: warning: … and \(outcome.problems.count - 5) more damaged spool records")
-        }
-        for warning in outcome.warnings { printError("roar: warning: \(warning)") }
+        printWarnings(of: outcome)
         guard !quiet, let root = outcome.jobs.first else { return }
         let tasks = outcome.jobs.count - 1
         let taskNote = tasks > 0 ? ", \(tasks) Ray task\(tasks == 1 ? "" : "s")" : ""
@@ -145,6 +175,16 @@ struct Run: ParsableCommand {
             "roar: recorded @\(root.job.step ?? 0) (\(root.job.status.rawValue)\(taskNote)): "
                 + "\(inputs) input\(inputs == 1 ? "" : "s"), \(outputs) output\(outputs == 1 ? "" : "s")")
     }
+}
+
+/// What went wrong while recording a run (damaged spool records, lost coverage), for `roar run` and
+/// `roar recover` alike.
+func printWarnings(of outcome: Reconstituter.Outcome) {
+    for problem in outcome.problems.prefix(5) { printError("roar: warning: \(problem)") }
+    if outcome.problems.count > 5 {
+        printError("roar: warning: … and \(outcome.problems.count - 5) more damaged spool records")
+    }
+    for warning in outcome.warnings { printError("roar: warning: \(warning)") }
 }
 
 struct Recover: ParsableCommand {
@@ -169,6 +209,7 @@ struct Recover: ParsableCommand {
         for (runID, outcome) in recovered {
             switch outcome {
             case .success(let outcome):
+                printWarnings(of: outcome)
                 let step = outcome.jobs.first?.job.step ?? 0
                 print(
                     "Recorded run \(runID) as @\(step) (\(outcome.jobs.count) job\(outcome.jobs.count == 1 ? "" : "s"))"

@@ -111,6 +111,45 @@ struct ClusterDrainTests {
         #expect(assembled.problems.isEmpty)
     }
 
+    @Test("batches arriving in any order give the same spool; a truncated one is refused by name")
+    func reorderedAndTruncatedBatches() throws {
+        let fixture = try Fixture()
+        defer { try? FileManager.default.removeItem(atPath: fixture.root) }
+        let key = RunKeyPair.generate()
+        let lines = Array(spoolLines(task: "bb").utf8)
+        let thirds = [0, lines.count / 3, 2 * lines.count / 3, lines.count]
+        let batches = (0..<3).map { index in
+            SegmentBatch(
+                sessionID: runID, producer: "node-n1", isFinal: index == 2,
+                segments: [
+                    .init(
+                        file: "7-1-y.spool", offset: Int64(thirds[index]),
+                        data: Array(lines[thirds[index]..<thirds[index + 1]]))
+                ])
+        }
+        // Named so that they are opened last first (the drain reads them in name order).
+        for (index, batch) in batches.enumerated() {
+            try Data(seal(batch, key: key, seq: UInt64(index)))
+                .write(to: URL(fileURLWithPath: fixture.batches + "/\(9 - index)-part.rbat"))
+        }
+        let cut = try seal(batches[1], key: key, seq: 9)
+        try Data(cut.prefix(cut.count / 2)).write(to: URL(fileURLWithPath: fixture.batches + "/0-cut.rbat"))
+        let drain = ClusterDrain(
+            runDirectory: fixture.runDirectory,
+            record: SubmitRecord(
+                runID: runID, submissionID: "s", address: nil, headers: nil, verify: nil, python: "python3",
+                noWait: false, submittedAt: 0),
+            keyPair: key, runtime: RuntimeFiles(directory: "/nonexistent"),
+            filter: PathFilter(projectDirectory: fixture.project))
+        let assembled = drain.assemble()
+        #expect(assembled.notes.count == 1)
+        #expect(assembled.notes.first?.contains("0-cut.rbat refused") == true)
+        let written = try #require(FileManager.default.contents(atPath: drain.nodeSpoolDirectory + "/7-1-y.spool"))
+        #expect(Array(written) == lines)
+        #expect(assembled.problems.isEmpty)
+        #expect(assembled.spools.count == 1 && assembled.spools[0].records.count == 5)
+    }
+
     @Test("a segment naming a file outside the run folder is refused")
     func refusesEscapingNames() throws {
         let fixture = try Fixture()

@@ -54,7 +54,7 @@ struct ConcurrencyTests {
         // One shared input plus one output per job: the shared content is one artifact.
         #expect(summary.artifactCount == writers * batches * jobsPerBatch + 1)
         #expect(try store.queryUnchecked("SELECT COUNT(*) FROM sessions") == [["1"]])
-        #expect(try store.queryUnchecked("SELECT COUNT(*) FROM grdb_migrations") == [["3"]])
+        #expect(try store.queryUnchecked("SELECT COUNT(*) FROM grdb_migrations") == [["4"]])
     }
 
     @Test(

@@ -43,6 +43,7 @@ const char *const roar_counter_names[RC_COUNT] = {
     [RC_HANDOFF] = "handoff",
     [RC_CLOSE_DEFERRED] = "close_deferred",
     [RC_UNRESOLVED] = "unresolved",
+    [RC_SPOOL_FULL] = "spool_full",
 };
 
 extern char **environ;
@@ -537,7 +538,7 @@ void roar_process_exit(void) {
     roar_fd_finalise_all();
     roar_fd_settle();
     roar_emit_exit();
-    roar_spool_flush();
+    roar_spool_flush_at_exit();
     roar_g.exiting = 1;
     roar_t_guard--;
     errno = saved;

@@ -259,6 +259,7 @@ enum roar_counter {
     RC_HANDOFF,       /* fds handed over to the new image at exec */
     RC_CLOSE_DEFERRED, /* closes whose digest the background thread finished after close() returned */
     RC_UNRESOLVED,    /* calls of a hook whose libc function is missing: failed (ENOSYS) by its fallback */
+    RC_SPOOL_FULL,    /* records not written: the spool's file system was full (spool.c, the reserve) */
     RC_COUNT
 };
 extern uint64_t roar_counters[RC_COUNT] ROAR_HIDDEN;
@@ -310,6 +311,7 @@ void roar_emit_file(const struct roar_file_record *r) ROAR_HIDDEN;
 void roar_mode_letters(uint32_t mode, char *out) ROAR_HIDDEN;
 
 void roar_spool_flush(void) ROAR_HIDDEN;             /* write the buffer (+ a C record) now */
+void roar_spool_flush_at_exit(void) ROAR_HIDDEN; /* the process is ending: its last flush */
 /* Starts one of the library's own threads: detached, `stack` bytes, every signal blocked, created under the guard
  * (not the program's thread: no tag inheritance, not counted as the program's). 0 on success. */
 int roar_start_own_thread(void *(*main)(void *), size_t stack) ROAR_HIDDEN;

@@ -15,6 +15,7 @@
  */
 #include "internal.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,21 @@ static roar_lock_t spool_mu = ROAR_LOCK_INIT;
 static char spool_buf[SPOOL_BUFFER_BYTES];
 static size_t spool_len;
 static size_t spool_records;   /* records in spool_buf */
+
+/* A full file system must not lose records silently: space past the end of the spool file is kept allocated
+ * (fallocate, FALLOC_FL_KEEP_SIZE), grown a chunk at a time before the writes that need it, so that when the file
+ * system fills up, the records that no longer fit are counted (spool_full) and the C record that says so still
+ * fits in the reserve. Where fallocate is not supported, records are written as before and a failed write counts
+ * as lost. */
+#define SPOOL_RESERVE (16 * 1024)
+#define SPOOL_RESERVE_CHUNK (256 * 1024)
+#define SPOOL_FULL_COUNTERS_EVERY_NS 500000000u /* while full, the C record in the reserve is renewed at most this often */
+static uint64_t spool_size;      /* bytes written to the current spool file */
+static uint64_t spool_allocated; /* of which, and beyond, allocated: spool_size + SPOOL_RESERVE <= it while it lasts */
+static int spool_unreservable;   /* fallocate does not work on this file system */
+static int spool_full;           /* the last attempt to grow the reserve found the file system full */
+static uint64_t spool_full_counters_ns;
+static int spool_exiting;        /* the exit flush is under way */
 volatile int roar_spool_fd = -1;
 #define spool_fd roar_spool_fd
 static int spool_failed;       /* the spool file could not be opened: drop (count) records */
@@ -47,8 +63,9 @@ static int spool_content;
 /* Counters that must reach a reader even when the process recorded nothing else (SpoolTags.lossCounters, plus
  * those that say a record is missing or that a call of the program was failed by the library). */
 static int loss_counted(void) {
-    static const enum roar_counter loss[] = {RC_LOST,          RC_UNTRACKED_FD,  RC_FD_OVERFLOW, RC_REHASH_FAILED,
-                                             RC_PATH_TOO_LONG, RC_TAG_TRUNCATED, RC_STATIC_EXEC, RC_UNRESOLVED};
+    static const enum roar_counter loss[] = {RC_LOST,          RC_UNTRACKED_FD, RC_FD_OVERFLOW,
+                                             RC_REHASH_FAILED, RC_PATH_TOO_LONG, RC_TAG_TRUNCATED,
+                                             RC_STATIC_EXEC,   RC_UNRESOLVED,   RC_SPOOL_FULL};
     for (size_t i = 0; i < sizeof loss / sizeof loss[0]; i++) {
         if (__atomic_load_n(&roar_counters[loss[i]], __ATOMIC_RELAXED) != 0) {
             return 1;
@@ -456,6 +473,65 @@ static void emit_file_record(const struct roar_file_record *r) {
 /* ---------------------------------------------------------------------------------------------------------
  * The spool file
  */
+
+/* Whether `n` more bytes can be written with the reserve left intact, growing the allocation when needed. */
+static int spool_room_locked(size_t n) {
+    if (spool_unreservable || spool_size + n + SPOOL_RESERVE <= spool_allocated) {
+        return 1;
+    }
+    /* A chunk ahead when there is room for it (one fallocate per chunk written), else exactly what is needed. */
+    uint64_t need = spool_size + n + SPOOL_RESERVE;
+    for (uint64_t want = need + SPOOL_RESERVE_CHUNK;; want = need) {
+        if (syscall(SYS_fallocate, spool_fd, FALLOC_FL_KEEP_SIZE, (off_t)spool_size, (off_t)(want - spool_size)) ==
+            0) {
+            spool_allocated = want;
+            spool_full = 0;
+            return 1;
+        }
+        if (errno != ENOSPC && errno != EDQUOT) {
+            spool_unreservable = 1; /* EOPNOTSUPP and the like: no reserve here */
+            return 1;
+        }
+        if (want == need) {
+            spool_full = 1;
+            return 0;
+        }
+    }
+}
+
+/* Writes bytes holding `records` records; what cannot be written is counted. */
+static void spool_write_locked(const void *p, size_t n, size_t records) {
+    if (!spool_room_locked(n)) {
+        __atomic_fetch_add(&roar_counters[RC_SPOOL_FULL], records, __ATOMIC_RELAXED);
+        return;
+    }
+    if (roar_sys_write_all(spool_fd, p, n) != 0) {
+        __atomic_fetch_add(&roar_counters[RC_LOST], records, __ATOMIC_RELAXED);
+        /* What reached the file is unknown: measure the reserve again from the file's end. */
+        long end = roar_sys_lseek(spool_fd, 0, SEEK_END);
+        spool_size = end > 0 ? (uint64_t)end : spool_size;
+        return;
+    }
+    spool_size += n;
+}
+
+static void append_counters_to(struct roar_line *c, uint64_t now);
+
+/* While the file system is full: the counters go into the reserve, at most every
+ * SPOOL_FULL_COUNTERS_EVERY_NS (and always at exit), while it lasts. */
+static void spool_counters_into_reserve_locked(uint64_t now, int at_exit) {
+    if (!at_exit && now - spool_full_counters_ns < SPOOL_FULL_COUNTERS_EVERY_NS) {
+        return;
+    }
+    struct roar_line c;
+    append_counters_to(&c, now);
+    if (spool_size + c.len <= spool_allocated && roar_sys_write_all(spool_fd, c.p, c.len) == 0) {
+        spool_size += c.len;
+        spool_full_counters_ns = now;
+    }
+    roar_line_free(&c);
+}
+
 static int spool_open_locked(void) {
     if (spool_fd >= 0) {
         return 0;
@@ -496,6 +572,10 @@ static int spool_open_locked(void) {
     }
     spool_fd = roar_fd_move_high((int)fd);
     spool_content = 1;
+    spool_size = 0;
+    spool_allocated = 0;
+    spool_full = 0;
+    spool_full_counters_ns = 0;
 
     /* H version pid ppid start_ns exe cwd */
     struct roar_line h;
@@ -510,14 +590,14 @@ static int spool_open_locked(void) {
     n = roar_cwd_copy(buf, sizeof buf);
     roar_line_field(&h, buf, n > 0 ? (size_t)n : 0);
     roar_line_raw(&h, "\n", 1);
-    roar_sys_write_all(spool_fd, h.p, h.len);
+    spool_write_locked(h.p, h.len, 1);
     roar_line_free(&h);
     __atomic_fetch_add(&roar_counters[RC_EVENTS], 1, __ATOMIC_RELAXED);
     return 0;
 }
 
-static void append_counters_locked(uint64_t now) {
-    /* C ns key=value ... — built in place at the end of the buffer (there is always room: see reserve). */
+/* C ns key=value ... */
+static void append_counters_to(struct roar_line *out, uint64_t now) {
     struct roar_line c;
     roar_line_init(&c, 'C');
     roar_line_u64(&c, now);
@@ -538,6 +618,13 @@ static void append_counters_locked(uint64_t now) {
         roar_line_field(&c, kv, nl);
     }
     roar_line_raw(&c, "\n", 1);
+    *out = c;
+}
+
+/* The C record at the end of the buffer (there is always room: see COUNTER_RESERVE). */
+static void append_counters_locked(uint64_t now) {
+    struct roar_line c;
+    append_counters_to(&c, now);
     if (spool_len + c.len <= sizeof spool_buf) {
         memcpy(spool_buf + spool_len, c.p, c.len);
         spool_len += c.len;
@@ -567,8 +654,9 @@ static void flush_locked(int counters) {
     if (counters) {
         append_counters_locked(now);
     }
-    if (roar_sys_write_all(spool_fd, spool_buf, spool_len) != 0) {
-        __atomic_fetch_add(&roar_counters[RC_LOST], spool_records, __ATOMIC_RELAXED);
+    spool_write_locked(spool_buf, spool_len, spool_records);
+    if (spool_full) {
+        spool_counters_into_reserve_locked(now, spool_exiting);
     }
     spool_len = 0;
     spool_records = 0;
@@ -637,9 +725,7 @@ void roar_line_commit_at(struct roar_line *l, uint64_t now) {
     if (l->len + COUNTER_RESERVE > sizeof spool_buf) {
         /* A huge record (long argv): write it on its own. */
         if (spool_open_locked() == 0) {
-            if (roar_sys_write_all(spool_fd, l->p, l->len) != 0) {
-                roar_count(RC_LOST);
-            }
+            spool_write_locked(l->p, l->len, 1);
         } else {
             roar_count(RC_LOST);
         }
@@ -672,6 +758,13 @@ int roar_spool_untouched(void) {
 
 void roar_spool_flush(void) {
     roar_lock(&spool_mu);
+    flush_locked(1);
+    roar_unlock(&spool_mu);
+}
+
+void roar_spool_flush_at_exit(void) {
+    roar_lock(&spool_mu);
+    spool_exiting = 1; /* the last C record goes into the reserve whenever it last had one */
     flush_locked(1);
     roar_unlock(&spool_mu);
 }
@@ -713,6 +806,10 @@ void roar_spool_atfork_child(void) {
     spool_fd = -1;
     spool_failed = 0;
     spool_content = 0;
+    spool_size = 0;
+    spool_allocated = 0;
+    spool_unreservable = 0;
+    spool_full = 0;
     spool_len = 0;
     spool_records = 0;
     last_flush_ns = roar_now_ns();

@@ -43,5 +43,7 @@ public enum SpoolTags {
         "lost", "fd_overflow", "rehash_failed", "path_too_long", "tag_truncated",
         // A hooked libc function the preload found nowhere: the program's call failed with ENOSYS.
         "unresolved",
+        // Records the spool's file system had no room for (counted in the space the preload keeps in reserve).
+        "spool_full",
     ]
 }
