@@ -4,8 +4,8 @@ public import RoarStore
 /// Finds the datasets of a run and who read them whole (`docs/composites.md`): after the jobs of a run
 /// are assembled, before they are merged.
 ///
-/// - A **dataset** is a folder (or S3 prefix) in which the run wrote two or more parts of one kind
-///   (extension) and nothing else is: every regular file now in the folder (and in its `key=value`
+/// - A **dataset** is a folder (or S3 prefix) in which the run wrote two or more parts named alike
+///   (``areOneKind(_:)``) and nothing else is: every regular file now in the folder (and in its `key=value`
 ///   partition folders) is the version a job of the run wrote; `_SUCCESS`-like bookkeeping files
 ///   (`_x`, `.x`) are ignored. For S3 prefixes and for files only on a cluster node, which roar
 ///   cannot list, the parts are the objects the run wrote there and did not delete. Each job that
@@ -121,10 +121,20 @@ struct CompositePlanner {
         return datasets
     }
 
-    /// Parts of a dataset share one extension (`.parquet`): a folder of a CSV, a JSON and a parquet
-    /// file is a work folder, not a dataset.
-    private static func areOneKind(_ names: some Collection<String>) -> Bool {
-        Set(names.map(extensionOf)).count == 1
+    /// Parts of a dataset are named alike: one extension (`.parquet`), and one name but for its numbers
+    /// (`part-0`, `part-1`; Ray Data's `<write uuid>_000001-0`) or a common stem of five characters or more
+    /// (`part-00000-<uuid of the file>`). A folder of `in-0.txt`, `mid-0.txt` and `out.txt`, or of a CSV, a
+    /// JSON and a parquet file, is a work folder, not a dataset.
+    static func areOneKind(_ names: some Collection<String>) -> Bool {
+        let files = names.map { $0.split(separator: "/").last.map(String.init) ?? $0 }
+        guard Set(files.map(extensionOf)).count == 1 else { return false }
+        if Set(files.map { $0.filter { !$0.isNumber } }).count == 1 { return true }
+        guard let first = files.first else { return false }
+        var stem = Substring(first)
+        for name in files.dropFirst() {
+            stem = stem.prefix(zip(stem, name).prefix { $0 == $1 }.count)
+        }
+        return stem.count >= 5
     }
 
     private static func extensionOf(_ name: String) -> Substring {

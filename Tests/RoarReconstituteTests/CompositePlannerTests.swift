@@ -172,6 +172,22 @@ struct CompositePlannerTests {
         }
     }
 
+    @Test(
+        "parts are named alike",
+        arguments: [
+            (["part-0.parquet", "part-1.parquet"], true),
+            (["0358Qa_b97801_000000-0.parquet", "0358Qa_b97801_000001-0.parquet"], true),
+            (["part-00000-1f2e.snappy.parquet", "part-00001-9c0d.snappy.parquet"], true),
+            (["000.tfrecord", "001.tfrecord"], true),
+            (["year=2024/part-0.parquet", "year=2025/part-0.parquet"], true),
+            (["in-0.txt", "mid-0.txt", "out.txt"], false),
+            (["clean-0.csv", "stats.json"], false),
+            (["train.parquet", "test.parquet"], false),
+        ] as [([String], Bool)])
+    func namedAlike(_ names: [String], _ expected: Bool) {
+        #expect(CompositePlanner.areOneKind(names) == expected)
+    }
+
     @Test func bookkeepingFilesAreNeitherPartsNorObstacles() throws {
         try Self.withStore { store, scratch in
             _ = try scratch.write(scratch.out + "/_SUCCESS", "")  // not written by the run: ignored all the same
@@ -219,13 +235,14 @@ struct CompositePlannerTests {
             }
             let jobs = [
                 RecordedJob(job: Self.job("root", .run, step: 0)),
-                RecordedJob(job: Self.job("w0"), outputs: [object("a.csv", "e1"), object("tmp.csv", "e9")]),
-                RecordedJob(job: Self.job("w1"), outputs: [object("b.csv", "e2")], deletes: ["s3://bucket/ds/tmp.csv"]),
+                RecordedJob(job: Self.job("w0"), outputs: [object("part-0.csv", "e1"), object("part-9.csv", "e9")]),
+                RecordedJob(
+                    job: Self.job("w1"), outputs: [object("part-1.csv", "e2")], deletes: ["s3://bucket/ds/part-9.csv"]),
             ]
             let result = try Self.plan(jobs, store: store)
             let composite = try #require(result.jobs[1].outputs.first { $0.kind == .composite })
             #expect(composite.path == "s3://bucket/ds")
-            #expect(composite.components?.map(\.name) == ["a.csv", "b.csv"])
+            #expect(composite.components?.map(\.name) == ["part-0.csv", "part-1.csv"])
             #expect(composite.components?.map(\.algorithm) == ["etag", "etag"])
             #expect(result.jobs[2].outputs.contains(composite))
         }
