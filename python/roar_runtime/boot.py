@@ -158,6 +158,7 @@ def install_s3_capture() -> None:
     after_import("botocore", _s3_hook("on_botocore_imported"))
     after_import("boto3.s3.transfer", _s3_hook("on_boto3_transfer_imported"))
     after_import("pyarrow.fs", _arrow_hook("on_pyarrow_fs_imported"))  # pyarrow's own C++ S3 client
+    after_import("pyarrow.parquet.core", _arrow_hook("on_pyarrow_parquet_imported"))
     after_import("ray.data._internal.util", _arrow_hook("on_ray_data_util_imported"))
 
 

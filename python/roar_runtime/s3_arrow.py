@@ -724,6 +724,42 @@ def on_pyarrow_fs_imported(module: types.ModuleType) -> None:
         spool.count("s3_install_failed")
 
 
+def untracked(fs: Any) -> Any:
+    """The real filesystem under a tracking one (the program's own kind of object); any other as it is."""
+    try:
+        handler_class = _handler_class
+        if handler_class is None:
+            return fs
+        from pyarrow.fs import PyFileSystem, SubTreeFileSystem
+
+        if isinstance(fs, PyFileSystem) and isinstance(fs.handler, handler_class):
+            return fs.handler.fs
+        if isinstance(fs, SubTreeFileSystem):
+            base = untracked(fs.base_fs)
+            return fs if base is fs.base_fs else SubTreeFileSystem(fs.base_path, base)
+    except Exception:
+        spool.count("s3_capture_failed")
+    return fs
+
+
+def on_pyarrow_parquet_imported(module: types.ModuleType) -> None:
+    """``ParquetDataset.filesystem`` answers the program's kind of filesystem, not the tracking one."""
+    try:
+        dataset_class = module.ParquetDataset
+        original = dataset_class.__dict__["filesystem"]
+        if isinstance(original, property) and original.fget is not None and not hasattr(original.fget, "__roar_s3__"):
+            getter = original.fget
+
+            @functools.wraps(getter)
+            def filesystem(self: Any) -> Any:
+                return untracked(getter(self))
+
+            filesystem.__roar_s3__ = getter  # type: ignore[attr-defined]
+            dataset_class.filesystem = property(filesystem, doc=original.__doc__)
+    except Exception:
+        spool.count("s3_install_failed")
+
+
 # ---------------------------------------------------------------------------------------------
 # Ray Data: ``RetryingPyFileSystemHandler`` wraps the real filesystem in ``self._fs``.
 

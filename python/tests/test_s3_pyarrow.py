@@ -56,8 +56,9 @@ def test_pyarrow_parquet_and_dataset_on_s3(project: Project, s3_server: S3Server
     assert "filesystem: pyarrow._s3fs S3FileSystem True s3" in written.stdout  # the program's own object
     writer = last_run(project.dag())
     outputs = s3_refs(writer["outputs"])
+    copies = {key: outputs.pop(f"s3://{bucket}/{key}", {}) for key in ("copy.parquet", "tmp/part-0.parquet")}
     # Every object written is an output, with S3's ETag, the size and the BLAKE3 of its bytes; the
-    # directory marker `create_dir` made and the object read back by the same job are not.
+    # directory markers `create_dir` made are not.
     assert set(outputs) == set(urls.values()), sorted(outputs)
     objects = {key: s3_object(s3_server, bucket, key, tmp_path) for key in keys}
     for key, (etag, size, blake3) in objects.items():
@@ -65,7 +66,14 @@ def test_pyarrow_parquet_and_dataset_on_s3(project: Project, s3_server: S3Server
         assert output["hashes"]["etag"] == etag, key
         assert output["hashes"]["blake3"] == blake3, key
         assert output["size"] == size, key
-    assert not s3_refs(writer["inputs"])  # reading back its own table.parquet is no input
+    assert not s3_refs(writer["inputs"])  # reading back its own table.parquet (and copying it) is no input
+    copied = copies["copy.parquet"]
+    assert copied["hashes"]["etag"] == s3_object(s3_server, bucket, "copy.parquet", tmp_path)[0]
+    assert copied["size"] == objects["table.parquet"][1]
+    # Written again with delete_matching over fewer files: the old parts it did not write again are deletes.
+    rewritten = copies["tmp/part-0.parquet"]
+    assert rewritten["hashes"]["blake3"] == s3_object(s3_server, bucket, "tmp/part-0.parquet", tmp_path)[2]
+    assert sorted(writer["deletes"]) == [f"s3://{bucket}/tmp/part-1.parquet", f"s3://{bucket}/tmp/part-2.parquet"]
 
     read = run(project, s3_server, "arrow_read.py", bucket)
     dag = project.dag()

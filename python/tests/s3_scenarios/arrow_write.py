@@ -22,6 +22,16 @@ ds.write_dataset(
     table, f"{bucket}/ds", format="parquet", filesystem=fs, max_rows_per_file=20_000, max_rows_per_group=20_000
 )
 print("dataset files:", sorted(info.path for info in fs.get_file_info(pa.fs.FileSelector(f"{bucket}/ds"))))
+# A copy (pyarrow.fs.copy_files: one CopyObject), and a dataset written again over fewer files with
+# delete_matching: the files it does not write again are deletes.
+pa.fs.copy_files(f"{bucket}/table.parquet", f"{bucket}/copy.parquet", source_filesystem=fs, destination_filesystem=fs)
+ds.write_dataset(
+    table, f"{bucket}/tmp", format="parquet", filesystem=fs, max_rows_per_file=20_000, max_rows_per_group=20_000
+)
+ds.write_dataset(
+    table.slice(0, 10), f"{bucket}/tmp", format="parquet", filesystem=fs, existing_data_behavior="delete_matching"
+)
+print("tmp files:", sorted(info.path for info in fs.get_file_info(pa.fs.FileSelector(f"{bucket}/tmp"))))
 try:
     pq.read_table(f"{bucket}/missing.parquet", filesystem=fs)
 except Exception as error:  # reaches the program as without roar
