@@ -135,3 +135,38 @@ def test_ray_data_parquet_on_s3(project: Project, s3_server: S3Server, tmp_path:
     # The driver only listed and planned: no object I/O of its own.
     assert not s3_refs(last_run(dag)["inputs"]) and not s3_refs(last_run(dag)["outputs"])
     assert untraced(project, s3_server, "arrow_ray_data.py", bucket + "-untraced").stdout == result.stdout
+
+
+def test_capture_is_invisible_to_the_program(s3_server: S3Server, tmp_path: Path) -> None:
+    """With roar's runtime (no roar binary: the Python runtime writes its own spool), the program
+    gets the same objects, types, results and errors as without; pyarrow is not imported by roar."""
+    from fixtures_ray import read_spool, runtime_env_vars
+
+    script = SCENARIOS / "arrow_transparency.py"
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    plain_env = {k: v for k, v in os.environ.items() if not k.startswith("ROAR_") and k != "LD_PRELOAD"}
+    outputs = []
+    for bucket, env in (("roar-plain", plain_env), ("roar-captured", runtime_env_vars(spool))):
+        env = {**env, **s3_server.env()}
+        result = subprocess.run(
+            [project_python(), str(script), bucket], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+        )
+        assert result.returncode == 0, result.stderr[-4000:]
+        outputs.append(result.stdout.replace(bucket, "<bucket>"))
+    assert outputs[0] == outputs[1]
+    assert outputs[1].startswith("imported at start: False False\n")
+    assert "resolved by the program: S3FileSystem s3 " in outputs[1]
+    assert "ParquetDataset.filesystem: S3FileSystem" in outputs[1]
+
+    s3_events = [r.event for r in read_spool(spool) if r.type == "E" and r.event.get("event") == "s3"]
+    assert {e.get("client") for e in s3_events} == {"pyarrow"}
+    url = "s3://roar-captured/t.parquet"
+    writes = [e for e in s3_events if e["op"] == "write"]
+    assert [e["url"] for e in writes] == [url]
+    etag, size, blake3 = s3_object(s3_server, "roar-captured", "t.parquet", tmp_path)
+    assert (writes[0]["etag"].strip('"'), writes[0]["size"], writes[0]["blake3"]) == (etag, size, blake3)
+    # pyarrow's reads (ParquetDataset) are seen; the program's own open_input_stream is not.
+    reads = [e for e in s3_events if e["op"] == "read"]
+    assert reads and {e["url"] for e in reads} == {url}
+    assert all(e.get("byte_ranges") != [[0, 4]] for e in reads)
