@@ -199,6 +199,7 @@ def _settle_at_exit() -> None:
     import time
 
     if _live_files <= 0:
+        s3._hashing_thread.drain()
         return
     deadline = time.monotonic() + _SETTLE_LIMIT
     last, since = _live_files, time.monotonic()
@@ -207,17 +208,23 @@ def _settle_at_exit() -> None:
         if _live_files != last:
             last, since = _live_files, time.monotonic()
         elif time.monotonic() - since >= _SETTLE_SECONDS:
-            return
+            break
+    s3._hashing_thread.drain()  # digests of files finished meanwhile (its own exit drain may have run)
+
+
+_live_lock = threading.Lock()
 
 
 def _file_opened() -> None:
     global _live_files
-    _live_files += 1
+    with _live_lock:
+        _live_files += 1
 
 
 def _file_released() -> None:
     global _live_files
-    _live_files -= 1
+    with _live_lock:
+        _live_files -= 1
 
 
 # ---------------------------------------------------------------------------------------------
