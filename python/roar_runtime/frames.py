@@ -158,23 +158,11 @@ def _stack() -> list[Frame]:
         return stack
 
 
-#: The tag of every thread that runs a task now, by thread id: what Arrow's C++ threads work for
-#: when one task runs in the process (``sole_running_tag``).
-_running: dict[int, str] = {}
-
-
-def sole_running_tag() -> str | None:
-    """The tag of the one task this process runs now; ``None`` when none or several run."""
-    running = list(_running.values())
-    return running[0] if len(running) == 1 else None
-
-
 def _enter(frame: Frame) -> None:
     stack = _stack()
     frame.prev = _get_tag() if stack else spool.SYSTEM_TAG
     stack.append(frame)
     _set_tag(frame.tag)
-    _running[threading.get_ident()] = frame.tag
 
 
 def _leave(frame: Frame) -> None:
@@ -187,10 +175,6 @@ def _leave(frame: Frame) -> None:
         except ValueError:
             pass
     _set_tag(frame.prev if stack else spool.SYSTEM_TAG)
-    if stack:
-        _running[threading.get_ident()] = frame.prev
-    else:
-        _running.pop(threading.get_ident(), None)
 
 
 def _new_frame(meta: TaskMeta) -> Frame:

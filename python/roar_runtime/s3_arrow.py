@@ -63,40 +63,16 @@ _BINDING_MODULES = ("pyarrow.parquet.core", "pyarrow.orc", "pyarrow.feather", "p
 
 
 # ---------------------------------------------------------------------------------------------
-# Tags: a call from one of Arrow's C++ threads (a ``threading._DummyThread`` for Python) is made on
-# behalf of the thread that opened the file or made the filesystem; its own tag is the one it
-# inherited when Arrow started it.
+# Tags: an event is written with the calling thread's tag, as file I/O is. Arrow makes most calls
+# from its own C++ threads; in a Ray worker those follow the task the worker runs (the preload's
+# roar_get_tag, docs/architecture.md "Attribution"), so nothing here sets a tag on them (setting
+# one would make the thread a tag holder of its own). Only s3.py's hashing thread, which writes a
+# digest once it is done, takes the tag of the thread it works for (as s3.py does).
 
 
-def _on_arrow_thread() -> bool:
-    dummy = getattr(threading, "_DummyThread", None)
-    return dummy is not None and isinstance(threading.current_thread(), dummy)
-
-
-def _tag_for(owner_tag: str | None) -> str:
-    """The tag of a call: the calling Python thread's; on an Arrow thread, the tag of the thread that
-    made the tracked filesystem, else of the one Ray task the process runs now (``frames``), else the
-    one the Arrow thread inherited."""
-    if not _on_arrow_thread():
-        return spool.get_tag()
-    if owner_tag is not None and owner_tag != spool.SYSTEM_TAG:
-        return owner_tag
-    frames = sys.modules.get(__package__ + ".frames")
-    running = frames.sole_running_tag() if frames is not None else None
-    return running if running is not None else spool.get_tag()
-
-
-def _emit_as(tag: str, event: dict[str, Any]) -> None:
+def _emit(event: dict[str, Any]) -> None:
     event["client"] = "pyarrow"
-    current = spool.get_tag()
-    if current == tag:
-        s3._emit(event)
-        return
-    spool.set_tag(tag)
-    try:
-        s3._emit(event)
-    finally:
-        spool.set_tag(current)
+    s3._emit(event)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -120,6 +96,10 @@ class _Digest:
             s3._hashing_thread.submit(lambda: _feed(hasher, data))
         else:
             _feed(hasher, data)
+
+    @property
+    def in_background(self) -> bool:
+        return self._background
 
     def when_done(self, callback: Any) -> None:
         """``callback(digest)``, now or on the hashing thread once it hashed everything given."""
@@ -235,10 +215,9 @@ def _file_released() -> None:
 class _TrackedInput:
     """A file opened for reading. Arrow calls ``seek``/``tell``/``read_buffer``/``read``/``close``."""
 
-    def __init__(self, native: Any, url: str, tag: str) -> None:
+    def __init__(self, native: Any, url: str) -> None:
         self._native = native
         self._url = url
-        self._tag = tag
         self._facts = _object_facts(native)
         self._size = self._facts.get("size")
         self._position = 0
@@ -332,20 +311,25 @@ class _TrackedInput:
                 return
             self._flush_prefix()
             self._recorded_any = True
-            _emit_as(self._tag, self._event(byte_ranges=[[start, end]]))
+            _emit(self._event(byte_ranges=[[start, end]]))
         except Exception:
             spool.count("s3_capture_failed")
 
     def _whole(self) -> None:
         digest, self._digest, self._prefix = self._digest, None, 0
         self._recorded_any = True
-        event, tag = self._event(), self._tag
+        event = self._event()
         if digest is None:
-            _emit_as(tag, event)
+            _emit(event)
             return
+        if not digest.in_background:
+            _emit({**event, "blake3": digest.result()})
+            return
+        tag = spool.get_tag()  # the reader's: the hashing thread writes the event in its name
 
         def emit(blake3: str | None) -> None:
-            _emit_as(tag, {**event, "blake3": blake3})
+            spool.set_tag(tag)
+            _emit({**event, "blake3": blake3})
 
         digest.when_done(emit)
 
@@ -356,7 +340,7 @@ class _TrackedInput:
         prefix, self._digest, self._prefix = self._prefix, None, 0
         if prefix:
             self._recorded_any = True
-            _emit_as(self._tag, self._event(byte_ranges=[[0, prefix]]))
+            _emit(self._event(byte_ranges=[[0, prefix]]))
 
     def _finish(self) -> None:
         if self._finished:
@@ -364,7 +348,7 @@ class _TrackedInput:
         try:
             self._flush_prefix()
             if not self._recorded_any:
-                _emit_as(self._tag, {**self._event(), "op": "head", "api": "HeadObject"})
+                _emit({**self._event(), "op": "head", "api": "HeadObject"})
         except Exception:
             spool.count("s3_capture_failed")
         finally:
@@ -374,11 +358,10 @@ class _TrackedInput:
 class _TrackedOutput:
     """A stream written: ``write``/``flush``/``tell``/``close``; recorded once it closed."""
 
-    def __init__(self, native: Any, fs: Any, path: str, tag: str) -> None:
+    def __init__(self, native: Any, fs: Any, path: str) -> None:
         self._native = native
         self._fs = fs
         self._path = path
-        self._tag = tag
         self._digest = _Digest()
         self._written = 0
         self._recorded = False
@@ -434,8 +417,7 @@ class _TrackedOutput:
             facts = _head(self._fs, self._path) or {}
             etag = facts.get("etag")
             multipart = _MULTIPART_ETAG.match(etag or "")
-            _emit_as(
-                self._tag,
+            _emit(
                 {
                     "event": "s3",
                     "op": "write",
@@ -463,17 +445,17 @@ def _python_file(obj: Any, mode: str) -> Any:
     return pyarrow.PythonFile(obj, mode=mode)
 
 
-def track_input(opened: Any, path: str, tag: str) -> Any:
+def track_input(opened: Any, path: str) -> Any:
     try:
-        return _python_file(_TrackedInput(opened, _url(path), tag), "r")
+        return _python_file(_TrackedInput(opened, _url(path)), "r")
     except Exception:
         spool.count("s3_capture_failed")
         return opened
 
 
-def track_output(opened: Any, fs: Any, path: str, tag: str) -> Any:
+def track_output(opened: Any, fs: Any, path: str) -> Any:
     try:
-        return _python_file(_TrackedOutput(opened, fs, path, tag), "w")
+        return _python_file(_TrackedOutput(opened, fs, path), "w")
     except Exception:
         spool.count("s3_capture_failed")
         return opened
@@ -490,12 +472,12 @@ def _files_under(fs: Any, path: str) -> list[str]:
         return []
 
 
-def _record_deletes(paths: list[str], tag: str) -> None:
+def _record_deletes(paths: list[str]) -> None:
     for path in paths:
-        _emit_as(tag, {"event": "s3", "op": "delete", "api": "DeleteObject", "url": _url(path)})
+        _emit({"event": "s3", "op": "delete", "api": "DeleteObject", "url": _url(path)})
 
 
-def tracked_copy(call: Any, fs: Any, src: str, dest: str, tag: str, move: bool) -> Any:
+def tracked_copy(call: Any, fs: Any, src: str, dest: str, move: bool) -> Any:
     """``call()`` copies (or moves) ``src`` to ``dest``: a read of the source, a write of the target
     (one ``HeadObject`` each: before, after), and for a move a delete of the source."""
     source = _head(fs, src)
@@ -504,8 +486,7 @@ def tracked_copy(call: Any, fs: Any, src: str, dest: str, tag: str, move: bool) 
         if source is not None:  # a file (a directory has no HeadObject): directory moves are not recorded
             target = _head(fs, dest) or {}
             api = "CopyObject"
-            _emit_as(
-                tag,
+            _emit(
                 {
                     "event": "s3",
                     "op": "read",
@@ -516,8 +497,7 @@ def tracked_copy(call: Any, fs: Any, src: str, dest: str, tag: str, move: bool) 
                     "size": source.get("size"),
                 },
             )
-            _emit_as(
-                tag,
+            _emit(
                 {
                     "event": "s3",
                     "op": "write",
@@ -530,17 +510,17 @@ def tracked_copy(call: Any, fs: Any, src: str, dest: str, tag: str, move: bool) 
                 },
             )
             if move:
-                _record_deletes([src], tag)
+                _record_deletes([src])
     except Exception:
         spool.count("s3_capture_failed")
     return result
 
 
-def tracked_delete(call: Any, fs: Any, path: str | None, tag: str, directory: bool) -> Any:
+def tracked_delete(call: Any, fs: Any, path: str | None, directory: bool) -> Any:
     doomed = _files_under(fs, path) if directory and path is not None else [path] if path is not None else []
     result = call()
     try:
-        _record_deletes(doomed, tag)
+        _record_deletes(doomed)
     except Exception:
         spool.count("s3_capture_failed")
     return result
@@ -570,7 +550,6 @@ def _tracking_handler_class() -> Any:
 
         def __init__(self, fs: Any) -> None:
             self.fs = fs
-            self._roar_tag = spool.get_tag()
 
         def __reduce__(self) -> Any:
             return (_rebuild_handler, (self.fs,))
@@ -601,14 +580,13 @@ def _tracking_handler_class() -> Any:
             self.fs.create_dir(path, recursive=recursive)
 
         def delete_dir(self, path: str) -> None:
-            tracked_delete(lambda: self.fs.delete_dir(path), self.fs, path, _tag_for(self._roar_tag), True)
+            tracked_delete(lambda: self.fs.delete_dir(path), self.fs, path, True)
 
         def delete_dir_contents(self, path: str, missing_dir_ok: bool = False) -> None:
             tracked_delete(
                 lambda: self.fs.delete_dir_contents(path, missing_dir_ok=missing_dir_ok),
                 self.fs,
                 path,
-                _tag_for(self._roar_tag),
                 True,
             )
 
@@ -616,24 +594,24 @@ def _tracking_handler_class() -> Any:
             self.fs.delete_dir_contents("/", accept_root_dir=True)
 
         def delete_file(self, path: str) -> None:
-            tracked_delete(lambda: self.fs.delete_file(path), self.fs, path, _tag_for(self._roar_tag), False)
+            tracked_delete(lambda: self.fs.delete_file(path), self.fs, path, False)
 
         def move(self, src: str, dest: str) -> None:
-            tracked_copy(lambda: self.fs.move(src, dest), self.fs, src, dest, _tag_for(self._roar_tag), True)
+            tracked_copy(lambda: self.fs.move(src, dest), self.fs, src, dest, True)
 
         def copy_file(self, src: str, dest: str) -> None:
-            tracked_copy(lambda: self.fs.copy_file(src, dest), self.fs, src, dest, _tag_for(self._roar_tag), False)
+            tracked_copy(lambda: self.fs.copy_file(src, dest), self.fs, src, dest, False)
 
         def open_input_stream(self, path: str) -> Any:
             opened = self.fs.open_input_stream(path, compression=None)
-            return track_input(opened, path, _tag_for(self._roar_tag))
+            return track_input(opened, path)
 
         def open_input_file(self, path: str) -> Any:
-            return track_input(self.fs.open_input_file(path), path, _tag_for(self._roar_tag))
+            return track_input(self.fs.open_input_file(path), path)
 
         def open_output_stream(self, path: str, metadata: Any) -> Any:
             opened = self.fs.open_output_stream(path, compression=None, metadata=metadata)
-            return track_output(opened, self.fs, path, _tag_for(self._roar_tag))
+            return track_output(opened, self.fs, path)
 
         def open_append_stream(self, path: str, metadata: Any) -> Any:
             return self.fs.open_append_stream(path, compression=None, metadata=metadata)
@@ -779,15 +757,14 @@ def _ray_method(original: Any, kind: str) -> Any:
         if s3_class is None or not isinstance(fs, s3_class):
             return original(self, *args, **kwargs)
         call = lambda: original(self, *args, **kwargs)  # noqa: E731
-        tag = _tag_for(None)
         if kind == "input":
-            return track_input(call(), _arg(args, kwargs, 0, "path"), tag)
+            return track_input(call(), _arg(args, kwargs, 0, "path"))
         if kind == "output":
-            return track_output(call(), fs, _arg(args, kwargs, 0, "path"), tag)
+            return track_output(call(), fs, _arg(args, kwargs, 0, "path"))
         if kind in ("copy", "move"):
             src, dest = _arg(args, kwargs, 0, "src"), _arg(args, kwargs, 1, "dest")
-            return tracked_copy(call, fs, src, dest, tag, kind == "move")
-        return tracked_delete(call, fs, _arg(args, kwargs, 0, "path"), tag, kind == "delete_dir")
+            return tracked_copy(call, fs, src, dest, kind == "move")
+        return tracked_delete(call, fs, _arg(args, kwargs, 0, "path"), kind == "delete_dir")
 
     method.__roar_s3__ = original  # type: ignore[attr-defined]
     return method
