@@ -3,6 +3,7 @@
 import os
 import sys
 
+import pandas as pd
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
@@ -17,3 +18,4 @@ print("table:", table.num_rows, pc.sum(table["n"]).as_py())
 dataset = ds.dataset(f"{bucket}/ds", filesystem=fs, format="parquet")
 whole = dataset.to_table()
 print("dataset:", sorted(dataset.files), whole.num_rows, pc.sum(whole["n"]).as_py())
+print("pandas:", pd.read_parquet(f"s3://{bucket}/pandas.parquet")["k"].sum())

@@ -4,6 +4,7 @@ and without roar, to compare what the program sees)."""
 import os
 import sys
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
@@ -22,6 +23,8 @@ ds.write_dataset(
     table, f"{bucket}/ds", format="parquet", filesystem=fs, max_rows_per_file=20_000, max_rows_per_group=20_000
 )
 print("dataset files:", sorted(info.path for info in fs.get_file_info(pa.fs.FileSelector(f"{bucket}/ds"))))
+# pandas without storage_options (and without s3fs): pandas makes the S3FileSystem itself.
+pd.DataFrame({"k": range(10)}).to_parquet(f"s3://{bucket}/pandas.parquet")
 # A copy (pyarrow.fs.copy_files: one CopyObject), and a dataset written again over fewer files with
 # delete_matching: the files it does not write again are deletes.
 pa.fs.copy_files(f"{bucket}/table.parquet", f"{bucket}/copy.parquet", source_filesystem=fs, destination_filesystem=fs)
