@@ -3,7 +3,8 @@
 1. Runs the ``sitecustomize`` the user would have had without roar (the next one on
    ``sys.path`` after roar's own folder).
 2. With ``ROAR_WRAP=1``: one-shot import hooks. When the program imports ``botocore``, S3 capture
-   is installed (``s3.py``); with Ray integration enabled too, when it imports ``ray``, the
+   is installed (``s3.py``); when it imports ``pyarrow.fs`` (or Ray Data's filesystem wrapper),
+   pyarrow's own S3 client is tracked (``s3_arrow.py``); with Ray integration enabled too, when it imports ``ray``, the
    ``ray.init``/``ray.shutdown`` are patched right after ``ray``'s
    ``__init__`` ran. ``ray`` is never imported here, so plain ``python`` start-up stays cheap
    (one ``str`` comparison per import until ``ray`` is imported).
@@ -125,6 +126,20 @@ def _s3_hook(name: str) -> Callable[[types.ModuleType], None]:
     return installed
 
 
+def _arrow_hook(name: str) -> Callable[[types.ModuleType], None]:
+    def installed(module: types.ModuleType) -> None:
+        try:
+            from . import s3_arrow
+
+            getattr(s3_arrow, name)(module)
+        except Exception:
+            from . import spool
+
+            spool.count("s3_install_failed")
+
+    return installed
+
+
 def after_import(name: str, callback: Callable[[types.ModuleType], None]) -> None:
     """``callback(module)`` now if ``name`` is imported already, else right after its import."""
     if name in sys.modules:
@@ -142,6 +157,9 @@ def install_s3_capture() -> None:
     """S3 capture (``s3.py``), with or without Ray: now for what is imported, else at its import."""
     after_import("botocore", _s3_hook("on_botocore_imported"))
     after_import("boto3.s3.transfer", _s3_hook("on_boto3_transfer_imported"))
+    after_import("pyarrow.fs", _arrow_hook("on_pyarrow_fs_imported"))  # pyarrow's own C++ S3 client
+    after_import("pyarrow.parquet.core", _arrow_hook("on_pyarrow_parquet_imported"))
+    after_import("ray.data._internal.util", _arrow_hook("on_ray_data_util_imported"))
 
 
 def activate() -> None:
