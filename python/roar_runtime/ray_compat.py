@@ -80,6 +80,10 @@ PRIVATES: tuple[Private, ...] = (
     Private("ray._private.worker", "global_worker.node.get_logs_dir_path", TESTED, "collector spill", False),
     Private("ray.actor", "ActorHandle._ray_actor_id", TESTED, "the creation task id of an actor", False),
     Private("ray", "ObjectRefGenerator._generator_ref", TESTED, "the task id of a streaming call", False),
+    Private(
+        "ray.data._internal.util", "RetryingPyFileSystemHandler", TESTED,
+        "Ray Data's S3 reads and writes through pyarrow (s3_arrow.py)",
+    ),
 )
 
 
@@ -136,6 +140,15 @@ def _resolve(module: str, attribute: str | None = None) -> Any:
         name = module + ("." + attribute if attribute else "")
         report_unavailable(name, exc)
         raise RayPrivateUnavailable(name) from exc
+
+
+def ray_data_filesystem_handler() -> Any | None:
+    """Ray Data's wrapper of every filesystem it uses (``s3_arrow`` records through its methods); None,
+    reported, when this Ray has none."""
+    try:
+        return _resolve("ray.data._internal.util", "RetryingPyFileSystemHandler")
+    except RayPrivateUnavailable:
+        return None
 
 
 def unavailable() -> list[str]:

@@ -793,8 +793,12 @@ def on_ray_data_util_imported(module: types.ModuleType) -> None:
         if _ray_installed:
             return
         _ray_installed = True
+    from . import ray_compat
+
+    handler = ray_compat.ray_data_filesystem_handler()
+    if handler is None:
+        return
     try:
-        handler = module.RetryingPyFileSystemHandler
         for name, kind in _RAY_METHODS:
             original = getattr(handler, name, None)
             if original is not None and getattr(original, "__roar_s3__", None) is None:
