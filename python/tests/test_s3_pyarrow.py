@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from fixtures_ray import loopback_env
 from fixtures_s3 import S3Server, s3_server  # noqa: F401  (fixture)
-from roar_cli import Project, b3sum, last_run, roar_binary
+from roar_cli import Project, b3sum, composite_digest, last_run, roar_binary
 from test_s3 import SCENARIOS, client, project_python, run
 
 pytestmark = pytest.mark.skipif(roar_binary() is None, reason="roar is not built: run scripts/build first")
@@ -140,6 +140,24 @@ def test_ray_data_parquet_on_s3(project: Project, s3_server: S3Server, tmp_path:
     assert len(writers) == 3  # one write task per block
     # The driver only listed and planned: no object I/O of its own.
     assert not s3_refs(last_run(dag)["inputs"]) and not s3_refs(last_run(dag)["outputs"])
+
+    # The prefix is one dataset (docs/composites.md): a composite output of each write task, its parts the
+    # objects with the BLAKE3 of their bytes; the run, whose read tasks read every part, read it whole.
+    prefix = f"s3://{bucket}/rd"
+    composites = [(job, r) for job in dag["jobs"] for r in job["outputs"] if r["kind"] == "composite"]
+    assert {job["uid"] for job, _ in composites} == writers
+    assert all(r["path"] == prefix for _, r in composites)
+    composite = composites[0][1]
+    assert [c["name"] for c in composite["components"]] == sorted(key.removeprefix("rd/") for key in keys)
+    parts = []
+    for component in composite["components"]:
+        etag, size, blake3 = s3_object(s3_server, bucket, "rd/" + component["name"], tmp_path)
+        assert component["hashes"] == {"blake3": blake3} and component["size"] == size
+        parts.append({"name": component["name"], "algorithm": "blake3", "digest": blake3})
+    assert composite["hashes"] == {"blake3_merkle": composite_digest(parts)}
+    run_job = last_run(dag)
+    assert [r["hashes"] for r in run_job["inputs"] if r["kind"] == "composite"] == [composite["hashes"]]
+    assert {e["from"] for e in dag["edges"] if e["to"] == run_job["uid"] and e["path"] == prefix} == writers
     assert untraced(project, s3_server, "arrow_ray_data.py", bucket + "-untraced").stdout == result.stdout
 
 
