@@ -44,22 +44,22 @@ struct Run: ParsableCommand {
         }
 
         let cwd = Project.currentDirectory()
-        let project: Project
-        if let found = Project.find(from: cwd) {
-            project = found
-        } else {
-            project = Project(directory: cwd)
-            _ = try ProjectSetup.create(project)
-            printError("roar: created a project in \(cwd) (.roar/, roar.toml)")
-        }
         let environment = Environment.current
+        // When the project's state cannot be written (a full disk, .roar/ not a folder, a store from a newer
+        // roar), the command still runs, as without roar, and roar says why nothing is recorded.
+        let project: Project
         let store: RoarStore
         do {
+            if let found = Project.find(from: cwd) {
+                project = found
+            } else {
+                project = Project(directory: cwd)
+                _ = try ProjectSetup.create(project)
+                printError("roar: created a project in \(cwd) (.roar/, roar.toml)")
+            }
             store = try RoarStore(path: project.databasePath)
         } catch {
-            // The project's state cannot be written (a full disk, a store from a newer roar): the command still
-            // runs, as without roar, and roar says why nothing is recorded.
-            printError("roar: cannot record this run: \(error.description)")
+            printError("roar: cannot record this run: \(error)")
             printError("roar: running the command untraced: nothing of this run is recorded")
             try runUntraced(arguments, environment: environment)
             return

@@ -142,6 +142,29 @@ def test_next_run_reads_the_dataset_from_its_writers(second_run: dict[str, Any])
     check_dataset_read(second_run["dag"], second_run["roots"]["traced"] / "data" / "out")
 
 
+def test_show_and_lineage_of_the_dataset(second_run: dict[str, Any]) -> None:
+    root: Path = second_run["roots"]["traced"]
+    project = Project(root=root, roar=roar_binary())  # type: ignore[arg-type]
+    dag = second_run["dag"]
+    folder = root / "data" / "out"
+    composite = check_written_composite(dag, folder)
+    shown = project.cli("show", "data/out").stdout
+    parts = composite["components"]
+    assert f"dataset of {len(parts)} parts" in shown
+    assert composite["hashes"]["blake3_merkle"][:16] in shown
+    for part in parts:
+        assert part["name"] in shown and part["hashes"]["blake3"][:12] in shown
+    writers = {job["uid"] for job in dag["jobs"] for r in job["outputs"] if r["kind"] == "composite"}
+    readers = {job["uid"] for job in dag["jobs"] for r in job["inputs"] if r["kind"] == "composite"}
+    written_by, read_by = shown.split("written by", 1)[1].split("read by", 1)
+    assert {uid for uid in writers if uid in written_by} == writers
+    assert {uid for uid in readers if uid in read_by} == readers
+    lineage = project.cli("lineage", "data/out").stdout
+    assert all(uid in lineage.split("upstream")[0] for uid in writers)
+    downstream = project.cli("lineage", "--downstream", "data/out").stdout
+    assert all(uid in downstream for uid in readers)
+
+
 def test_task_iterating_batches_writes_its_output(second_run: dict[str, Any]) -> None:
     root: Path = second_run["roots"]["traced"]
     check_total_written_by_its_task(second_run["dag"], root / "data" / "total.txt")
