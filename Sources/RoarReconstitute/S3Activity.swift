@@ -2,8 +2,9 @@ public import RoarCore
 
 /// What one job did to S3, folded from its `s3` events in the order they happened (`docs/s3.md`).
 ///
-/// - A write is an output of `s3://bucket/key` (a later write of the same key replaces it); a delete
-///   takes the key out of the outputs and into `deletes`.
+/// - A write is an output of `s3://bucket/key`. A later write of the same key replaces it, unless both
+///   name S3 versions (a versioned bucket keeps every version: each is an output a reader may ask for by
+///   its id). A delete takes the key (or the version it names) out of the outputs and into `deletes`.
 /// - Reads of one object version (same ETag, else same version id) are one input: their byte ranges
 ///   are merged, and a whole read — or ranges that cover the object — makes it whole (`byteRanges` nil).
 ///   A `HeadObject` alone is an input with `byteRanges` `[]` (the job depended on the metadata). A read
@@ -34,12 +35,23 @@ struct S3Activity {
             }
             switch event.operation {
             case .write:
-                if outputsByURL[event.url] == nil { outputOrder.append(event.url) }
-                outputsByURL[event.url] = ref
+                let key = Self.outputKey(event)
+                if event.versionID == nil {  // an unversioned write replaces whatever the job wrote there
+                    for other in outputOrder where other != key && other.hasPrefix(event.url + "\u{0}") {
+                        outputsByURL.removeValue(forKey: other)
+                    }
+                    outputOrder.removeAll { $0 != key && $0.hasPrefix(event.url + "\u{0}") }
+                }
+                if outputsByURL[key] == nil { outputOrder.append(key) }
+                outputsByURL[key] = ref
                 written.insert(version)
                 deletes.removeAll { $0 == event.url }
             case .delete:
-                if outputsByURL.removeValue(forKey: event.url) != nil { outputOrder.removeAll { $0 == event.url } }
+                let removed = outputOrder.filter { key in
+                    event.versionID.map { key == event.url + "\u{0}" + $0 } ?? key.hasPrefix(event.url + "\u{0}")
+                }
+                for key in removed { outputsByURL.removeValue(forKey: key) }
+                outputOrder.removeAll { removed.contains($0) }
                 if !deletes.contains(event.url) { deletes.append(event.url) }
             case .read, .head:
                 if written.contains(version) { continue }
@@ -57,6 +69,11 @@ struct S3Activity {
         }
         inputs = inputOrder.compactMap { inputsByVersion[$0] }
         outputs = outputOrder.compactMap { outputsByURL[$0] }
+    }
+
+    /// Outputs are kept per object version when S3 named one, else per object.
+    static func outputKey(_ event: S3Event) -> String {
+        event.url + "\u{0}" + (event.versionID ?? "")
     }
 
     /// Managed transfers: an uploaded object gets the BLAKE3 of the local file the job read, a whole

@@ -38,6 +38,21 @@ struct S3ActivityTests {
         #expect(activity.inputs[1].byteRanges == [])
     }
 
+    @Test func everyVersionWrittenToAVersionedBucketIsAnOutputAnUnversionedRewriteReplaces() throws {
+        let events = try [
+            #"{"event":"s3","v":1,"op":"write","url":"s3://b/model","etag":"\"a\"","version_id":"v1"}"#,
+            #"{"event":"s3","v":1,"op":"write","url":"s3://b/model","etag":"\"b\"","version_id":"v2"}"#,
+            #"{"event":"s3","v":1,"op":"write","url":"s3://b/plain","etag":"\"c\""}"#,
+            #"{"event":"s3","v":1,"op":"write","url":"s3://b/plain","etag":"\"d\""}"#,
+            #"{"event":"s3","v":1,"op":"write","url":"s3://b/gone","etag":"\"e\"","version_id":"v3"}"#,
+            #"{"event":"s3","v":1,"op":"delete","url":"s3://b/gone","version_id":"v3"}"#,
+        ].map(Self.event)
+        let activity = S3Activity(events: events, contentDigests: [:])
+        #expect(activity.outputs.map { $0.hashes["etag"] } == ["a", "b", "d"])
+        #expect(activity.outputs.map(\.path) == ["s3://b/model", "s3://b/model", "s3://b/plain"])
+        #expect(activity.deletes == ["s3://b/gone"])
+    }
+
     @Test func aBodyDigestAndFullObjectChecksumsAreKeptCompositeOnesAreNot() throws {
         let events = try [
             #"{"event":"s3","v":1,"op":"read","url":"s3://b/k","etag":"\"e\"","version_id":"v7","call":"9-1","checksums":{"crc32":"AAA=","type":"FULL_OBJECT"}}"#,

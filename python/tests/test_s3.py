@@ -202,3 +202,35 @@ def test_host_submit_records_the_same_s3_lineage_as_local(
     )
     # The credentials given to the job's env_vars are stored as ***, never in clear.
     assert b"roar-test-secret-do-not-store" not in (project.root / ".roar" / "roar.db").read_bytes()
+
+
+def test_versions_and_checksums_are_recorded(project: Project, s3_server: S3Server, tmp_path: Path) -> None:
+    import base64
+    import zlib
+
+    bucket = "roar-versions"
+    result = run(project, s3_server, "s3_versions.py", bucket)
+    first = result.stdout.split("version ")[1].split()[0]
+    job = last_run(project.dag())
+    s3 = client(s3_server)
+    versions = {v["VersionId"]: v for v in s3.list_object_versions(Bucket=bucket, Prefix="model.bin")["Versions"]}
+    assert len(versions) == 2 and first in versions
+    second = next(v for v in versions if v != first)
+
+    written = [r for r in job["outputs"] if r["path"] == f"s3://{bucket}/model.bin"]
+    assert sorted(r["hashes"]["s3_version_id"] for r in written) == sorted(versions)
+    for put in written:
+        version = put["hashes"]["s3_version_id"]
+        body = b"weights v1" if version == first else b"weights v2"
+        assert put["hashes"]["etag"] == versions[version]["ETag"].strip('"')
+        assert put["hashes"]["blake3"] == blake3_of(body, tmp_path)
+    # Reading back the first version the job wrote itself is not an input (docs/s3.md), and the second
+    # version is the object's latest.
+    assert f"s3://{bucket}/model.bin" not in paths(job["inputs"])
+    assert second == next(v for v, info in versions.items() if info["IsLatest"])
+
+    outputs = {r["path"]: r for r in job["outputs"]}
+    sha = outputs[f"s3://{bucket}/sums/sha.txt"]["hashes"]
+    assert sha["sha256"] == base64.b64encode(hashlib.sha256(b"checked").digest()).decode()
+    crc = outputs[f"s3://{bucket}/sums/crc.txt"]["hashes"]
+    assert crc["crc32"] == base64.b64encode(zlib.crc32(b"checked").to_bytes(4, "big")).decode()
