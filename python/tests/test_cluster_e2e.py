@@ -467,6 +467,34 @@ def test_ray_data_pipeline_and_its_dataset(ray_cluster: RayCluster, tmp_path: Pa
     check_total_written_by_its_task(dag, data / "total.txt")
 
 
+def test_ray_data_map_that_raises_fails_the_same(ray_cluster: RayCluster, tmp_path: Path) -> None:
+    """A map function that raises: the submit fails as plain `ray job submit` does, with the user's error,
+    and the run and the failing task are recorded as failed."""
+    import subprocess
+
+    shared = tmp_path / "proj-data"
+    project = new_project(tmp_path, "proj", shared)
+    shutil.copy(SCENARIOS / "ray_data_pipeline.py", project.root / "ray_data_pipeline.py")
+    write_inputs(shared / "data")
+    runtime_env = {"working_dir": ".", "env_vars": {"E2E_DATA": str(shared)}}
+    command = [ray_cluster.ray, "job", "submit", "--address", ray_cluster.dashboard_url,
+               "--runtime-env-json", json.dumps(runtime_env), "--", "python", "ray_data_pipeline.py", "raise"]
+    plain = subprocess.run(command, cwd=project.root, env=submit_env(ray_cluster),
+                           capture_output=True, text=True, timeout=600)
+    traced = roar_submit(project, ray_cluster, runtime_env, ["python", "ray_data_pipeline.py", "raise"])
+    assert plain.returncode != 0
+    assert traced.returncode == plain.returncode, traced.stderr[-4000:]
+    for result in (plain, traced):
+        assert "ValueError: broken map function" in result.stdout + result.stderr
+    dag = project.dag()
+    (run,) = [job for job in dag["jobs"] if job["role"] == "run"]
+    assert run["status"] == "failed" and run["exit_code"] == traced.returncode
+    failed = [job for job in dag["jobs"] if job.get("ray") and job["status"] == "failed"]
+    assert all(job["error"] for job in failed)
+    # What the task raised: Ray Data's wrapper of the user's error.
+    assert any(job["error"].startswith("UserCodeException: UDF failed") for job in failed), [j["error"] for j in failed]
+
+
 # ---------------------------------------------------------------------------------------------
 # submits that cannot be traced or cannot reach the cluster (no cluster needed)
 
