@@ -51,8 +51,11 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 _started = False
 _start_lock = threading.Lock()
 _start_thread: threading.Thread | None = None
-#: The nodes this driver started agents on (written into the done marker).
+#: The nodes this driver started agents on (written into the done marker), and their actors.
 _started_nodes: list[str] = []
+_started_actors: list[Any] = []
+#: How long ``ray.shutdown`` in the driver waits for agents still being created.
+SETTLE_TIMEOUT_S = float(os.environ.get("ROAR_AGENT_START_TIMEOUT", "30"))
 
 
 def is_cluster_mode() -> bool:
@@ -284,6 +287,10 @@ class _NodeAgent:
         assert self.collection is not None
         return self.collection.spill_directory()
 
+    def ready(self) -> bool:
+        """Answers once the actor exists (``settle``)."""
+        return True
+
     # The agent's own work.
 
     def _register(self) -> None:
@@ -501,6 +508,7 @@ def _start() -> None:
     ).remote(run_id, driver_node, None, settings)
     started: dict[str, Any] = {driver_node: collector}
     _started_nodes.append(driver_node)
+    _started_actors.append(collector)
 
     def start_agents() -> None:
         for node in ray.nodes():
@@ -513,6 +521,7 @@ def _start() -> None:
             ).remote(run_id, node_id, collector, settings)
             started[node_id] = agent
             _started_nodes.append(node_id)
+            _started_actors.append(agent)
 
     start_agents()
 
@@ -528,6 +537,28 @@ def _start() -> None:
                 return
 
     threading.Thread(target=watch_nodes, name="roar-node-watch", daemon=True).start()
+
+
+def settle(timeout: float | None = None) -> None:
+    """Called by the driver's ``ray.shutdown`` (also at exit) before it disconnects: the agents
+    this driver is creating must exist first. A driver that ends right after ``ray.init()``
+    otherwise disconnects while ``_start`` is still at work (its calls fail, or the actors'
+    creation goes down with the driver), no agent ever runs, and nothing of the job — not even
+    the driver's own reads and writes — is shipped; the host then waits the whole drain timeout
+    for a manifest that never comes."""
+    thread = _start_thread
+    if thread is None:
+        return
+    deadline = time.monotonic() + (SETTLE_TIMEOUT_S if timeout is None else timeout)
+    thread.join(timeout=max(0.0, deadline - time.monotonic()))
+    try:
+        import ray
+
+        refs = [actor.ready.remote() for actor in list(_started_actors)]
+        if refs:
+            ray.wait(refs, num_returns=len(refs), timeout=max(0.0, deadline - time.monotonic()))
+    except Exception as exc:
+        spool.debug(f"waiting for roar's node agents failed: {exc!r}")
 
 
 def mark_job_done() -> None:
