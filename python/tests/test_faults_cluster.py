@@ -31,8 +31,8 @@ from fixtures_cluster import (
     VENV_BIN,
     ClusterUnavailable,
     RayCluster,
-    _cluster_pids,
     _must_start,
+    kill_worker_node,
     start_cluster,
     stop_cluster,
 )
@@ -47,6 +47,8 @@ SCRIPT = "faults_cluster.py"
 MODULE = "faults_cluster"
 #: Small, so that a case that waits for lineage that never comes fails fast (docs/ray-submit.md).
 DRAIN_TIMEOUT_S = 10
+#: Where workers write their spools on every node (ClusterSubmission.nodeRunRoot).
+NODE_RUN_ROOT = "/tmp/roar-cluster"
 #: ``roar run`` must end within this of the job's end whatever was killed.
 PROMPT_S = 8.0
 
@@ -64,7 +66,10 @@ def cluster() -> Iterator[RayCluster]:
     saved = {k: os.environ.get(k) for k in tuning}
     os.environ.update(tuning)
     try:
-        started = start_cluster()
+        # Each node its own /tmp/roar-cluster (the node spools and outboxes), as on two machines: on
+        # one host the head's agent would otherwise ship the worker node's spool too, and a lost
+        # agent or node would lose nothing.
+        started = start_cluster(node_local=[NODE_RUN_ROOT])
     except ClusterUnavailable as exc:
         if _must_start():
             pytest.fail(f"the Ray cluster did not start: {exc}")
@@ -122,12 +127,6 @@ def agent_of_node(node_id: str) -> int:
                 return pid
         time.sleep(0.2)
     raise AssertionError(f"no roar-agent for node {node_id}")
-
-
-def worker_node_pids(cluster: RayCluster) -> set[int]:
-    """Every process of the worker node: its ``ray start`` session and the processes naming its
-    temp dir, with their descendants (raylet, its Ray workers and the roar agent they run)."""
-    return _cluster_pids([cluster.sessions[1]], str(cluster.temp_dir / "w"))
 
 
 def sigkill(pids: set[int] | list[int]) -> None:
@@ -258,12 +257,15 @@ def tasks(dag: dict[str, Any], function: str) -> list[dict[str, Any]]:
 
 
 def written(case: Case, dag: dict[str, Any]) -> dict[str, tuple[str, str]]:
-    """Every recorded output: ``data:<rel>`` → (writer, digest); the writer is the task's function
-    or ``<driver>``."""
+    """Every recorded file output: ``data:<rel>`` → (writer, digest); the writer is the task's
+    function or ``<driver>``. (A folder of several ``.txt`` parts is also a composite on each of
+    its writers, docs/composites.md: the parts are what is checked here.)"""
     found: dict[str, tuple[str, str]] = {}
     for job in dag["jobs"]:
         writer = job["ray"]["function"].removeprefix(MODULE + ".") if job.get("ray") else "<driver>"
         for ref in job["outputs"]:
+            if ref["kind"] == "composite":
+                continue
             name = case.name(ref["path"])
             assert name not in found, f"{name} written by two jobs"
             found[name] = (writer, ref["hashes"].get("blake3", ""))
@@ -351,9 +353,163 @@ def test_driver_raising_after_init_records_its_io_and_returns_promptly(cluster: 
     run = run_job(dag)
     assert run["status"] == "failed" and run["exit_code"] == 1, run
     assert [j for j in dag["jobs"] if j.get("ray")] == [], "no task ran"
+    script = case.project.root / SCRIPT  # the driver read its script: restored to the project's path
     assert {case.name(r["path"]): r["hashes"]["blake3"] for r in run["inputs"]} == {
-        "data:early/in.txt": b3sum(case.data / "early/in.txt")}
+        "data:early/in.txt": b3sum(case.data / "early/in.txt"), str(script): b3sum(script)}
     assert written(case, dag) == expected(case, {"data:early/out.txt": "<driver>"})
     assert run["coverage"] == {}
     assert "Coverage" not in status_text(case)
+    no_agent_left(run["uid"])
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. and 4. a fault injected mid-job: the job's first writes (one per node) have been shipped, the
+# test kills something, then the job writes once more on each node and the driver writes last.
+
+FIRST = {"data:fault/head-1.txt": "step", "data:fault/worker-1.txt": "hold"}
+SECOND = {"data:fault/head-2.txt": "step", "data:fault/worker-2.txt": "hold", "data:fault/driver.txt": "<driver>"}
+
+
+@dataclass
+class Faulted:
+    case: Case
+    ended: Ended
+    ready: dict[str, Any]
+    info: dict[str, Any]
+    lag: float  # seconds from the job's end to roar's
+
+    @property
+    def dag(self) -> dict[str, Any]:
+        return self.case.dag()
+
+    def explain(self) -> str:
+        return f"exit {self.ended.returncode}\n{self.ended.stderr[-4000:]}\n{debris_of(self)}"
+
+
+def debris_of(faulted: Faulted) -> str:
+    return ""
+
+
+def run_fault(cluster: RayCluster, tmp_path: Path, name: str, inject: Any, release: bool = True) -> Faulted:
+    """Submits the ``fault`` job, injects the fault once it is ready, then (``release``) lets it go on."""
+    case = new_case(tmp_path, name)
+    proc = start_roar(case, cluster, "fault")
+    try:
+        ready = wait_ready(case, proc)
+        inject(ready)
+        if release:
+            go(case)
+        ended = finish(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    info = job_info(cluster, case.submission_id)
+    lag = ended.ended_at - info["end_time"] / 1000
+    faulted = Faulted(case, ended, ready, info, lag)
+    assert lag < DRAIN_TIMEOUT_S + PROMPT_S, f"roar run ended {lag:.1f}s after the job\n{faulted.explain()}"
+    return faulted
+
+
+def hold_task(dag: dict[str, Any]) -> dict[str, Any]:
+    (job,) = tasks(dag, "hold")
+    return job
+
+
+def test_roar_agent_sigkilled_is_restarted_and_nothing_is_lost(cluster: RayCluster, tmp_path: Path) -> None:
+    killed: list[int] = []
+
+    def inject(ready: dict[str, Any]) -> None:
+        pid = agent_of_node(ready["worker"])
+        sigkill([pid])
+        killed.append(pid)
+
+    f = run_fault(cluster, tmp_path, "agent", inject)
+    assert f.ended.returncode == 0, f.explain()
+    assert "HOLD OK" in f.ended.stdout
+    dag = f.dag
+    assert written(f.case, dag) == expected(f.case, FIRST | SECOND), f.explain()
+    assert hold_task(dag)["status"] == "ok"
+    run = run_job(dag)
+    assert run["status"] == "ok" and run["coverage"] == {}, run
+    assert f.lag < PROMPT_S, f"{f.lag:.1f}s"
+    assert not alive(killed[0])
+    no_agent_left(run["uid"])
+
+
+def test_agent_actor_sigkilled_keeps_what_it_forwarded(cluster: RayCluster, tmp_path: Path) -> None:
+    orphans: list[int] = []
+
+    def inject(ready: dict[str, Any]) -> None:
+        agent = agent_of_node(ready["worker"])
+        actor = parent_of(agent)
+        assert "ray::" in " ".join(cmdline(actor)) or "default_worker" in " ".join(cmdline(actor)), cmdline(actor)
+        sigkill([actor])
+        orphans.append(agent)
+
+    f = run_fault(cluster, tmp_path, "actor", inject)
+    assert f.ended.returncode == 0, f.explain()
+    dag = f.dag
+    lost = {"data:fault/worker-2.txt"}
+    assert written(f.case, dag) == expected(f.case, {k: v for k, v in (FIRST | SECOND).items() if k not in lost}), \
+        f.explain()
+    run = run_job(dag)
+    assert run["status"] == "ok" and run["coverage"] == {"agent_lost": 1}, run
+    assert "agent_lost: 1" in status_text(f.case)
+    assert "no final word from the roar agent of node(s) " + f.ready["worker"] in f.ended.stderr
+    assert f.lag < PROMPT_S, f"{f.lag:.1f}s"
+    no_agent_left(run["uid"])
+
+
+def test_collector_sigkilled_keeps_what_it_spilled(cluster: RayCluster, tmp_path: Path) -> None:
+    def inject(ready: dict[str, Any]) -> None:
+        collector = parent_of(agent_of_node(ready["head"]))
+        sigkill([collector])
+
+    f = run_fault(cluster, tmp_path, "collector", inject)
+    assert f.ended.returncode == 0, f.explain()
+    dag = f.dag
+    assert written(f.case, dag) == expected(f.case, FIRST), f.explain()
+    run = run_job(dag)
+    assert run["status"] == "ok", run
+    assert run["coverage"] == {"collector_lost": 1, "agent_lost": 2}, run
+    status = status_text(f.case)
+    assert "collector_lost: 1" in status and "agent_lost: 2" in status, status
+    assert "roar's collector" in f.ended.stderr, f.ended.stderr[-3000:]
+    no_agent_left(run["uid"])
+
+
+def test_driver_sigkilled_keeps_everything_shipped(cluster: RayCluster, tmp_path: Path) -> None:
+    def inject(ready: dict[str, Any]) -> None:
+        sigkill([ready["driver_pid"]])
+
+    f = run_fault(cluster, tmp_path, "driver", inject, release=False)
+    assert f.info["status"] == "FAILED", f.info
+    assert f.ended.returncode == 1, f.explain()  # what `ray job submit` says of a failed job
+    dag = f.dag
+    assert written(f.case, dag) == expected(f.case, FIRST), f.explain()
+    assert hold_task(dag)["status"] == "killed", ("Ray ends a dead driver's tasks", hold_task(dag)["error"])
+    run = run_job(dag)
+    assert run["status"] == "failed" and run["exit_code"] == 1, run
+    assert run["coverage"] == {}, run
+    no_agent_left(run["uid"])
+
+
+# The last case: it leaves the cluster with one node.
+def test_worker_node_stopped_keeps_what_it_shipped(cluster: RayCluster, tmp_path: Path) -> None:
+    def inject(ready: dict[str, Any]) -> None:
+        assert kill_worker_node(cluster)
+
+    f = run_fault(cluster, tmp_path, "node", inject)
+    assert f.info["status"] == "SUCCEEDED", f.info  # the driver caught the lost task
+    assert f.ended.returncode == 0, f.explain()
+    assert "HOLD LOST" in f.ended.stdout
+    dag = f.dag
+    lost = {"data:fault/worker-2.txt"}
+    assert written(f.case, dag) == expected(f.case, {k: v for k, v in (FIRST | SECOND).items() if k not in lost}), \
+        f.explain()
+    assert hold_task(dag)["status"] == "killed", ("its node died under it", hold_task(dag))
+    run = run_job(dag)
+    assert run["status"] == "ok" and run["coverage"] == {"agent_lost": 1}, run
+    assert "agent_lost: 1" in status_text(f.case)
     no_agent_left(run["uid"])
