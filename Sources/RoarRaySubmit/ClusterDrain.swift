@@ -53,6 +53,16 @@ public struct ClusterDrain {
         case failed(StoreError)
     }
 
+    /// Coverage counters of the run job for lineage that never came home from the cluster.
+    /// `agent_lost`: nodes whose agent made no complete final round (its actor or node died, or its
+    /// `roar-agent` kept crashing): what the node recorded after its last forwarded batch is missing.
+    public static let agentLostCounter = "agent_lost"
+    /// `collector_lost`: the collector died before the job's end; every node's lineage after the
+    /// last batch it spilled is missing.
+    public static let collectorLostCounter = "collector_lost"
+    /// `batch_lost`: batches listed by the collector that could not be downloaded.
+    public static let batchLostCounter = "batch_lost"
+
     /// `ROAR_DRAIN_TIMEOUT` (seconds), else 60.
     public static func timeout(environment: [String: String]) -> Double {
         environment["ROAR_DRAIN_TIMEOUT"].flatMap(Double.init).map { max(1, $0) } ?? 60
@@ -73,10 +83,24 @@ public struct ClusterDrain {
         }
         guard fetched.ok else { return .notDelivered("the cluster's lineage could not be fetched: \(fetched.detail)") }
         var notes = fetched.problems.map { "batch not downloaded: \($0)" }
+        // What did not come home is counted on the run (docs/reliability.md): `roar status`,
+        // `roar show` and the DAG's `coverage` say so, not only this run's messages.
+        var root = root
+        let collectorLost = fetched.fields["collector_lost"] as? Bool ?? false
+        if collectorLost {
+            root.coverage[Self.collectorLostCounter, default: 0] += 1
+            notes.append(
+                "roar's collector on the cluster was lost before the job's end: what it had received is recorded, the rest of the job's lineage is not"
+            )
+        }
         if fetched.missingNodes.count > 0 {
+            root.coverage[Self.agentLostCounter, default: 0] += fetched.missingNodes.count
             notes.append(
                 "no final word from the roar agent of node(s) \(fetched.missingNodes.joined(separator: ", ")): what they shipped before is recorded"
             )
+        }
+        if !fetched.problems.isEmpty {
+            root.coverage[Self.batchLostCounter, default: 0] += fetched.problems.count
         }
         let assembled = assemble()
         notes += assembled.notes

@@ -255,6 +255,10 @@ public struct JobAssembler {
         if let failed = group.ends.first(where: { $0.status == "failed" }) {
             status = .failed
             error = failed.error
+        } else if let exited = group.ends.first(where: { $0.status == "killed" }) {
+            // The worker exited under the task (SystemExit: Ray ending a dead driver's workers).
+            status = .killed
+            error = exited.error
         } else if group.begins.count > group.ends.count || begin == nil {
             let endedTasks = Set(group.ends.compactMap { $0.taskID })
             let unfinished = zip(group.begins, group.beginProcesses).filter { !endedTasks.contains($0.0.taskID ?? "") }

@@ -44,15 +44,24 @@ FINAL_TIMEOUT_S = float(os.environ.get("ROAR_AGENT_FINAL_TIMEOUT", "60"))
 #: How often an agent looks for new spool lines (seconds).
 SHIP_INTERVAL_S = float(os.environ.get("ROAR_AGENT_INTERVAL", "2"))
 #: A driver that died without its done marker (SIGKILL, node lost): how long after Ray marks
-#: its job dead the agents wait before their final round anyway.
-ORPHAN_GRACE_S = float(os.environ.get("ROAR_AGENT_ORPHAN_GRACE", "60"))
+#: its job dead the agents wait before their final round anyway. The job's tasks die with it and
+#: their spool lines are on disk within the flush bound (1 s): a few seconds are enough, and the
+#: host's drain (``ROAR_DRAIN_TIMEOUT``, 60 s) must not give up first.
+ORPHAN_GRACE_S = float(os.environ.get("ROAR_AGENT_ORPHAN_GRACE", "5"))
+#: How often an agent checks that its collector and the driver's job are still there (seconds).
+WATCH_INTERVAL_S = float(os.environ.get("ROAR_AGENT_WATCH_INTERVAL", "1"))
+#: How often an agent restarts a ``roar-agent`` that died during the job before giving up on it.
+MAX_RESTARTS = 5
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _started = False
 _start_lock = threading.Lock()
 _start_thread: threading.Thread | None = None
-#: The nodes this driver started agents on (written into the done marker).
+#: The nodes this driver started agents on (written into the done marker), and their actors.
 _started_nodes: list[str] = []
+_started_actors: list[Any] = []
+#: How long ``ray.shutdown`` in the driver waits for agents still being created.
+SETTLE_TIMEOUT_S = float(os.environ.get("ROAR_AGENT_START_TIMEOUT", "30"))
 
 
 def is_cluster_mode() -> bool:
@@ -121,6 +130,8 @@ class _Collection:
         self.lock = threading.Lock()
         self.agents: dict[str, Any] = {}
         self.finished: dict[str, dict[str, Any]] = {}
+        #: Agents that cannot make their final round (their actor died, or their node): why.
+        self.lost: dict[str, str] = {}
         self.batches: list[str] = []
         self.expected: set = set()
         self.job_done_at: float | None = None
@@ -134,7 +145,25 @@ class _Collection:
             self.agents.setdefault(node_id, agent)
             done = self.job_done_at is not None
         if done:
-            agent.finish.remote()
+            self._ask_final_round(node_id, agent)
+
+    def _ask_final_round(self, node_id: str, agent: Any) -> None:
+        """Ask one agent for its final round. An agent whose actor is dead (SIGKILLed, its node
+        stopped) answers with an error at once: it is counted lost now instead of being waited
+        for until the final timeout."""
+        import ray
+
+        ref = agent.finish.remote()
+
+        def wait() -> None:
+            try:
+                ray.get(ref, timeout=FINAL_TIMEOUT_S)
+            except ray.exceptions.GetTimeoutError:
+                return  # the deadline writes the manifest
+            except Exception as exc:
+                self.agent_lost(node_id, f"{type(exc).__name__}")
+
+        threading.Thread(target=wait, daemon=True).start()
 
     def put(self, name: str, data: bytes) -> bool:
         """Spill one sealed batch. Idempotent: the same name again is accepted and ignored."""
@@ -163,15 +192,26 @@ class _Collection:
                 return
             self.job_done_at = time.time()
             self.expected = set(expected_nodes)
-            agents = list(self.agents.values())
-        for agent in agents:
-            agent.finish.remote()
+            agents = list(self.agents.items())
+        for node_id, agent in agents:
+            self._ask_final_round(node_id, agent)
         threading.Thread(target=self._deadline, daemon=True).start()
 
     def agent_finished(self, node_id: str, stats: dict[str, Any]) -> None:
         with self.lock:
             self.finished[node_id] = stats
-            waiting = (set(self.agents) | self.expected) - set(self.finished)
+        self._maybe_done()
+
+    def agent_lost(self, node_id: str, reason: str) -> None:
+        with self.lock:
+            if node_id in self.finished:
+                return
+            self.lost[node_id] = reason
+        self._maybe_done()
+
+    def _maybe_done(self) -> None:
+        with self.lock:
+            waiting = (set(self.agents) | self.expected) - set(self.finished) - set(self.lost)
             all_done = self.job_done_at is not None and not waiting
         if all_done:
             self._write_manifest()
@@ -187,7 +227,12 @@ class _Collection:
             if self.manifest_written:
                 return
             self.manifest_written = True
-            missing = sorted((set(self.agents) | self.expected) - set(self.finished))
+            # No final word, or a final round that did not ship everything: that node's lineage
+            # after its last forwarded batch is missing (counted on the host as ``agent_lost``).
+            missing = sorted(
+                ((set(self.agents) | self.expected) - set(self.finished))
+                | {node for node, stats in self.finished.items() if stats.get("agent_exit") or stats.get("unsent")}
+            )
             manifest = {
                 "schema": "roar.drain/1",
                 "run_id": self.run_id,
@@ -195,16 +240,17 @@ class _Collection:
                 "batches": sorted(self.batches),
                 "agents": self.finished,
                 "missing_nodes": missing,
+                "lost": dict(self.lost),
             }
-            agents = list(self.agents.values())
+            agents = list(self.agents.items())
         path = os.path.join(self.spill, MANIFEST)
         with open(path + ".tmp", "w") as f:
             json.dump(manifest, f)
         os.replace(path + ".tmp", path)
         # The job is over: clean the nodes, then end the other agents and this one.
         me = ray.get_runtime_context().current_actor
-        for agent in agents:
-            if agent == me:
+        for node_id, agent in agents:
+            if agent == me or node_id in self.lost:
                 continue
             try:
                 ray.get(agent.cleanup.remote(), timeout=10)
@@ -250,9 +296,15 @@ class _NodeAgent:
         self.stopping = False
         self.driver_job: str | None = settings.get("driver_job")
         self.driver_dead_since: float | None = None
-        self.process = self._start(settings)
+        self.settings = settings
+        self.restarts = 0
+        # ``roar-agent`` is started by the loop's thread, which lives as long as this agent: the
+        # process is told to stop (SIGTERM, its final round) when that thread ends (``_start``).
+        self.process: subprocess.Popen[bytes] | None = None
+        self.process_started = threading.Event()
         self.thread = threading.Thread(target=self._loop, daemon=True)
         self.thread.start()
+        self.process_started.wait(timeout=30)
 
     def _collector_call(self, method: str, *args: Any, timeout: float = 60) -> Any:
         """A collector method: run here when this agent is the collector, else on it."""
@@ -283,6 +335,10 @@ class _NodeAgent:
     def spill_directory(self) -> str:
         assert self.collection is not None
         return self.collection.spill_directory()
+
+    def ready(self) -> bool:
+        """Answers once the actor exists (``settle``)."""
+        return True
 
     # The agent's own work.
 
@@ -316,9 +372,30 @@ class _NodeAgent:
         env["ROAR_BATCH_PUBLIC_KEY"] = settings.get("public_key") or os.environ.get("ROAR_BATCH_PUBLIC_KEY", "")
         log = open(os.path.join(os.path.dirname(self.spool), "agent-" + self.node_id + ".log"), "ab")
         try:
-            return subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+            return subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                    preexec_fn=_terminate_with_parent_thread())
         finally:
             log.close()
+
+    def _supervise(self) -> None:
+        """``roar-agent`` died during the job (SIGKILL, the OOM killer): start it again. Its state
+        file keeps what it shipped, so the new one goes on from there (at worst it ships some lines
+        again, which the host writes at their offsets). A crash loop is given up after
+        ``MAX_RESTARTS``; the final round then reports the exit and the node is counted lost."""
+        process = self.process
+        if process is None or process.poll() is None or self.stopping or self.restarts >= MAX_RESTARTS:
+            return
+        with self.lock:
+            if self.stopping:
+                return
+            self.restarts += 1
+            sys.stderr.write(
+                f"roar: roar-agent of node {self.node_id} exited with {process.returncode}; restarting it "
+                f"({self.restarts}/{MAX_RESTARTS})\n")
+            try:
+                self.process = self._start(self.settings)
+            except Exception as exc:
+                spool.debug(f"restarting roar-agent failed: {exc!r}")
 
     def _forward(self) -> None:
         """Send every finished batch file to the collector, oldest first; keep what fails."""
@@ -340,14 +417,19 @@ class _NodeAgent:
                 return
 
     def _loop(self) -> None:
+        try:
+            self.process = self._start(self.settings)
+        finally:
+            self.process_started.set()
         self._register()
         marker = os.path.join(self.spool, DONE_MARKER)
-        next_check = time.monotonic() + 5
+        next_check = time.monotonic() + WATCH_INTERVAL_S
         while not self.stopping:
             with self.lock:
                 self._forward()
+            self._supervise()
             if time.monotonic() >= next_check:
-                next_check = time.monotonic() + 5
+                next_check = time.monotonic() + WATCH_INTERVAL_S
                 self._watch()
             if not self.reported_done and os.path.exists(marker):
                 self.reported_done = True
@@ -393,13 +475,16 @@ class _NodeAgent:
             threading.Thread(target=self._report_job_done, args=([],), daemon=True).start()
 
     def _stop_process(self) -> int | None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+        process = self.process
+        if process is None:
+            return None
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
         try:
-            return self.process.wait(timeout=FINAL_TIMEOUT_S)
+            return process.wait(timeout=FINAL_TIMEOUT_S)
         except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait()
+            process.kill()
+            return process.wait()
 
     def finish(self) -> dict[str, Any]:
         """The final round: SIGTERM makes ``roar-agent`` ship what is left (and the digests of
@@ -408,7 +493,7 @@ class _NodeAgent:
             if self.finished is not None:
                 return self.finished
             self.stopping = True
-            exit_code = self._stop_process()
+            exit_code: Any = self._stop_process() if self.process is not None else "not started"
             self._forward()
             left = [n for n in os.listdir(self.outbox) if n.endswith(".rbat")] if os.path.isdir(self.outbox) else []
             self.finished = {
@@ -416,6 +501,7 @@ class _NodeAgent:
                 "forward_failures": self.failures,
                 "unsent": len(left),
                 "agent_exit": exit_code,
+                "restarts": self.restarts,
             }
         try:
             self._collector_call("agent_finished", self.node_id, self.finished)
@@ -428,6 +514,24 @@ class _NodeAgent:
         import shutil
 
         shutil.rmtree(os.path.dirname(self.spool), ignore_errors=True)
+
+
+def _terminate_with_parent_thread() -> Any:
+    """A ``preexec_fn`` that has the child sent SIGTERM when the thread that started it ends
+    (``PR_SET_PDEATHSIG``): when the agent's actor dies (SIGKILL, its node stopped), its
+    ``roar-agent`` makes a final round and exits rather than running on as an orphan. None where
+    there is no ``prctl``. The function is looked up here, in the parent: the child only calls it."""
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+    def child() -> None:
+        prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+
+    return child
 
 
 # ---------------------------------------------------------------------------------------------
@@ -501,6 +605,7 @@ def _start() -> None:
     ).remote(run_id, driver_node, None, settings)
     started: dict[str, Any] = {driver_node: collector}
     _started_nodes.append(driver_node)
+    _started_actors.append(collector)
 
     def start_agents() -> None:
         for node in ray.nodes():
@@ -513,6 +618,7 @@ def _start() -> None:
             ).remote(run_id, node_id, collector, settings)
             started[node_id] = agent
             _started_nodes.append(node_id)
+            _started_actors.append(agent)
 
     start_agents()
 
@@ -528,6 +634,28 @@ def _start() -> None:
                 return
 
     threading.Thread(target=watch_nodes, name="roar-node-watch", daemon=True).start()
+
+
+def settle(timeout: float | None = None) -> None:
+    """Called by the driver's ``ray.shutdown`` (also at exit) before it disconnects: the agents
+    this driver is creating must exist first. A driver that ends right after ``ray.init()``
+    otherwise disconnects while ``_start`` is still at work (its calls fail, or the actors'
+    creation goes down with the driver), no agent ever runs, and nothing of the job — not even
+    the driver's own reads and writes — is shipped; the host then waits the whole drain timeout
+    for a manifest that never comes."""
+    thread = _start_thread
+    if thread is None:
+        return
+    deadline = time.monotonic() + (SETTLE_TIMEOUT_S if timeout is None else timeout)
+    thread.join(timeout=max(0.0, deadline - time.monotonic()))
+    try:
+        import ray
+
+        refs = [actor.ready.remote() for actor in list(_started_actors)]
+        if refs:
+            ray.wait(refs, num_returns=len(refs), timeout=max(0.0, deadline - time.monotonic()))
+    except Exception as exc:
+        spool.debug(f"waiting for roar's node agents failed: {exc!r}")
 
 
 def mark_job_done() -> None:

@@ -97,19 +97,77 @@ def _find_manifest(client: Any, run_id: str) -> tuple[str, list[str]] | None:
     return None
 
 
+def collector_name(run_id: str) -> str:
+    """The collector actor's name (``roar_runtime/cluster.py``)."""
+    return "roar-collector-" + run_id
+
+
+def _collector_dead(client: Any, run_id: str) -> bool:
+    """Whether Ray lists the run's collector actor as dead (SIGKILLed, or its node lost): its
+    manifest will never come. False when it is alive, unknown, or the state API cannot say."""
+    query = urllib.parse.urlencode({
+        "filter_keys": "name", "filter_predicates": "=", "filter_values": collector_name(run_id),
+        "detail": "false", "limit": 10, "timeout": 10})
+    try:
+        body = _get_json(client, f"/api/v0/actors?{query}")
+    except Exception:
+        return False
+    rows = ((body.get("data") or {}).get("result") or {}).get("result") or []
+    return bool(rows) and all(row.get("state") == "DEAD" for row in rows)
+
+
+def _orphaned_spill(client: Any, run_id: str) -> tuple[str, list[str]] | None:
+    """The node holding what a dead collector spilled, and those batch names."""
+    for node_id in _alive_nodes(client):
+        names = [n for n in _listing(client, node_id, run_id) if n.endswith(".rbat.b64")]
+        if names:
+            return node_id, names
+    return None
+
+
+def _producers(batches: list[str]) -> list[str]:
+    """The nodes that shipped these batches (``node-<id>-<seq>.rbat``)."""
+    nodes = set()
+    for name in batches:
+        if name.startswith("node-") and "-" in name[5:]:
+            nodes.add(name[5:].rsplit("-", 1)[0])
+    return sorted(nodes)
+
+
 def drain(args: argparse.Namespace) -> dict[str, Any]:
     client = _client(args)
     deadline = time.monotonic() + args.timeout
     found = _find_manifest(client, args.run)
+    collector_lost = False
+    next_check = time.monotonic() + 1.0
     while found is None and time.monotonic() < deadline:
         time.sleep(0.3)
         found = _find_manifest(client, args.run)
+        if found is None and time.monotonic() >= next_check:
+            next_check = time.monotonic() + 1.0
+            if _collector_dead(client, args.run):
+                found = _find_manifest(client, args.run)  # it may have written it just before
+                collector_lost = found is None
+                break
+    if found is None and collector_lost:
+        # The collector died before its manifest: what it spilled is all there will be. Each
+        # node's lineage after its last spilled batch is lost (its agent had no one to send to).
+        spilled = _orphaned_spill(client, args.run)
+        node_id, names = spilled if spilled else ("", [])
+        batches = sorted(n[: -len(".b64")] for n in names)
+        manifest = {"schema": "roar.drain/1", "run_id": args.run, "complete": False, "batches": batches,
+                    "missing_nodes": _producers(batches), "collector_lost": True}
+        return _fetch(client, args, node_id, manifest)
     if found is None:
         return {"ok": False, "reason": "no manifest", "detail": (
             f"the cluster has not delivered this run's lineage within {args.timeout:g} s "
             "(the job may still be running, or its roar agents died)")}
     node_id, names = found
     manifest = json.loads(_download(client, node_id, args.run, MANIFEST).decode())
+    return _fetch(client, args, node_id, manifest)
+
+
+def _fetch(client: Any, args: argparse.Namespace, node_id: str, manifest: dict[str, Any]) -> dict[str, Any]:
     os.makedirs(args.out, exist_ok=True)
     fetched: list[str] = []
     problems: list[str] = []
@@ -137,6 +195,7 @@ def drain(args: argparse.Namespace) -> dict[str, Any]:
         "batches": fetched,
         "problems": problems,
         "missing_nodes": manifest.get("missing_nodes", []),
+        "collector_lost": bool(manifest.get("collector_lost")),
     }
 
 

@@ -553,6 +553,10 @@ def _shutdown(*args: Any, **kwargs: Any) -> Any:
     previous = spool.get_tag()
     spool.set_tag(spool.SYSTEM_TAG)
     try:
+        if _already_connected():
+            from . import cluster
+
+            cluster.settle()
         return _original_shutdown(*args, **kwargs)
     finally:
         spool.set_tag(previous)

@@ -229,7 +229,9 @@ def _finish(frame: Frame, exc: BaseException | None) -> None:
         if exc is None:
             status, error = "ok", "null"
         else:
-            status = "failed"
+            # SystemExit: the worker is exiting under the task — Ray's own exit of a worker whose
+            # driver died, ``exit_actor()``, ``sys.exit`` in the task: the job is ``killed``.
+            status = "killed" if isinstance(exc, SystemExit) else "failed"
             error = json.dumps(_describe(exc))
         _emit(
             '{"event":"task_end","v":1,"tag":"%s","task_id":"%s","attempt":%d,"status":"%s","error":%s}'

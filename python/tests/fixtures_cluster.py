@@ -28,6 +28,7 @@ import json
 import os
 import re
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -36,7 +37,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -330,7 +331,26 @@ def non_loopback_listeners(pids: set[int]) -> list[str]:
 # start / stop
 
 
-def start_cluster() -> RayCluster:
+def _node_local_prefix(paths: Sequence[str], root: Path) -> list[str]:
+    """A command prefix that runs the worker node in a mount namespace of its own, where each of
+    ``paths`` is a private folder (bind-mounted from ``root/<n>``): that node sees its own
+    ``/tmp/roar-cluster``, as a node on another machine would, instead of the head's."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        raise ClusterUnavailable("`unshare` is not installed: node-local folders need a mount namespace")
+    mounts = []
+    for n, path in enumerate(paths):
+        private = root / str(n)
+        private.mkdir(parents=True, exist_ok=True)
+        Path(path).mkdir(parents=True, exist_ok=True)
+        mounts.append(f"mount --bind {shlex.quote(str(private))} {shlex.quote(path)}")
+    script = " && ".join([*mounts, 'exec "$@"'])
+    return [unshare, "--mount", "--propagation", "private", "sh", "-c", script, "sh"]
+
+
+def start_cluster(node_local: Sequence[str] = ()) -> RayCluster:
+    """``node_local``: folders the worker node must not share with the head (see
+    ``_node_local_prefix``; needs the right to make mount namespaces, e.g. root)."""
     ray = ray_cli()
     if ray is None:
         raise ClusterUnavailable("the `ray` CLI is not installed (expected .venv/bin/ray)")
@@ -374,9 +394,10 @@ def start_cluster() -> RayCluster:
                 temp_dir,
             )
         )
+        prefix = _node_local_prefix(node_local, temp_dir / "w-local") if node_local else []
         cluster.sessions.append(
             _ray_start(
-                [cluster.python, "-c", _WORKER_NODE_START],
+                [*prefix, cluster.python, "-c", _WORKER_NODE_START],
                 [
                     f"--address={cluster.gcs_address}",
                     f"--node-manager-port={w_nm}",
@@ -403,6 +424,24 @@ def start_cluster() -> RayCluster:
         stop_cluster(cluster)
         raise
     return cluster
+
+
+def worker_node_processes(cluster: RayCluster) -> set[int]:
+    """Every process of the worker node: its ``ray start`` session and the processes naming its
+    temp dir, with their descendants (raylet, its Ray workers, whatever they started)."""
+    return _cluster_pids([cluster.sessions[1]], str(cluster.temp_dir / "w"))
+
+
+def kill_worker_node(cluster: RayCluster) -> set[int]:
+    """Stops the worker node as a machine that dies would: SIGKILL to all its processes, by pid
+    (never ``ray stop``, which would stop every Ray of the user). Returns the pids."""
+    pids = worker_node_processes(cluster)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    return pids
 
 
 def stop_cluster(cluster: RayCluster, remove: bool = True) -> None:
