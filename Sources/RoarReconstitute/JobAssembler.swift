@@ -421,6 +421,12 @@ public struct JobAssembler {
             "\(count) record(s) not written: the file system of .roar/spool was full"
         case "lost":
             "\(count) record(s) could not be written to the spool"
+        case "agent_lost":
+            "\(count) node(s) made no complete final round: what they recorded after their last batch is missing"
+        case "collector_lost":
+            "the collector died before the job ended: every node's lineage after its spilled batches is missing"
+        case "batch_lost":
+            "\(count) batch(es) listed by the collector could not be downloaded"
         case "unresolved":
             "\(count) call(s) of a libc function the tracer could not find failed with ENOSYS (see the stderr line)"
         default:
