@@ -81,19 +81,20 @@ struct ConfigDocument {
             .map(\.element)
     }
 
-    /// The line and column of the first table header whose name does not start with a key (a bare
-    /// key character or a quote), e.g. `[` at the end of a line or `[{`.
+    /// The first structural error toml++ does not survive: a table header whose name does not
+    /// start with a key (a bare key character or a quote), e.g. `[` at the end of a line or `[{`;
+    /// a `]` or `}` that closes nothing or closes the other kind of bracket (`[1, }`).
     ///
-    /// Refused before TOMLKit: toml++ asserts (aborts, or with assertions off assumes) that a
-    /// header's name starts so (`parse_key`, toml.hpp). A header is a `[` first on a line outside
-    /// strings and comments; inside a multi-line array such a line opens a nested array, a value
-    /// no key of roar.toml takes, so calling it a bad header only changes which error is reported.
-    static func malformedTableHeader(in bytes: [UInt8]) -> (line: Int, column: Int)? {
+    /// Refused before TOMLKit: on these toml++ asserts (aborts, or with assertions off assumes)
+    /// what it expects next (`parse_key`, `parse_value` in toml.hpp). A header is a `[` first on a
+    /// line outside strings, comments, arrays and inline tables.
+    static func structuralProblem(in bytes: [UInt8]) -> (line: Int, column: Int, message: String)? {
         // A byte order mark (which toml++ skips) does not start the first line.
         var index = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
         var line = 1
         var lineStart = index
         var isLineStart = true
+        var open: [UInt8] = []
         func at(_ offset: Int) -> UInt8? { offset < bytes.count ? bytes[offset] : nil }
         func isSpace(_ byte: UInt8?) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
         while index < bytes.count {
@@ -136,18 +137,39 @@ struct ConfigDocument {
                     }
                     index += 1
                 }
-            case UInt8(ascii: "[") where isLineStart:
+            case UInt8(ascii: "[") where isLineStart && open.isEmpty:
                 let column = index - lineStart + 1
                 var name = index + 1
+                open.append(byte)
                 while isSpace(at(name)) { name += 1 }
                 if at(name) == UInt8(ascii: "["), name == index + 1 {
+                    open.append(byte)
                     name += 1
                     while isSpace(at(name)) { name += 1 }
                 }
                 if let first = at(name), !isKeyStart(first), first != UInt8(ascii: "]") {
-                    return (line, column)
+                    return (
+                        line, column,
+                        "a table header must name a table: `[name]`, `[a.b]` or `[\"quoted\"]`; fix this line"
+                    )
                 }
                 index = name
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                open.append(byte)
+                index += 1
+            case UInt8(ascii: "]"), UInt8(ascii: "}"):
+                let opener = byte == UInt8(ascii: "]") ? UInt8(ascii: "[") : UInt8(ascii: "{")
+                guard open.last == opener else {
+                    let closer = Character(Unicode.Scalar(byte))
+                    return (
+                        line, index - lineStart + 1,
+                        open.isEmpty
+                            ? "`\(closer)` closes nothing; fix this line"
+                            : "`\(closer)` where `\(Character(Unicode.Scalar(open.last!)))` is still open; fix this line"
+                    )
+                }
+                open.removeLast()
+                index += 1
             default:
                 index += 1
             }
@@ -188,11 +210,10 @@ struct ConfigDocument {
                 message: "not valid TOML: the file holds \(what); TOML allows only tab, newline and carriage return"
                     + " (write other control characters as \\u escapes); save it as plain UTF-8 text")
         }
-        if let header = malformedTableHeader(in: Array(contents.utf8)) {
+        if let problem = structuralProblem(in: Array(contents.utf8)) {
             throw ConfigError(
-                code: .syntax, file: file, line: header.line, column: header.column,
-                message: "not valid TOML: a table header must name a table: `[name]`, `[a.b]` or `[\"quoted\"]`;"
-                    + " fix this line")
+                code: .syntax, file: file, line: problem.line, column: problem.column,
+                message: "not valid TOML: " + problem.message)
         }
         do {
             return try TOMLTable(string: contents)

@@ -65,6 +65,24 @@ struct ConfigFuzzRegressionTests {
         #expect(error?.code == .syntax && error?.line == 1 && error?.column == 1)
     }
 
+    /// crash-03af8e88ff990cadbe11a6ae0f80c488dc40228d: an array closed by `}`; toml++ asserts in
+    /// `parse_value` that a value follows and aborts.
+    @Test func arrayClosedByABrace() {
+        let text =
+            "ray = { enabled= false }\n[filters]\nflush_ = [\n  \"a\", # c\n  'b%',}\n[filtersb\n"
+            + "flu2tion 56\"\"''\"\n"
+        let error = #expect(throws: ConfigError.self) { try RoarConfig.parse(text, file: "roar.toml") }
+        #expect(
+            error?.description
+                == "roar.toml:5:8: not valid TOML: `}` where `[` is still open; fix this line")
+    }
+
+    @Test func unbalancedBrackets() {
+        for text in ["x = ]\n", "[ray]\nenabled = {a = [1}\n", "x = 1 }\n"] {
+            #expect(throws: ConfigError.self, "\(text)") { try RoarConfig.parse(text, file: "roar.toml") }
+        }
+    }
+
     @Test("headers toml++ would assert on are refused; brackets in strings and comments are not headers")
     func tableHeaders() throws {
         for text in ["[{a = 1}]\n", "[[[x]]]\n", "  [ #x\n", "[[\n", "[ray]\n[.x]\n"] {
