@@ -116,6 +116,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // libFuzzer targets (docs/fuzzing.md): fuzzes only as built by scripts/fuzz (-D ROAR_FUZZ).
+        .executableTarget(
+            name: "roar-fuzz",
+            dependencies: [
+                "RoarCore", "RoarCapture", "RoarConfig", "RoarRaySubmit", "RoarTransport",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "RoarHashTests",
             dependencies: ["RoarHash"],

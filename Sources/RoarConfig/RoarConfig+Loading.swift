@@ -81,12 +81,139 @@ struct ConfigDocument {
             .map(\.element)
     }
 
+    /// The first structural error toml++ does not survive: a table header whose name does not
+    /// start with a key (a bare key character or a quote), e.g. `[` at the end of a line or `[{`;
+    /// a `]` or `}` that closes nothing or closes the other kind of bracket (`[1, }`).
+    ///
+    /// Refused before TOMLKit: on these toml++ asserts (aborts, or with assertions off assumes)
+    /// what it expects next (`parse_key`, `parse_value` in toml.hpp). A header is a `[` first on a
+    /// line outside strings, comments, arrays and inline tables.
+    static func structuralProblem(in bytes: [UInt8]) -> (line: Int, column: Int, message: String)? {
+        // A byte order mark (which toml++ skips) does not start the first line.
+        var index = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
+        var line = 1
+        var lineStart = index
+        var isLineStart = true
+        var open: [UInt8] = []
+        func at(_ offset: Int) -> UInt8? { offset < bytes.count ? bytes[offset] : nil }
+        func isSpace(_ byte: UInt8?) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        while index < bytes.count {
+            let byte = bytes[index]
+            switch byte {
+            case UInt8(ascii: "\n"):
+                index += 1
+                line += 1
+                lineStart = index
+                isLineStart = true
+                continue
+            case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\r"):
+                index += 1
+                continue
+            case UInt8(ascii: "#"):
+                while index < bytes.count, bytes[index] != UInt8(ascii: "\n") { index += 1 }
+                continue
+            case UInt8(ascii: "\""), UInt8(ascii: "'"):
+                // A string: skip to its end, counting the lines of a multi-line one.
+                let isMultiline = at(index + 1) == byte && at(index + 2) == byte
+                index += isMultiline ? 3 : 1
+                while index < bytes.count {
+                    let next = bytes[index]
+                    if next == UInt8(ascii: "\\") && byte == UInt8(ascii: "\"") {
+                        if at(index + 1) == UInt8(ascii: "\n") {
+                            line += 1
+                            lineStart = index + 2
+                        }
+                        index += 2
+                        continue
+                    }
+                    if next == UInt8(ascii: "\n") {
+                        if !isMultiline { break }
+                        line += 1
+                        lineStart = index + 1
+                    }
+                    if next == byte && (!isMultiline || (at(index + 1) == byte && at(index + 2) == byte)) {
+                        index += isMultiline ? 3 : 1
+                        break
+                    }
+                    index += 1
+                }
+            case UInt8(ascii: "[") where isLineStart && open.isEmpty:
+                let column = index - lineStart + 1
+                var name = index + 1
+                open.append(byte)
+                while isSpace(at(name)) { name += 1 }
+                if at(name) == UInt8(ascii: "["), name == index + 1 {
+                    open.append(byte)
+                    name += 1
+                    while isSpace(at(name)) { name += 1 }
+                }
+                if let first = at(name), !isKeyStart(first), first != UInt8(ascii: "]") {
+                    return (
+                        line, column,
+                        "a table header must name a table: `[name]`, `[a.b]` or `[\"quoted\"]`; fix this line"
+                    )
+                }
+                index = name
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                open.append(byte)
+                index += 1
+            case UInt8(ascii: "]"), UInt8(ascii: "}"):
+                let opener = byte == UInt8(ascii: "]") ? UInt8(ascii: "[") : UInt8(ascii: "{")
+                guard open.last == opener else {
+                    let closer = Character(Unicode.Scalar(byte))
+                    return (
+                        line, index - lineStart + 1,
+                        open.isEmpty
+                            ? "`\(closer)` closes nothing; fix this line"
+                            : "`\(closer)` where `\(Character(Unicode.Scalar(open.last!)))` is still open; fix this line"
+                    )
+                }
+                open.removeLast()
+                index += 1
+            default:
+                index += 1
+            }
+            isLineStart = false
+        }
+        return nil
+    }
+
+    static func isKeyStart(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "\""),
+            UInt8(ascii: "'"):
+            true
+        default: false
+        }
+    }
+
+    /// U+0000–U+0008, U+000B, U+000C, U+000E–U+001F and U+007F.
+    static func isForbiddenControl(_ byte: UInt8) -> Bool {
+        (byte < 0x20 && byte != 0x09 && byte != 0x0A && byte != 0x0D) || byte == 0x7F
+    }
+
     private static func parseTOML(_ contents: String, file: String) throws(ConfigError) -> TOMLTable {
-        if let nul = contents.utf8.firstIndex(of: 0) {
-            let line = contents.utf8[..<nul].count { $0 == UInt8(ascii: "\n") } + 1
+        // TOML allows no control character but tab, newline and carriage return, not even in a
+        // string or a comment. Refused here, before TOMLKit: toml++ asserts (aborts) on some of them
+        // in a table header, and a NUL would end its C string early.
+        if let control = contents.utf8.firstIndex(where: Self.isForbiddenControl) {
+            let before = contents.utf8[..<control]
+            let line = before.count { $0 == UInt8(ascii: "\n") } + 1
+            let lineStart = before.lastIndex(of: UInt8(ascii: "\n")).map { contents.utf8.index(after: $0) }
+            let column = contents.utf8[(lineStart ?? contents.utf8.startIndex)..<control].count + 1
+            let byte = contents.utf8[control]
+            let hex = String(byte, radix: 16, uppercase: true)
+            let what = byte == 0 ? "a NUL byte" : "the control character U+00\(hex.count < 2 ? "0" : "")\(hex)"
             throw ConfigError(
-                code: .syntax, file: file, line: line,
-                message: "not valid TOML: the file holds a NUL byte; save it as plain UTF-8 text")
+                code: .syntax, file: file, line: line, column: column,
+                message: "not valid TOML: the file holds \(what); TOML allows only tab, newline and carriage return"
+                    + " (write other control characters as \\u escapes); save it as plain UTF-8 text")
+        }
+        if let problem = structuralProblem(in: Array(contents.utf8)) {
+            throw ConfigError(
+                code: .syntax, file: file, line: problem.line, column: problem.column,
+                message: "not valid TOML: " + problem.message)
         }
         do {
             return try TOMLTable(string: contents)

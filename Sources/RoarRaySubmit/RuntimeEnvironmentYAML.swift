@@ -15,9 +15,9 @@ import Yams
 /// cluster either. Several documents in one file are refused, as `safe_load` refuses them.
 public enum RuntimeEnvironmentYAML {
     public static func parse(_ text: String, file: String) throws(RaySubmitError) -> RuntimeEnvironmentValue {
-        let loaded: Any?
+        let root: Node?
         do {
-            loaded = try Yams.load(yaml: text)
+            root = try Yams.compose(yaml: text)
         } catch {
             throw RaySubmitError(
                 .unreadableRuntimeEnvironment,
@@ -25,8 +25,48 @@ public enum RuntimeEnvironmentYAML {
                     + "`--runtime-env-json`",
                 underlyingError: error)
         }
-        guard let loaded else { return .null }  // safe_load of an empty file
-        return try value(of: loaded, at: "", file: file)
+        guard let root else { return .null }  // safe_load of an empty file
+        // Checked before Yams constructs values: its constructor traps on a key that is a list or a
+        // mapping, and expands every alias (a few lines of nested aliases become billions of values).
+        var budget = maximumValues
+        try check(root, at: "", depth: 0, budget: &budget, file: file)
+        return try value(of: root.any, at: "", file: file)
+    }
+
+    /// More values than this, counting each alias expansion, is refused (an alias bomb).
+    static let maximumValues = 100_000
+    /// Deeper nesting than this is refused (Python's recursion limit stops PyYAML near 1000).
+    static let maximumDepth = 256
+
+    /// Refuses what Yams cannot construct safely: keys that are not scalars (PyYAML's `safe_load`
+    /// refuses them as unhashable), nesting deeper than ``maximumDepth``, more than
+    /// ``maximumValues`` values.
+    private static func check(
+        _ node: Node, at field: String, depth: Int, budget: inout Int, file: String
+    ) throws(RaySubmitError) {
+        budget -= 1
+        guard budget >= 0 else {
+            throw tooLarge(file, "", "more than \(maximumValues) values once its aliases are expanded")
+        }
+        guard depth <= maximumDepth else {
+            throw tooLarge(file, field, "values nested more than \(maximumDepth) levels deep")
+        }
+        switch node {
+        case .scalar, .alias: return
+        case .sequence(let sequence):
+            for (index, item) in sequence.enumerated() {
+                try check(item, at: "\(field)[\(index)]", depth: depth + 1, budget: &budget, file: file)
+            }
+        case .mapping(let mapping):
+            for (key, item) in mapping {
+                guard case .scalar(let scalar) = key else {
+                    let what = key.sequence != nil ? "a list" : "a mapping"
+                    throw refusal(file, field, "a key that is \(what), not a string (PyYAML refuses it too)")
+                }
+                let name = field.isEmpty ? scalar.string : "\(field).\(scalar.string)"
+                try check(item, at: name, depth: depth + 1, budget: &budget, file: file)
+            }
+        }
     }
 
     private static func value(of node: Any, at field: String, file: String) throws(RaySubmitError)
@@ -59,6 +99,14 @@ public enum RuntimeEnvironmentYAML {
         case is Data: throw refusal(file, field, "binary data")
         default: throw refusal(file, field, "a value of type \(type(of: node))")
         }
+    }
+
+    private static func tooLarge(_ file: String, _ field: String, _ what: String) -> RaySubmitError {
+        RaySubmitError(
+            .unreadableRuntimeEnvironment,
+            "`--runtime-env \(file)`: \(field.isEmpty ? "the document" : "`\(field)`") holds \(what); roar reads "
+                + "no more than that (nor can Ray sensibly send it). Change the file or pass the runtime env as "
+                + "`--runtime-env-json`")
     }
 
     private static func refusal(_ file: String, _ field: String, _ what: String) -> RaySubmitError {

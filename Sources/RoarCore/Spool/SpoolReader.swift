@@ -72,7 +72,7 @@ public enum SpoolReader {
             }
             return .header(
                 SpoolHeader(
-                    version: version, pid: Int32(try reader.int("pid")), parentPID: Int32(try reader.int("ppid")),
+                    version: version, pid: try reader.int32("pid"), parentPID: try reader.int32("ppid"),
                     startNanoseconds: Int64(try reader.int("start_ns")), executable: try reader.text("exe"),
                     cwd: try reader.text("cwd")))
         case "F":
@@ -130,7 +130,7 @@ public enum SpoolReader {
         case "P":
             return .spawn(
                 tag: try reader.text("tag"), nanoseconds: Int64(try reader.int("ns")),
-                childPID: Int32(try reader.int("child_pid")))
+                childPID: try reader.int32("child_pid"))
         case "W":
             return .warning(
                 tag: try reader.text("tag"), nanoseconds: Int64(try reader.int("ns")), kind: try reader.text("kind"),
@@ -176,6 +176,15 @@ public enum SpoolReader {
             let text = try text(name)
             guard let value = Int(text) else { throw LineError(reason: "field '\(name)' is not a number: '\(text)'") }
             return value
+        }
+
+        /// A process id: a number that fits in 32 bits (a larger one is a damaged line, not a trap).
+        mutating func int32(_ name: String) throws(LineError) -> Int32 {
+            let value = try int(name)
+            guard let narrow = Int32(exactly: value) else {
+                throw LineError(reason: "field '\(name)' is out of range for a process id: \(value)")
+            }
+            return narrow
         }
 
         mutating func unsigned(_ name: String) throws(LineError) -> UInt64 {
