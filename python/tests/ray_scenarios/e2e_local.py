@@ -44,7 +44,7 @@ def read(path):
 
 # -- fan-out / fan-in ------------------------------------------------------------------------
 
-@ray.remote(scheduling_strategy="SPREAD")
+@ray.remote
 def shard(i):
     text = read(f"fan/in-{i}.txt")
     write(f"fan/mid-{i}.txt", text.upper())
@@ -57,10 +57,19 @@ def merge(n):
     write("fan/out.txt", "".join(parts))
 
 
+def on_every_node(i):
+    """Shard i pinned to node i mod n: SPREAD is a hint a busy cluster may ignore, and the cluster
+    tests must see tasks on both nodes."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    nodes = sorted(n["NodeID"] for n in ray.nodes() if n["Alive"] and n["Resources"].get("CPU"))
+    return {"scheduling_strategy": NodeAffinitySchedulingStrategy(nodes[i % len(nodes)], soft=False)}
+
+
 def fanout():
     for i in range(4):
         write(f"fan/in-{i}.txt", f"part {i}\n" * (i + 1))
-    ray.get([shard.remote(i) for i in range(4)])
+    ray.get([shard.options(**on_every_node(i)).remote(i) for i in range(4)])
     ray.get(merge.remote(4))
 
 
