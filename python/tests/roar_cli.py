@@ -102,3 +102,18 @@ def composite_digest(components: Sequence[dict[str, Any]]) -> str:
         fields = (part["name"], part["algorithm"], part["digest"])
         root += h(b"roar.composite.leaf/1\0" + b"".join(field.encode() + b"\0" for field in fields))
     return h(root).hex()
+
+
+def start_and_kill_roar(project: Project, script: str, linger: float = 1) -> None:
+    """Starts `roar run` on a shell script that touches `ready` when it is done and then lingers for
+    `linger` seconds, SIGKILLs roar once `ready` is there, and waits for the command to end on its own."""
+    import time
+
+    process = subprocess.Popen([str(project.roar), "run", "sh", "-c", f"{script}; touch ready; sleep {linger}"],
+                               cwd=project.root, env=project.env())
+    deadline = time.time() + 30
+    while not (project.root / "ready").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    process.kill()
+    process.wait()
+    time.sleep(linger + 0.5)

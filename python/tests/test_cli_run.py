@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from roar_cli import Project, b3sum, last_run, paths, ref
+from roar_cli import Project, b3sum, last_run, paths, ref, start_and_kill_roar
 
 
 def write(project: Project, relative: str, content: bytes | str) -> Path:
@@ -291,15 +291,7 @@ def test_static_binary_is_reported(project: Project, tmp_path: Path) -> None:
 
 
 def test_recover_records_a_run_whose_roar_was_killed(project: Project) -> None:
-    process = subprocess.Popen(
-        [str(project.roar), "run", "sh", "-c", "echo saved > saved.txt; touch ready; sleep 2"],
-        cwd=project.root, env=project.env())
-    deadline = time.time() + 30
-    while not (project.root / "ready").exists() and time.time() < deadline:
-        time.sleep(0.05)
-    process.kill()
-    process.wait()
-    time.sleep(2.5)  # the command itself goes on and ends
+    start_and_kill_roar(project, "echo saved > saved.txt", linger=2)
     assert "roar recover" in project.cli("status").stdout
     recovered = project.cli("recover").stdout
     assert "Recorded run" in recovered

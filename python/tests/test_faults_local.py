@@ -10,13 +10,12 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from roar_cli import Project, b3sum, last_run, paths
+from roar_cli import Project, b3sum, last_run, paths, start_and_kill_roar
 
 MANY_FILES = 3000
 MANY = textwrap.dedent(f"""
@@ -125,19 +124,6 @@ def test_store_filled_during_the_run_keeps_the_trace_for_recover(project: Projec
     written = [r for r in job["outputs"] if r["path"].startswith(str(project.root / "out") + "/")]
     assert len(written) == MANY_FILES
     assert {r["hashes"]["blake3"] for r in written[:20]} == {b3sum(Path(r["path"])) for r in written[:20]}
-
-
-def start_and_kill_roar(project: Project, script: str) -> None:
-    """Starts `roar run` on a shell script that touches `ready` when it is done, kills roar, waits for the
-    command to end."""
-    process = subprocess.Popen([str(project.roar), "run", "sh", "-c", script + "; touch ready; sleep 1"],
-                               cwd=project.root, env=project.env())
-    deadline = time.time() + 30
-    while not (project.root / "ready").exists() and time.time() < deadline:
-        time.sleep(0.05)
-    process.kill()
-    process.wait()
-    time.sleep(1.5)  # the command goes on and ends
 
 
 def test_a_spool_line_cut_mid_write_loses_that_record_only(project: Project) -> None:
