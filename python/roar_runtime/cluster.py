@@ -354,10 +354,10 @@ class _NodeAgent:
                 spool.debug(f"registering with the collector failed (attempt {attempt + 1}): {exc!r}")
                 time.sleep(1)
 
-    def _start(self, settings: dict[str, Any]) -> subprocess.Popen[bytes]:
+    def _start(self, settings: dict[str, Any], final_only: bool = False) -> subprocess.Popen[bytes]:
         binary = bundle_binary("roar-agent")
         argv = [
-            binary, "ship",
+            binary, "ship", *(["--once"] if final_only else []),
             "--spool", self.spool,
             "--outbox", self.outbox,
             "--producer", "node-" + self.node_id,
@@ -373,7 +373,7 @@ class _NodeAgent:
         log = open(os.path.join(os.path.dirname(self.spool), "agent-" + self.node_id + ".log"), "ab")
         try:
             return subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                    preexec_fn=_terminate_with_parent_thread())
+                                    preexec_fn=_agent_process_setup())
         finally:
             log.close()
 
@@ -422,15 +422,14 @@ class _NodeAgent:
         finally:
             self.process_started.set()
         self._register()
+        # The watch makes calls to Ray that can take seconds on a loaded cluster: in a thread of
+        # its own, so that forwarding and restarting a dead ``roar-agent`` never wait for it.
+        threading.Thread(target=self._watch_loop, daemon=True).start()
         marker = os.path.join(self.spool, DONE_MARKER)
-        next_check = time.monotonic() + WATCH_INTERVAL_S
         while not self.stopping:
             with self.lock:
                 self._forward()
             self._supervise()
-            if time.monotonic() >= next_check:
-                next_check = time.monotonic() + WATCH_INTERVAL_S
-                self._watch()
             if not self.reported_done and os.path.exists(marker):
                 self.reported_done = True
                 try:
@@ -446,6 +445,11 @@ class _NodeAgent:
             self._collector_call("job_finished", nodes)
         except Exception as exc:
             spool.debug(f"could not report the job's end: {exc!r}")
+
+    def _watch_loop(self) -> None:
+        while not self.stopping:
+            time.sleep(WATCH_INTERVAL_S)
+            self._watch()
 
     def _watch(self) -> None:
         """Detached actors outlive everything: stop when the collector is gone, and finish
@@ -474,6 +478,22 @@ class _NodeAgent:
             self.reported_done = True
             threading.Thread(target=self._report_job_done, args=([],), daemon=True).start()
 
+    def _final_round(self) -> int | None:
+        """SIGTERM to ``roar-agent``: it ships what is left and exits. One that died since the loop
+        last looked (killed just before the job's end) is replaced by one that only makes the
+        final round (``--once``): its state file says where the dead one stopped."""
+        process = self.process
+        if process is not None and process.poll() not in (None, 0) and self.restarts < MAX_RESTARTS:
+            self.restarts += 1
+            sys.stderr.write(
+                f"roar: roar-agent of node {self.node_id} exited with {process.returncode}; its final round is "
+                "made by a new one\n")
+            try:
+                self.process = self._start(self.settings, final_only=True)
+            except Exception as exc:
+                spool.debug(f"starting the final roar-agent failed: {exc!r}")
+        return self._stop_process()
+
     def _stop_process(self) -> int | None:
         process = self.process
         if process is None:
@@ -493,7 +513,7 @@ class _NodeAgent:
             if self.finished is not None:
                 return self.finished
             self.stopping = True
-            exit_code: Any = self._stop_process() if self.process is not None else "not started"
+            exit_code: Any = self._final_round() if self.process is not None else "not started"
             self._forward()
             left = [n for n in os.listdir(self.outbox) if n.endswith(".rbat")] if os.path.isdir(self.outbox) else []
             self.finished = {
@@ -516,20 +536,25 @@ class _NodeAgent:
         shutil.rmtree(os.path.dirname(self.spool), ignore_errors=True)
 
 
-def _terminate_with_parent_thread() -> Any:
-    """A ``preexec_fn`` that has the child sent SIGTERM when the thread that started it ends
+def _agent_process_setup() -> Any:
+    """A ``preexec_fn`` for ``roar-agent``: SIGTERM and SIGINT start blocked, so that one sent
+    while it starts (a final round asked right after a restart) waits for its ``sigtimedwait``
+    instead of killing it; and the child is sent SIGTERM when the thread that started it ends
     (``PR_SET_PDEATHSIG``): when the agent's actor dies (SIGKILL, its node stopped), its
-    ``roar-agent`` makes a final round and exits rather than running on as an orphan. None where
-    there is no ``prctl``. The function is looked up here, in the parent: the child only calls it."""
+    ``roar-agent`` makes a final round and exits rather than running on as an orphan. ``prctl`` is
+    looked up here, in the parent: the child only calls it."""
     try:
         import ctypes
 
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
+        prctl: Any = ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
-        return None
+        prctl = None
+    stop_signals = {signal.SIGTERM, signal.SIGINT}
 
     def child() -> None:
-        prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+        signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
+        if prctl is not None:
+            prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
 
     return child
 

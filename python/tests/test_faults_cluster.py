@@ -377,17 +377,14 @@ class Faulted:
     ready: dict[str, Any]
     info: dict[str, Any]
     lag: float  # seconds from the job's end to roar's
+    cluster: RayCluster
 
     @property
     def dag(self) -> dict[str, Any]:
         return self.case.dag()
 
     def explain(self) -> str:
-        return f"exit {self.ended.returncode}\n{self.ended.stderr[-4000:]}\n{debris_of(self)}"
-
-
-def debris_of(faulted: Faulted) -> str:
-    return ""
+        return f"exit {self.ended.returncode}\n{self.ended.stderr[-4000:]}\n{debris(self.cluster)}"
 
 
 def run_fault(cluster: RayCluster, tmp_path: Path, name: str, inject: Any, release: bool = True) -> Faulted:
@@ -406,7 +403,7 @@ def run_fault(cluster: RayCluster, tmp_path: Path, name: str, inject: Any, relea
             proc.communicate()
     info = job_info(cluster, case.submission_id)
     lag = ended.ended_at - info["end_time"] / 1000
-    faulted = Faulted(case, ended, ready, info, lag)
+    faulted = Faulted(case, ended, ready, info, lag, cluster)
     assert lag < DRAIN_TIMEOUT_S + PROMPT_S, f"roar run ended {lag:.1f}s after the job\n{faulted.explain()}"
     return faulted
 
