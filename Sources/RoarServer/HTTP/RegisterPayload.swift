@@ -37,6 +37,7 @@ public enum RegisterPayload {
     static func job(_ value: JSONValue, at path: String) throws(ServerError) -> RegisteredJob {
         var reader = FieldReader(path: path)
         let object = try reader.object(value)
+        let uid = try reader.identifier(object, "uid")
         let role = try reader.string(object, "role")
         guard Job.Role(rawValue: role) != nil else {
             throw reader.error("role", "expected one of \(Job.Role.allCases.map(\.rawValue)), got \"\(role)\"")
@@ -64,7 +65,7 @@ public enum RegisterPayload {
                 RegisteredReference(direction: .delete, path: deleted, kind: "file", digest: nil, size: nil))
         }
         return RegisteredJob(
-            uid: try reader.identifier(object, "uid"), parentUID: try reader.optionalIdentifier(object, "parent_uid"),
+            uid: uid, parentUID: try reader.optionalIdentifier(object, "parent_uid"),
             step: try reader.optionalInteger(object, "step").map(Int.init), role: role, status: status,
             command: try reader.string(object, "command"), function: function,
             startedAt: try reader.number(object, "started_at"), references: references, document: value.jsonText)
