@@ -21,13 +21,27 @@ struct Serve: ParsableCommand {
         defaultSubcommand: ServeStart.self)
 }
 
-/// Where the server keeps its database (`--data`, else `$XDG_DATA_HOME/roar/server`).
+/// Where the server keeps lineage and tokens: a PostgreSQL database (`--database`), else the
+/// SQLite file `lineage.db` in `--data` (default `$XDG_DATA_HOME/roar/server`).
 struct ServerDataOptions: ParsableArguments {
     @Option(name: .customLong("data"), help: "The server's data folder (default: ~/.local/share/roar/server).")
     var dataDirectory: String?
 
-    func storage() throws -> SQLiteLineageStorage {
+    @Option(
+        help: ArgumentHelp(
+            "A PostgreSQL database instead of the SQLite file in --data: postgres://USER[:PASSWORD]@HOST[:PORT]/DB.",
+            discussion: "ROAR_SERVER_DATABASE works too (keeps a password off the command line)."))
+    var database: String?
+
+    func storage() throws -> any LineageStorage {
         let environment = Environment.current
+        if let url = database ?? environment["ROAR_SERVER_DATABASE"].flatMap({ $0.isEmpty ? nil : $0 }) {
+            do {
+                return try PostgresLineageStorage(url: url)
+            } catch {
+                throw Failure(error.message)
+            }
+        }
         let directory =
             dataDirectory
             ?? (environment["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 }
@@ -89,7 +103,7 @@ struct ServeStart: ParsableCommand {
         let metrics = LineageServer.bootstrapLoggingAndMetrics(logLevel: Logger.Level(rawValue: logLevel) ?? .info)
         let scheme = tlsCertificate == nil ? "http" : "https"
         let shownHost = host
-        let path = storage.path
+        let location = storage.description
         let settings = configuration
         try runBlocking {
             try await LineageServer.run(
@@ -97,7 +111,7 @@ struct ServeStart: ParsableCommand {
                 onListening: { port in
                     // Unbuffered: scripts and tests wait for this line to know the port.
                     FileHandle.standardOutput.write(
-                        Data("roar serve: listening on \(scheme)://\(shownHost):\(port) (data: \(path))\n".utf8))
+                        Data("roar serve: listening on \(scheme)://\(shownHost):\(port) (data: \(location))\n".utf8))
                 })
         }
     }

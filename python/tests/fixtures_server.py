@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import time
@@ -23,13 +24,15 @@ from roar_cli import roar_binary
 class Server:
     roar: Path
     data: Path
+    #: ``--database`` (PostgreSQL) or None for the SQLite file in ``data``.
+    database: str | None = None
     url: str = ""
     process: subprocess.Popen[str] | None = None
     log: Path = field(default_factory=Path)
 
     def token(self, name: str, *, writer: tuple[str, ...] = (), reader: tuple[str, ...] = (),
               admin: bool = False) -> str:
-        argv = [str(self.roar), "serve", "token", "create", name, "--data", str(self.data)]
+        argv = [str(self.roar), "serve", "token", "create", name, *self.storage_options()]
         for project in writer:
             argv += ["--writer", project]
         for project in reader:
@@ -38,6 +41,9 @@ class Server:
             argv.append("--admin")
         result = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=True)
         return result.stdout.strip()
+
+    def storage_options(self) -> list[str]:
+        return ["--database", self.database] if self.database else ["--data", str(self.data)]
 
     def request(self, method: str, path: str, token: str | None = None, body: bytes | None = None,
                 headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
@@ -61,12 +67,12 @@ class Server:
         return json.loads(body)
 
 
-def start_server(roar: Path, data: Path, *extra: str) -> Server:
+def start_server(roar: Path, data: Path, *extra: str, database: str | None = None) -> Server:
     data.mkdir(parents=True, exist_ok=True)
-    server = Server(roar=roar, data=data, log=data / "server.log")
+    server = Server(roar=roar, data=data, database=database, log=data / "server.log")
     log = open(server.log, "w")
     server.process = subprocess.Popen(
-        [str(roar), "serve", "--port", "0", "--data", str(data), *extra],
+        [str(roar), "serve", "--port", "0", *server.storage_options(), *extra],
         stdout=subprocess.PIPE, stderr=log, text=True)
     log.close()
     assert server.process.stdout is not None
@@ -101,12 +107,17 @@ def stop_server(server: Server) -> int:
     return server.process.returncode
 
 
-@pytest.fixture(scope="module")
-def roar_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def roar_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A running ``roar serve``, once with each backend: the same suite runs against both."""
     binary = roar_binary()
     if binary is None:
         pytest.skip("roar is not built: run scripts/build first")
-    server = start_server(binary, tmp_path_factory.mktemp("server") / "data")
+    database = None
+    if request.param == "postgres":
+        postgres = request.getfixturevalue("postgres")
+        database = postgres.create_database(f"roar_{secrets.token_hex(4)}")
+    server = start_server(binary, tmp_path_factory.mktemp("server") / "data", database=database)
     try:
         yield server
     finally:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixtures_postgres import postgres_bin
 from fixtures_ray import SCENARIOS, loopback_env, python_exe
 from fixtures_server import Server, roar_server, start_server, stop_server  # noqa: F401  (fixture)
 from roar_cli import Project, roar_binary
@@ -79,9 +80,17 @@ def login_with_stdin(project: Project, url: str, token: str, credentials: Path) 
 
 
 def counts(server: Server) -> dict[str, int]:
+    """Rows per table in the server's database, whichever backend."""
+    tables = ("jobs", "refs", "edges", "projects")
+    if server.database:
+        bin_dir = postgres_bin()
+        assert bin_dir is not None
+        sql = " UNION ALL ".join(f"SELECT '{t}', COUNT(*) FROM {t}" for t in tables)
+        out = subprocess.run([str(bin_dir / "psql"), server.database, "-At", "-F", " ", "-c", sql],
+                             capture_output=True, text=True, check=True, timeout=60).stdout
+        return {name: int(count) for name, count in (line.split() for line in out.splitlines())}
     with sqlite3.connect(server.data / "lineage.db") as db:
-        return {table: db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
-                for table in ("jobs", "refs", "edges", "projects")}
+        return {table: db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] for table in tables}
 
 
 # ---------------------------------------------------------------------------------------------

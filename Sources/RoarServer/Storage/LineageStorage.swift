@@ -4,6 +4,9 @@ public import RoarCore
 /// default, ``SQLiteLineageStorage``) and PostgreSQL for a shared team server. Every method is
 /// one transaction: it lands entirely or not at all, and throws ``ServerError`` (`.storage`).
 public protocol LineageStorage: Sendable {
+    /// Where it keeps things, for messages: a file path, or a database URL without its password.
+    var description: String { get }
+
     /// Creates the tables, or brings an older database up to this build's schema.
     func migrate() async throws(ServerError)
 

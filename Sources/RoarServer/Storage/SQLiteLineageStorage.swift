@@ -9,6 +9,8 @@ public final class SQLiteLineageStorage: LineageStorage {
     public let path: String
     let pool: DatabasePool
 
+    public var description: String { path }
+
     /// Opens (creating when missing) the database at `path`; ``migrate()`` makes its tables.
     public init(path: String) throws(ServerError) {
         self.path = path
@@ -317,45 +319,24 @@ public final class SQLiteLineageStorage: LineageStorage {
                 startRows = try Self.jobsUsing(
                     db, project: project, .digest(digest), direction: direction, latestOnly: false)
             }
-            let starts = startRows.map(Self.summary)
-            var seen = Set(starts.map(\.uid))
-            var frontier = starts.map(\.uid)
-            var found: [LineageJob] = []
-            var edges: Set<LineageEdgeRecord> = []
-            var truncated = false
+            var walk = LineageWalk(starts: startRows.map(Self.summary), depth: depth)
             let step = try db.cachedStatement(
                 sql: direction == .upstream
                     ? "SELECT from_uid AS next, from_uid, to_uid, path FROM edges WHERE project = ? AND to_uid = ?"
                     : "SELECT to_uid AS next, from_uid, to_uid, path FROM edges WHERE project = ? AND from_uid = ?")
             let summary = try db.cachedStatement(
                 sql: "SELECT \(Self.summaryColumns) FROM jobs j WHERE j.project = ? AND j.uid = ?")
-            var level = 0
-            while !frontier.isEmpty {
-                if level == depth {
-                    truncated = true
-                    break
-                }
-                level += 1
-                var nextFrontier: [String] = []
-                for uid in frontier {
-                    for row in try Row.fetchAll(step, arguments: [project, uid]) {
-                        edges.insert(LineageEdgeRecord(from: row["from_uid"], to: row["to_uid"], path: row["path"]))
-                        let next: String = row["next"]
-                        guard seen.insert(next).inserted else { continue }
-                        nextFrontier.append(next)
-                        if let job = try Row.fetchOne(summary, arguments: [project, next]) {
-                            found.append(LineageJob(job: Self.summary(job), depth: level))
-                        }
+            while let uid = walk.nextToExpand() {
+                for row in try Row.fetchAll(step, arguments: [project, uid]) {
+                    let edge = LineageEdgeRecord(from: row["from_uid"], to: row["to_uid"], path: row["path"])
+                    let next: String = row["next"]
+                    guard walk.follow(edge, to: next) else { continue }
+                    if let job = try Row.fetchOne(summary, arguments: [project, next]) {
+                        walk.found(Self.summary(job))
                     }
                 }
-                frontier = nextFrontier
             }
-            if truncated {
-                // Only edges between jobs the answer lists.
-                edges = edges.filter { seen.contains($0.from) && seen.contains($0.to) }
-            }
-            let sortedEdges = edges.sorted { ($0.from, $0.to, $0.path) < ($1.from, $1.to, $1.path) }
-            return LineageResult(start: starts, jobs: found, edges: sortedEdges, truncated: truncated)
+            return walk.result()
         }
     }
 
