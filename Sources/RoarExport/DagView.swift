@@ -1,3 +1,4 @@
+import Foundation
 public import RoarCore
 
 /// The graph a person looks at: jobs as nodes, except that a fan-out (many tasks of one function
@@ -104,7 +105,7 @@ public struct DagView: Codable, Hashable, Sendable {
     }
 
     static func jobNode(_ job: Job) -> Node {
-        let title = LineageGraph.title(of: job)
+        let title = job.role == .run ? shortCommand(job.command) : LineageGraph.title(of: job)
         var meta = "@\(job.step.map(String.init) ?? "?") · \(job.status.rawValue)"
         if let duration = job.durationSeconds { meta += " · " + Self.duration(duration) }
         return Node(
@@ -123,6 +124,15 @@ public struct DagView: Codable, Hashable, Sendable {
             id: id, kind: .group, title: title, role: first.role.rawValue, step: first.step, jobs: jobs.map(\.uid),
             statusCounts: counts, parentUID: parents.count == 1 ? parents.first : nil,
             width: boxWidth(lines: [title, statusLine(counts)]) + 8, height: 54)
+    }
+
+    /// A run's command with the folder of its program left out: `python train.py`, not
+    /// `/home/me/.venv/bin/python train.py` (the panel shows it whole).
+    static func shortCommand(_ command: String) -> String {
+        guard command.hasPrefix("/"), let space = command.firstIndex(of: " ") ?? Optional(command.endIndex),
+            let slash = command[..<space].lastIndex(of: "/")
+        else { return command }
+        return String(command[command.index(after: slash)...])
     }
 
     /// `998 ok · 2 failed`: the statuses in the order of `Job.Status`, those with no job left out.
@@ -177,11 +187,20 @@ public struct DagView: Codable, Hashable, Sendable {
         return edges
     }
 
-    /// `work/clean.csv`, `data/in/ (1000 parts)`, `work/a.csv +2 more`: what fits on an edge.
+    /// `work/clean.csv`, `data/in/ (1000 parts)`, `998 files in work/clean/`, `a.csv +2 more`: what
+    /// fits on an edge.
     static func label(of files: [File], projectDirectory: String) -> String {
         guard let first = files.first else { return "" }
-        var text = LineageGraph.listed(first.path, parts: first.parts, projectDirectory: projectDirectory)
-        if text.count > 32 { text = "…" + text.suffix(31) }
-        return files.count == 1 ? text : text + " +\(files.count - 1) more"
+        func short(_ text: String) -> String { text.count > 32 ? "…" + text.suffix(31) : text }
+        if files.count == 1 {
+            let path = LineageGraph.displayPath(first.path, projectDirectory: projectDirectory)
+            guard let parts = first.parts else { return short(path) }
+            return short(path + "/") + (parts > 0 ? " (\(parts) part\(parts == 1 ? "" : "s"))" : "")
+        }
+        let folders = Set(files.map { ($0.path as NSString).deletingLastPathComponent })
+        if folders.count == 1, let folder = folders.first {
+            return "\(files.count) files in " + short(LineageGraph.displayPath(folder, projectDirectory: projectDirectory) + "/")
+        }
+        return short(LineageGraph.displayPath(first.path, projectDirectory: projectDirectory)) + " +\(files.count - 1) more"
     }
 }

@@ -8,6 +8,13 @@ extension WebPage {
           const started = performance.now();
           const data = JSON.parse(document.getElementById("roar-data").textContent);
           const dag = data.dag, view = data.view, layout = data.layout;
+          // A dataset's parts are embedded once (docs/web-view.md): every ref of it shares the list.
+          for (const job of dag.jobs) {
+            for (const ref of [...job.inputs, ...job.outputs]) {
+              const parts = ref.kind === "composite" && data.composites[(ref.hashes || {}).blake3_merkle];
+              if (parts && !ref.components) ref.components = parts;
+            }
+          }
           const SVG = "http://www.w3.org/2000/svg";
           const STATUSES = ["ok", "failed", "killed", "partial", "running"];
           const jobs = new Map(dag.jobs.map((job) => [job.uid, job]));
@@ -86,8 +93,10 @@ extension WebPage {
               const last = geometry.points[geometry.points.length - 1];
               if (geometry.arrowTip && last) g.append(vector("polygon", { points: arrowHead(last, geometry.arrowTip) }));
               if (geometry.labelAt && edge.label) {
-                g.append(vector("text", { x: geometry.labelAt[0], y: geometry.labelAt[1] + 3, "text-anchor": "middle" },
-                  edge.label));
+                const [lx, ly] = geometry.labelAt, width = edge.label.length * 6.4 + 8;
+                g.append(vector("rect", { class: "label-back", x: lx - width / 2, y: ly - 8, width: width, height: 15,
+                  rx: 3 }));
+                g.append(vector("text", { x: lx, y: ly + 3.5, "text-anchor": "middle" }, edge.label));
               }
               const tip = edge.kind === "parent" ? "started by (no file passed)"
                 : edge.files.slice(0, 40).map((f) => shown(f.path) + (f.parts ? "/ (" + f.parts + " parts)" : ""))

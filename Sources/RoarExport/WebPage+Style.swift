@@ -136,11 +136,11 @@ extension WebPage {
         .edge.parent path { stroke-dasharray: 5 4; stroke: #b9c0cc; }
         .edge.parent polygon { fill: #b9c0cc; }
         .edge path.hit-area { stroke: transparent !important; stroke-width: 12 !important; }
-        .edge text { font-family: var(--mono); font-size: 10.5px; fill: #4a5466; paint-order: stroke;
-          stroke: var(--bg); stroke-width: 4px; stroke-linejoin: round; }
+        .edge text { font-family: var(--mono); font-size: 10.5px; fill: #4a5466; }
         .edge.up path { stroke: var(--up); stroke-width: 2.6; } .edge.up polygon { fill: var(--up); }
         .edge.down path { stroke: var(--down); stroke-width: 2.6; } .edge.down polygon { fill: var(--down); }
         .edge.up text { fill: var(--up); } .edge.down text { fill: var(--down); }
-        body.nolabels .edge text { display: none; }
+        .edge rect.label-back { fill: var(--bg); fill-opacity: .92; stroke: none; }
+        body.nolabels .edge text, body.nolabels .edge rect.label-back { display: none; }
         """#
 }
