@@ -199,8 +199,10 @@ public struct DagView: Codable, Hashable, Sendable {
         }
         let folders = Set(files.map { ($0.path as NSString).deletingLastPathComponent })
         if folders.count == 1, let folder = folders.first {
-            return "\(files.count) files in " + short(LineageGraph.displayPath(folder, projectDirectory: projectDirectory) + "/")
+            return "\(files.count) files in "
+                + short(LineageGraph.displayPath(folder, projectDirectory: projectDirectory) + "/")
         }
-        return short(LineageGraph.displayPath(first.path, projectDirectory: projectDirectory)) + " +\(files.count - 1) more"
+        return short(LineageGraph.displayPath(first.path, projectDirectory: projectDirectory))
+            + " +\(files.count - 1) more"
     }
 }

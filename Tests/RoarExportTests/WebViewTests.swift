@@ -17,7 +17,8 @@ struct WebViewTests {
         func task(_ uid: String, _ function: String, step: Int, status: Job.Status = .ok) -> Job {
             Job(
                 uid: uid, step: step, role: .task, command: function, startedAt: Double(step), durationSeconds: 0.5,
-                status: status, parentUID: run.uid, ray: RayIdentity(taskID: "t-" + uid, attempt: 0, function: function))
+                status: status, parentUID: run.uid, ray: RayIdentity(taskID: "t-" + uid, attempt: 0, function: function)
+            )
         }
         let parts = (0..<7).map { Ref(path: project + "/data/in/part-\($0).csv", hashes: ["blake3": "\($0)"]) }
         let dataset = Composite(
