@@ -63,6 +63,7 @@ extension WebPage {
           }
           function seconds(value) {
             if (value === null || value === undefined) return null;
+            if (value < 0.01) return (value * 1000).toFixed(value < 0.001 ? 2 : 1) + " ms";
             return value < 1 ? Math.round(value * 1000) + " ms" : value.toFixed(value < 100 ? 2 : 0) + " s";
           }
           const statusLine = (counts) => STATUSES.filter((s) => counts[s]).map((s) => counts[s] + " " + s);

@@ -200,3 +200,8 @@ def test_a_screenshot_for_a_person(fanout: Fanout, browser: Any) -> None:
     SCREENSHOT.parent.mkdir(exist_ok=True)
     assert browser.save_screenshot(str(SCREENSHOT))
     assert SCREENSHOT.stat().st_size > 10_000
+    # And one task's details: its files and digests.
+    job = next(j for j in fanout.tasks("clean") if j["status"] == "ok")
+    browser.find_element(By.CSS_SELECTOR, f'.member[data-uid="{job["uid"]}"]').click()
+    task_shot = SCREENSHOT.with_name("web-view-task.png")
+    assert browser.save_screenshot(str(task_shot))
