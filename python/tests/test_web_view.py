@@ -7,6 +7,7 @@ Content-Security-Policy forbids every fetch. A screenshot for a person: test-out
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from collections.abc import Iterator
@@ -190,6 +191,27 @@ def test_the_search_finds_a_function_and_a_file(fanout: Fanout, browser: Any) ->
     assert flashed == fanout.project.path("work/clean/part-42.csv")
 
 
+def test_the_wheel_zooms_and_a_drag_pans(browser: Any) -> None:
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.actions.wheel_input import ScrollOrigin
+
+    def camera() -> str:
+        return str(browser.find_element(By.ID, "viewport").get_attribute("transform"))
+
+    def scale(transform: str) -> float:
+        return float(transform.split("scale(")[1].rstrip(")"))
+
+    browser.find_element(By.ID, "fit").click()
+    fitted = camera()
+    canvas = browser.find_element(By.ID, "graph")
+    ActionChains(browser).scroll_from_origin(ScrollOrigin.from_element(canvas, 0, 100), 0, -300).perform()
+    zoomed = camera()
+    assert scale(zoomed) > scale(fitted) * 1.3
+    ActionChains(browser).move_to_element_with_offset(canvas, 0, 250).click_and_hold().move_by_offset(120, 40) \
+        .release().perform()
+    assert camera() != zoomed and camera().split("scale(")[1] == zoomed.split("scale(")[1]
+
+
 def test_a_screenshot_for_a_person(fanout: Fanout, browser: Any) -> None:
     group_id = browser.find_element(By.CSS_SELECTOR, '[data-kind="group"]').get_attribute("data-node-id")
     browser.find_element(By.ID, "search").clear()
@@ -205,3 +227,19 @@ def test_a_screenshot_for_a_person(fanout: Fanout, browser: Any) -> None:
     browser.find_element(By.CSS_SELECTOR, f'.member[data-uid="{job["uid"]}"]').click()
     task_shot = SCREENSHOT.with_name("web-view-task.png")
     assert browser.save_screenshot(str(task_shot))
+
+
+def test_the_command_writes_where_it_says_and_asks_for_graphviz_when_it_is_missing(project: Project) -> None:
+    (project.root / "in.txt").write_text("x\n")
+    project.run("sh", "-c", "cat in.txt > out.txt")
+    assert "html" in project.cli("dag", "--help").stdout and "roar-dag.html" in project.cli("dag", "--help").stdout
+    written = project.cli("dag", "--format", "html")
+    assert "wrote roar-dag.html" in written.stdout
+    assert (project.root / "roar-dag.html").read_text().startswith("<!DOCTYPE html>")
+    assert project.cli("dag", "--format", "html", "-o", "-").stdout.startswith("<!DOCTYPE html>")
+    project.cli("dag", "--format", "json", "-o", "dag.json")
+    assert json.loads((project.root / "dag.json").read_text())["schema"] == "roar.dag/1"
+    no_dot = project.cli("dag", "--format", "html", "-o", "x.html", check=False, env={"PATH": "/nonexistent"})
+    assert no_dot.returncode != 0
+    assert "install Graphviz" in no_dot.stderr and "apt-get install graphviz" in no_dot.stderr
+    assert not (project.root / "x.html").exists()
