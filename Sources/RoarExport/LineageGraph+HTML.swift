@@ -125,3 +125,13 @@ extension LineageGraph {
         return (document, composites)
     }
 }
+
+extension LineageGraph {
+    /// The jobs of one `roar run` (the run and every task under it, `root(of:)`) and the edges
+    /// between them: what a page for one run shows (`roar serve`).
+    public func subgraph(ofRun runUID: String) -> LineageGraph {
+        let kept = jobs.filter { root(of: $0.job).uid == runUID }
+        let uids = Set(kept.map(\.job.uid))
+        return LineageGraph(jobs: kept, edges: edges.filter { uids.contains($0.from) && uids.contains($0.to) })
+    }
+}

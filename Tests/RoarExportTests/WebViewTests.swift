@@ -163,6 +163,17 @@ struct WebViewTests {
         #expect(source.contains("n0 -> n1 [id=\"x0\", label=\"xxxxxxxxxxxxxxxxxxxxxx"))
     }
 
+    @Test func aRunsSubgraphHoldsItsTasksAndTheEdgesBetweenThem() {
+        let other = Job(uid: "later", step: 4, role: .run, command: "cat", startedAt: 9, status: .ok)
+        var graph = Self.fanOut
+        graph.jobs.append(RecordedJob(job: other))
+        graph.edges.append(LineageEdge(from: "merge", to: "later", path: "/x"))
+        let run = graph.subgraph(ofRun: "run")
+        #expect(run.jobs.map(\.job.uid) == Self.fanOut.jobs.map(\.job.uid))
+        #expect(run.edges == Self.fanOut.edges)
+        #expect(graph.subgraph(ofRun: "later").jobs.map(\.job.uid) == ["later"])
+    }
+
     @Test func withoutDotTheErrorSaysToInstallGraphviz() {
         #expect {
             try GraphvizLayout.locate(environment: ["PATH": "/nonexistent-roar-test"])
