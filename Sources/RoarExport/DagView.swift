@@ -16,6 +16,8 @@ public struct DagView: Codable, Hashable, Sendable {
         public var kind: Kind
         /// The function of a Ray task, the command of a run.
         public var title: String
+        /// The line under it: `@2 · ok · 412 ms` for a job, `998 ok · 2 failed` for a group.
+        public var subtitle: String
         public var role: String
         public var step: Int?
         /// The jobs it stands for, in the graph's order: one for a job node.
@@ -109,7 +111,8 @@ public struct DagView: Codable, Hashable, Sendable {
         var meta = "@\(job.step.map(String.init) ?? "?") · \(job.status.rawValue)"
         if let duration = job.durationSeconds { meta += " · " + Self.duration(duration) }
         return Node(
-            id: "j" + job.uid, kind: .job, title: title, role: job.role.rawValue, step: job.step, jobs: [job.uid],
+            id: "j" + job.uid, kind: .job, title: title, subtitle: meta, role: job.role.rawValue, step: job.step,
+            jobs: [job.uid],
             statusCounts: [job.status.rawValue: 1], parentUID: job.parentUID,
             width: boxWidth(lines: [title, meta]), height: 46)
     }
@@ -121,7 +124,8 @@ public struct DagView: Codable, Hashable, Sendable {
         for job in jobs { counts[job.status.rawValue, default: 0] += 1 }
         let parents = Set(jobs.compactMap(\.parentUID))
         return Node(
-            id: id, kind: .group, title: title, role: first.role.rawValue, step: first.step, jobs: jobs.map(\.uid),
+            id: id, kind: .group, title: title, subtitle: statusLine(counts), role: first.role.rawValue,
+            step: first.step, jobs: jobs.map(\.uid),
             statusCounts: counts, parentUID: parents.count == 1 ? parents.first : nil,
             width: boxWidth(lines: [title, statusLine(counts)]) + 8, height: 54)
     }
@@ -148,6 +152,7 @@ public struct DagView: Codable, Hashable, Sendable {
     }
 
     static func duration(_ seconds: Double) -> String {
+        if seconds < 0.01 { return String(format: "%.2f ms", seconds * 1000) }
         if seconds < 1 { return "\(Int((seconds * 1000).rounded())) ms" }
         if seconds < 120 { return "\((seconds * 10).rounded() / 10) s" }
         return "\(Int(seconds / 60)) min"

@@ -144,9 +144,7 @@ extension WebPage {
                   meta.append(vector("tspan", { fill: status === "ok" ? "var(--ok)" : "var(--" + status + ")" }, part));
                 });
               } else {
-                const job = jobs.get(node.jobs[0]);
-                meta.textContent = cut("@" + (job.step ?? "?") + " · " + job.status
-                  + (job.duration_s !== null ? " · " + seconds(job.duration_s) : ""), characters);
+                meta.textContent = cut(node.subtitle, characters);
               }
               g.append(meta);
               g.append(vector("title", {}, node.kind === "group"
@@ -162,10 +160,11 @@ extension WebPage {
             "translate(" + camera.x + "," + camera.y + ") scale(" + camera.k + ")");
           function fit() {
             const rect = svg.getBoundingClientRect();
-            const k = Math.min(rect.width / layout.width, rect.height / layout.height, 1.4) * 0.94;
+            const legend = 48;  // the legend's band at the bottom
+            const k = Math.min(rect.width / layout.width, (rect.height - legend) / layout.height, 1.4) * 0.96;
             camera.k = k;
             camera.x = (rect.width - layout.width * k) / 2;
-            camera.y = (rect.height - layout.height * k) / 2;
+            camera.y = (rect.height - legend - layout.height * k) / 2;
             apply();
           }
           function centre(nodeId) {

@@ -50,6 +50,8 @@ struct WebViewTests {
         #expect(group.jobs == (0..<7).map { "clean\($0)" })
         #expect(group.statusCounts == ["ok": 6, "failed": 1])
         #expect(DagView.statusLine(group.statusCounts) == "6 ok · 1 failed")
+        #expect(group.subtitle == "6 ok · 1 failed")
+        #expect(view.nodes.last?.subtitle == "@3 · ok · 500 ms")
         #expect(group.parentUID == "run")
         #expect(group.step == 2)
     }
