@@ -17,7 +17,7 @@ struct Roar: ParsableCommand {
               roar status              what is recorded, and anything that was lost
               roar log                 the steps, newest last
               roar show @3             one step: its jobs, inputs and outputs
-              roar dag                 the whole graph (text, json, dot, mermaid)
+              roar dag                 the whole graph (text, json, dot, mermaid, html)
               roar lineage out.csv     where a file came from (or --downstream: what used it)
               roar register            publish it to a lineage server (`roar serve`)
             """,
