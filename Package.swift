@@ -117,7 +117,7 @@ let package = Package(
         .target(
             name: "RoarServer",
             dependencies: [
-                "RoarCore",
+                "RoarCore", "RoarTransport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -206,7 +206,7 @@ let package = Package(
         .testTarget(
             name: "RoarServerTests",
             dependencies: [
-                "RoarServer", "RoarCore",
+                "RoarServer", "RoarCore", "RoarTransport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

@@ -42,6 +42,7 @@ public enum LineageServer {
                 storage: storage, failures: AuthFailureLimit(limit: configuration.authenticationFailureLimit),
                 metrics: metrics))
         LineageRoutes(storage: storage, metrics: metrics, maximumBodyBytes: configuration.maximumBodyBytes).add(to: api)
+        SessionRoutes(storage: storage, maximumBodyBytes: configuration.maximumBodyBytes).add(to: api)
         return router
     }
 

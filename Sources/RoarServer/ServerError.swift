@@ -15,6 +15,10 @@ public struct ServerError: Error, Sendable, CustomStringConvertible {
         case forbidden
         /// 404: no such project, job or route.
         case notFound = "not_found"
+        /// 409: a batch name already holds other bytes, or the session is closed.
+        case conflict
+        /// 410: the fragment session expired.
+        case gone
         /// 413: the body is larger than `--max-body-mib`.
         case tooLarge = "too_large"
         /// 429: too many failed authentications from this address.
@@ -43,6 +47,8 @@ public struct ServerError: Error, Sendable, CustomStringConvertible {
         case .unauthenticated: .unauthorized
         case .forbidden: .forbidden
         case .notFound: .notFound
+        case .conflict: .conflict
+        case .gone: .gone
         case .tooLarge: .contentTooLarge
         case .tooManyRequests: .tooManyRequests
         case .storage, .configuration: .internalServerError

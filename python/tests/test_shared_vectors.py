@@ -15,11 +15,11 @@ from __future__ import annotations
 import base64
 import json
 import os
-import struct
 import sys
 from pathlib import Path
 
 import pytest
+from sealed_batches import open_batch
 from spool import parse_file
 
 REPO = Path(__file__).resolve().parents[2]
@@ -100,49 +100,6 @@ def test_runtime_writes_the_event_lines(tmp_path: Path, monkeypatch: pytest.Monk
     assert event_lines == [e["line"].encode() for e in vectors]
 
 
-def _open_batch(data: bytes, recipient_private: bytes) -> tuple[str, int, str, str, bytes]:
-    """Opens a sealed batch per docs/batch-format.md: (producer, seq, session_id, payload, plaintext)."""
-    x25519 = pytest.importorskip("cryptography.hazmat.primitives.asymmetric.x25519")
-    serialization = pytest.importorskip("cryptography.hazmat.primitives.serialization")
-    hashes = pytest.importorskip("cryptography.hazmat.primitives.hashes")
-    hkdf = pytest.importorskip("cryptography.hazmat.primitives.kdf.hkdf")
-    aead = pytest.importorskip("cryptography.hazmat.primitives.ciphers.aead")
-
-    assert data[:4] == b"RBAT"
-    assert data[4] == 2
-    offset = 5
-    ephemeral = data[offset : offset + 32]
-    offset += 32
-
-    def field() -> str:
-        nonlocal offset
-        (length,) = struct.unpack_from(">H", data, offset)
-        offset += 2
-        value = data[offset : offset + length].decode()
-        offset += length
-        return value
-
-    producer = field()
-    (seq,) = struct.unpack_from(">Q", data, offset)
-    offset += 8
-    session = field()
-    payload = field()
-    associated_data = data[:offset]
-    nonce = data[offset : offset + 12]
-    ciphertext_and_tag = data[offset + 12 :]
-
-    private = x25519.X25519PrivateKey.from_private_bytes(recipient_private)
-    recipient_public = private.public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw
-    )
-    shared = private.exchange(x25519.X25519PublicKey.from_public_bytes(ephemeral))
-    key = hkdf.HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=ephemeral + recipient_public, info=b"roar.batch/1"
-    ).derive(shared)
-    plaintext = aead.ChaCha20Poly1305(key).decrypt(nonce, ciphertext_and_tag, associated_data)
-    return producer, seq, session, payload, plaintext
-
-
 def _inputs() -> dict:  # type: ignore[type-arg]
     return json.loads((VECTORS / "segments" / "seal.json").read_text())
 
@@ -150,7 +107,7 @@ def _inputs() -> dict:  # type: ignore[type-arg]
 def test_sealed_batch_opens_and_reassembles_the_spool() -> None:
     inputs = _inputs()
     data = (VECTORS / "segments" / inputs["sealed_file"]).read_bytes()
-    producer, seq, session, payload, plaintext = _open_batch(
+    producer, seq, session, payload, plaintext = open_batch(
         data, base64.b64decode(inputs["recipient_private_key_base64"])
     )
     assert (producer, seq, session, payload) == (
@@ -178,7 +135,7 @@ def test_tampered_header_fails_authentication(what: str) -> None:
     payload_offset = seq_offset + 8 + 2 + len(inputs["session_id"].encode()) + 2
     data[seq_offset + 7 if what == "seq" else payload_offset + 5] ^= 1  # replayed under another seq / type
     with pytest.raises(exceptions.InvalidTag):
-        _open_batch(bytes(data), base64.b64decode(inputs["recipient_private_key_base64"]))
+        open_batch(bytes(data), base64.b64decode(inputs["recipient_private_key_base64"]))
 
 
 def test_composite_digests_follow_the_documented_formula() -> None:

@@ -6,23 +6,30 @@ import Foundation
 public enum AccessToken {
     public static let prefix = "roar_"
 
-    /// A new random token.
-    public static func generate() -> String {
+    /// Session capabilities (``generate(prefix:)`` with this): they write to one fragment session only.
+    public static let capabilityPrefix = "roarcap_"
+
+    /// A new random token (or capability, with ``capabilityPrefix``).
+    public static func generate(prefix: String = Self.prefix) -> String {
         var generator = SystemRandomNumberGenerator()
         let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
         return prefix + Base64URL.encode(bytes)
     }
 
     /// What the server stores and looks tokens up by: lowercase hex SHA-256 of the token's UTF-8.
-    public static func digest(of token: String) -> String {
-        SHA256.hash(data: Array(token.utf8)).map { byte in
+    public static func digest(of token: String) -> String { digest(of: Array(token.utf8)) }
+
+    /// Lowercase hex SHA-256 of `bytes`.
+    public static func digest(of bytes: [UInt8]) -> String {
+        SHA256.hash(data: bytes).map { byte in
             let hex = String(byte, radix: 16)
             return byte < 16 ? "0" + hex : hex
         }.joined()
     }
 
-    /// True when `token` has the shape of a roar token (checked before any lookup).
-    public static func isWellFormed(_ token: String) -> Bool {
+    /// True when `token` has the shape of a roar token (or, with ``capabilityPrefix``, of a
+    /// capability); checked before any lookup.
+    public static func isWellFormed(_ token: String, prefix: String = Self.prefix) -> Bool {
         guard token.hasPrefix(prefix), token.utf8.count == prefix.utf8.count + 43 else { return false }
         return token.utf8.dropFirst(prefix.utf8.count).allSatisfy { byte in
             (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)

@@ -1,7 +1,8 @@
 import Hummingbird
 import Synchronization
 
-/// `Authorization: Bearer roar_…` on every `/api/v1` route (RFC 6750): no token or an unknown one
+/// `Authorization: Bearer roar_…` (a person's token) or `roarcap_…` (a fragment session's write
+/// capability) on every `/api/v1` route (RFC 6750): no token or an unknown one
 /// is 401 with `WWW-Authenticate`; an address that failed ``AuthFailureLimit/limit`` times in a
 /// minute gets 429 until the minute has passed, so tokens cannot be guessed at speed.
 struct BearerAuthentication: RouterMiddleware {
@@ -26,6 +27,16 @@ struct BearerAuthentication: RouterMiddleware {
                 "no bearer token: send `Authorization: Bearer <token>` (make one with `roar serve token create`)")
         }
         let token = header.hasPrefix("Bearer ") ? String(header.dropFirst("Bearer ".count)) : ""
+        if AccessToken.isWellFormed(token, prefix: AccessToken.capabilityPrefix) {
+            guard let session = try await storage.session(capabilityDigest: AccessToken.digest(of: token)) else {
+                failures.record(address)
+                metrics.authenticationFailed()
+                throw ServerError(.unauthenticated, "the session capability is not one this server knows")
+            }
+            var context = context
+            context.capability = session
+            return try await next(request, context)
+        }
         guard AccessToken.isWellFormed(token),
             let identity = try await storage.identity(tokenDigest: AccessToken.digest(of: token))
         else {

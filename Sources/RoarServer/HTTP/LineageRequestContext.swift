@@ -6,6 +6,8 @@ public import NIOCore
 public struct LineageRequestContext: RequestContext, RemoteAddressRequestContext {
     public var coreContext: CoreRequestContextStorage
     public var identity: Identity?
+    /// The fragment session a capability token may write to (set instead of ``identity``).
+    public var capability: FragmentSession?
     public let remoteAddress: SocketAddress?
 
     public init(source: ApplicationRequestContextSource) {
@@ -15,7 +17,12 @@ public struct LineageRequestContext: RequestContext, RemoteAddressRequestContext
 
     /// The authenticated identity; only routes behind ``BearerAuthentication`` ask for it.
     func requireIdentity() throws(ServerError) -> Identity {
-        guard let identity else { throw ServerError(.unauthenticated, "this route needs a bearer token") }
+        guard let identity else {
+            throw ServerError(
+                capability == nil ? .unauthenticated : .forbidden,
+                capability == nil
+                    ? "this route needs a bearer token" : "a session capability may only write its session")
+        }
         return identity
     }
 }

@@ -3,7 +3,7 @@ public import RoarCore
 /// Where the server keeps lineage and tokens. One protocol, two backends: SQLite (the embedded
 /// default, ``SQLiteLineageStorage``) and PostgreSQL for a shared team server. Every method is
 /// one transaction: it lands entirely or not at all, and throws ``ServerError`` (`.storage`).
-public protocol LineageStorage: Sendable {
+public protocol LineageStorage: FragmentSessionStorage {
     /// Where it keeps things, for messages: a file path, or a database URL without its password.
     var description: String { get }
 

@@ -33,7 +33,10 @@ public final class PostgresLineageStorage: LineageStorage {
 
     deinit { running.cancel() }
 
-    static let schema: [String] = [
+    /// The schema's versions, each a list of statements applied in one transaction.
+    static var migrations: [[String]] { [schemaVersion1, schemaVersion2] }
+
+    static let schemaVersion1: [String] = [
         """
         CREATE TABLE projects (
             name TEXT PRIMARY KEY, created_at DOUBLE PRECISION NOT NULL, last_registered_at DOUBLE PRECISION)
@@ -74,25 +77,41 @@ public final class PostgresLineageStorage: LineageStorage {
         "CREATE INDEX edges_by_target ON edges(project, to_uid)",
     ]
 
+    static let schemaVersion2: [String] = [
+        """
+        CREATE TABLE sessions (
+            id TEXT PRIMARY KEY, project TEXT NOT NULL, run_id TEXT NOT NULL, key_fingerprint TEXT NOT NULL,
+            capability_digest TEXT NOT NULL UNIQUE, created_at DOUBLE PRECISION NOT NULL,
+            expires_at DOUBLE PRECISION NOT NULL, closed_at DOUBLE PRECISION)
+        """,
+        "CREATE INDEX sessions_by_expiry ON sessions(expires_at)",
+        """
+        CREATE TABLE session_batches (
+            cursor BIGSERIAL PRIMARY KEY, session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+            producer TEXT NOT NULL, seq BIGINT NOT NULL, sha256 TEXT NOT NULL, size BIGINT NOT NULL,
+            data BYTEA NOT NULL, UNIQUE (session_id, producer, seq))
+        """,
+    ]
+
     public func migrate() async throws(ServerError) {
         try await transaction("migrate \(description)") { connection, logger in
             // One migrator at a time, whichever server starts first.
             try await connection.query("SELECT pg_advisory_xact_lock(7140700)", logger: logger)
             try await connection.query(
                 "CREATE TABLE IF NOT EXISTS roar_schema (version INTEGER NOT NULL)", logger: logger)
-            let versions = try await connection.query("SELECT version FROM roar_schema", logger: logger)
-                .collect().map { try $0.decode(Int.self) }
-            guard versions.isEmpty else {
-                if let newest = versions.max(), newest > 1 {
-                    throw ServerError(
-                        .configuration, "\(self.description) was made by a newer roar (schema \(newest)): upgrade roar")
+            let applied =
+                try await connection.query("SELECT version FROM roar_schema", logger: logger)
+                .collect().map { try $0.decode(Int.self) }.max() ?? 0
+            guard applied <= Self.migrations.count else {
+                throw ServerError(
+                    .configuration, "\(self.description) was made by a newer roar (schema \(applied)): upgrade roar")
+            }
+            for (index, statements) in Self.migrations.enumerated() where index + 1 > applied {
+                for statement in statements {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }
-                return
+                try await connection.query("INSERT INTO roar_schema (version) VALUES (\(index + 1))", logger: logger)
             }
-            for statement in Self.schema {
-                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
-            }
-            try await connection.query("INSERT INTO roar_schema (version) VALUES (1)", logger: logger)
         }
     }
 

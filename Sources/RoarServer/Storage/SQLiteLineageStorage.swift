@@ -90,6 +90,32 @@ public final class SQLiteLineageStorage: LineageStorage {
                     CREATE INDEX edges_by_target ON edges(project, to_uid);
                     """)
         }
+        migrator.registerMigration("v2: fragment sessions") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE sessions (
+                        id TEXT PRIMARY KEY,
+                        project TEXT NOT NULL,
+                        run_id TEXT NOT NULL,
+                        key_fingerprint TEXT NOT NULL,
+                        capability_digest TEXT NOT NULL UNIQUE,
+                        created_at REAL NOT NULL,
+                        expires_at REAL NOT NULL,
+                        closed_at REAL
+                    );
+                    CREATE INDEX sessions_by_expiry ON sessions(expires_at);
+                    CREATE TABLE session_batches (
+                        cursor INTEGER PRIMARY KEY,
+                        session_id TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+                        producer TEXT NOT NULL,
+                        seq INTEGER NOT NULL,
+                        sha256 TEXT NOT NULL,
+                        size INTEGER NOT NULL,
+                        data BLOB NOT NULL,
+                        UNIQUE (session_id, producer, seq)
+                    );
+                    """)
+        }
         return migrator
     }
 
