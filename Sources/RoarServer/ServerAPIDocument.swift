@@ -60,7 +60,50 @@ enum ServerAPIDocument {
               "parameters": [{"$ref": "#/components/parameters/project"},
                              {"name": "q", "in": "query", "required": true, "schema": {"type": "string", "minLength": 1}},
                              {"$ref": "#/components/parameters/limit"}, {"$ref": "#/components/parameters/after"}],
-              "responses": {"200": {"$ref": "#/components/responses/JobPage"}, "400": {"$ref": "#/components/responses/Error"}}}}
+              "responses": {"200": {"$ref": "#/components/responses/JobPage"}, "400": {"$ref": "#/components/responses/Error"}}}},
+            "/api/v1/projects/{project}/sessions": {"post": {"summary": "A fragment session for a run, and its write capability",
+              "parameters": [{"$ref": "#/components/parameters/project"}],
+              "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object",
+                "required": ["run_id", "key_fingerprint"], "properties": {"run_id": {"type": "string"},
+                "key_fingerprint": {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"},
+                "ttl_s": {"type": "integer", "minimum": 1, "maximum": 604800, "default": 86400}}}}}},
+              "responses": {"201": {"description": "made", "content": {"application/json": {"schema": {"type": "object",
+                "required": ["session", "capability"], "properties": {"session": {"$ref": "#/components/schemas/Session"},
+                "capability": {"type": "string", "pattern": "^roarcap_"}}}}}},
+                "400": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}}}},
+            "/api/v1/sessions/{session}": {"get": {"summary": "A session and its counts",
+              "parameters": [{"$ref": "#/components/parameters/session"}],
+              "responses": {"200": {"$ref": "#/components/responses/Session"}, "403": {"$ref": "#/components/responses/Error"},
+                            "404": {"$ref": "#/components/responses/Error"}, "410": {"$ref": "#/components/responses/Error"}}}},
+            "/api/v1/sessions/{session}/batches": {"get": {"summary": "The session's batches in arrival order",
+              "parameters": [{"$ref": "#/components/parameters/session"}, {"$ref": "#/components/parameters/limit"},
+                             {"$ref": "#/components/parameters/after"}],
+              "responses": {"200": {"description": "a page", "content": {"application/json": {"schema": {"type": "object",
+                "required": ["items"], "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/StoredBatch"}},
+                "next": {"type": ["string", "null"]}}}}}}, "403": {"$ref": "#/components/responses/Error"},
+                "410": {"$ref": "#/components/responses/Error"}}}},
+            "/api/v1/sessions/{session}/batches/{producer}/{seq}": {
+              "put": {"summary": "File one sealed batch (the capability, or a writer)",
+                "parameters": [{"$ref": "#/components/parameters/session"}, {"$ref": "#/components/parameters/producer"},
+                               {"$ref": "#/components/parameters/seq"}],
+                "requestBody": {"required": true, "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
+                "responses": {"201": {"$ref": "#/components/responses/Filed"}, "200": {"$ref": "#/components/responses/Filed"},
+                  "400": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"},
+                  "409": {"$ref": "#/components/responses/Error"}, "410": {"$ref": "#/components/responses/Error"},
+                  "413": {"$ref": "#/components/responses/Error"}}},
+              "get": {"summary": "One batch's bytes",
+                "parameters": [{"$ref": "#/components/parameters/session"}, {"$ref": "#/components/parameters/producer"},
+                               {"$ref": "#/components/parameters/seq"}],
+                "responses": {"200": {"description": "the sealed batch", "content": {"application/octet-stream": {
+                  "schema": {"type": "string", "format": "binary"}}}}, "404": {"$ref": "#/components/responses/Error"}}}},
+            "/api/v1/sessions/{session}/renew": {"post": {"summary": "A new expiry (a writer of the project)",
+              "parameters": [{"$ref": "#/components/parameters/session"}],
+              "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {
+                "ttl_s": {"type": "integer", "minimum": 1, "maximum": 604800}}}}}},
+              "responses": {"200": {"$ref": "#/components/responses/Session"}, "403": {"$ref": "#/components/responses/Error"}}}},
+            "/api/v1/sessions/{session}/close": {"post": {"summary": "No more batches (the capability, or a writer)",
+              "parameters": [{"$ref": "#/components/parameters/session"}],
+              "responses": {"200": {"$ref": "#/components/responses/Session"}, "409": {"$ref": "#/components/responses/Error"}}}}
           },
           "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
@@ -71,11 +114,18 @@ enum ServerAPIDocument {
               "limit": {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
               "after": {"name": "after", "in": "query", "description": "The `next` of the previous page.", "schema": {"type": "string"}},
               "path": {"name": "path", "in": "query", "schema": {"type": "string"}},
+              "session": {"name": "session", "in": "path", "required": true, "schema": {"type": "string"}},
+              "producer": {"name": "producer", "in": "path", "required": true, "schema": {"type": "string"}},
+              "seq": {"name": "seq", "in": "path", "required": true, "schema": {"type": "integer", "minimum": 0}},
               "digest": {"name": "digest", "in": "query", "description": "At least 8 hex digits, optionally after `algorithm:`.",
                          "schema": {"type": "string"}}
             },
             "responses": {
               "Error": {"description": "refused", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+              "Session": {"description": "the session", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Session"}}}},
+              "Filed": {"description": "filed (201) or already there with the same bytes (200)", "content": {"application/json": {
+                "schema": {"type": "object", "required": ["cursor", "stored"], "properties": {
+                  "cursor": {"type": "integer"}, "stored": {"type": "boolean"}}}}}},
               "WhoAmI": {"description": "the token", "content": {"application/json": {"schema": {
                 "type": "object", "required": ["name", "admin", "projects"], "properties": {
                   "name": {"type": "string"}, "admin": {"type": "boolean"},
@@ -88,9 +138,17 @@ enum ServerAPIDocument {
             "schemas": {
               "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object",
                 "required": ["code", "message"], "properties": {
-                  "code": {"enum": ["bad_request", "unauthenticated", "forbidden", "not_found", "too_large",
+                  "code": {"enum": ["bad_request", "unauthenticated", "forbidden", "not_found", "conflict", "gone", "too_large",
                                     "too_many_requests", "storage", "configuration"]},
                   "message": {"type": "string"}}}}},
+              "Session": {"type": "object",
+                "required": ["id", "project", "run_id", "key_fingerprint", "created_at", "expires_at", "batches", "bytes"],
+                "properties": {"id": {"type": "string"}, "project": {"type": "string"}, "run_id": {"type": "string"},
+                  "key_fingerprint": {"type": "string"}, "created_at": {"type": "number"}, "expires_at": {"type": "number"},
+                  "closed_at": {"type": ["number", "null"]}, "batches": {"type": "integer"}, "bytes": {"type": "integer"}}},
+              "StoredBatch": {"type": "object", "required": ["cursor", "producer", "seq", "size", "sha256"], "properties": {
+                "cursor": {"type": "integer"}, "producer": {"type": "string"}, "seq": {"type": "integer", "minimum": 0},
+                "size": {"type": "integer"}, "sha256": {"type": "string"}}},
               "ProjectSummary": {"type": "object", "required": ["name", "jobs", "runs"], "properties": {
                 "name": {"type": "string"}, "jobs": {"type": "integer"}, "runs": {"type": "integer"},
                 "last_registered_at": {"type": ["number", "null"]}}},

@@ -67,6 +67,48 @@ class Server:
         return json.loads(body)
 
 
+class APIDocument:
+    """The server's OpenAPI document (``GET /api/v1/openapi.json``), to validate answers against."""
+
+    def __init__(self, server: Server) -> None:
+        from referencing import Registry, Resource
+        from referencing.jsonschema import DRAFT202012
+
+        self.document = server.get("/api/v1/openapi.json", None)
+        # The whole document as one resource: the response schemas' `$ref`s resolve inside it.
+        self.registry = Registry().with_resource("urn:roar-api", Resource(contents=self.document,
+                                                                          specification=DRAFT202012))
+
+    def check(self, route: str, method: str, status: int, answer: bytes) -> None:
+        """``answer`` (JSON) fits the schema the document gives ``route`` for ``status``."""
+        from jsonschema import Draft202012Validator
+
+        response = self.document["paths"][route][method]["responses"][str(status)]
+        while "$ref" in response:
+            response = self.document["components"]["responses"][response["$ref"].rsplit("/", 1)[-1]]
+        schema = response["content"]["application/json"]["schema"]
+        reference = schema["$ref"] if "$ref" in schema else "#" + self._pointer(schema)
+        validator = Draft202012Validator({"$ref": "urn:roar-api" + reference}, registry=self.registry)
+        errors = sorted(validator.iter_errors(json.loads(answer)), key=str)
+        assert not errors, (route, status, [e.message for e in errors][:5])
+
+    def _pointer(self, schema: dict[str, Any]) -> str:
+        """The JSON pointer of an inline schema object inside the document (found by identity)."""
+        def walk(node: Any, pointer: str) -> str | None:
+            if node is schema:
+                return pointer
+            items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else []
+            for key, child in items:
+                found = walk(child, f"{pointer}/{str(key).replace('~', '~0').replace('/', '~1')}")
+                if found is not None:
+                    return found
+            return None
+
+        found = walk(self.document, "")
+        assert found is not None
+        return found
+
+
 def start_server(roar: Path, data: Path, *extra: str, database: str | None = None) -> Server:
     data.mkdir(parents=True, exist_ok=True)
     server = Server(roar=roar, data=data, database=database, log=data / "server.log")

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from fixtures_postgres import postgres_bin
 from fixtures_ray import SCENARIOS, loopback_env, python_exe
-from fixtures_server import Server, roar_server, start_server, stop_server  # noqa: F401  (fixture)
+from fixtures_server import APIDocument, Server, roar_server, start_server, stop_server  # noqa: F401  (fixture)
 from roar_cli import Project, roar_binary
 
 pytestmark = pytest.mark.skipif(roar_binary() is None, reason="roar is not built: run scripts/build first")
@@ -315,31 +315,15 @@ def test_auth_failures_are_rate_limited_then_sigterm_stops_the_server(tmp_path: 
 
 
 def test_answers_match_the_openapi_document(published: Published) -> None:
-    from jsonschema import Draft202012Validator
-    from referencing import Registry, Resource
-    from referencing.jsonschema import DRAFT202012
-
     server, token = published.server, published.writer
-    document = server.get("/api/v1/openapi.json", None)
-    assert document["openapi"].startswith("3.1")
-    # The whole document as one resource: the response schemas' `$ref`s resolve inside it.
-    registry = Registry().with_resource("urn:roar-api", Resource(contents=document, specification=DRAFT202012))
-
-    def schema_of(path: str, method: str, status: int) -> dict[str, Any]:
-        response = document["paths"][path][method]["responses"][str(status)]
-        while "$ref" in response:
-            response = document["components"]["responses"][response["$ref"].rsplit("/", 1)[-1]]
-        schema = response["content"]["application/json"]["schema"]
-        return {"$ref": "urn:roar-api#" + json_pointer(document, schema)} if "$ref" not in schema else {
-            "$ref": "urn:roar-api" + schema["$ref"]}
+    api = APIDocument(server)
+    assert api.document["openapi"].startswith("3.1")
 
     def check(route: str, path: str, method: str = "get", want: int = 200, body: bytes | None = None,
               who: str | None = token) -> None:
         status, _, answer = server.request(method.upper(), path, who, body)
         assert status == want, (path, status, answer[:500])
-        validator = Draft202012Validator(schema_of(route, method, status), registry=registry)
-        errors = sorted(validator.iter_errors(json.loads(answer)), key=str)
-        assert not errors, (path, [e.message for e in errors][:5])
+        api.check(route, method, status, answer)
 
     base = f"/api/v1/projects/{PROJECT}"
     job = published.dag["jobs"][1]
@@ -360,20 +344,3 @@ def test_answers_match_the_openapi_document(published: Published) -> None:
     check(p + "/register", base + "/register", "post", body=register)
     check(p + "/register", base + "/register", "post", want=400, body=b"[]")
     check("/healthz", "/healthz", who=None)
-
-
-def json_pointer(document: dict[str, Any], schema: dict[str, Any]) -> str:
-    """The JSON pointer of an inline schema object inside the document (found by identity)."""
-    def walk(node: Any, pointer: str) -> str | None:
-        if node is schema:
-            return pointer
-        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else []
-        for key, child in items:
-            found = walk(child, f"{pointer}/{str(key).replace('~', '~0').replace('/', '~1')}")
-            if found is not None:
-                return found
-        return None
-
-    found = walk(document, "")
-    assert found is not None
-    return found

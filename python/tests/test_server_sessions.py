@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from fixtures_postgres import postgres_bin
-from fixtures_server import Server, roar_server  # noqa: F401  (fixture)
+from fixtures_server import APIDocument, Server, roar_server  # noqa: F401  (fixture)
 from roar_cli import roar_binary
 from sealed_batches import new_run_key, open_batch, seal
 
@@ -166,3 +166,28 @@ def database_bytes(server: Server) -> bytes:
         return subprocess.run([str(bin_dir / "pg_dump"), server.database], capture_output=True, check=True,
                               timeout=120).stdout
     return b"".join(p.read_bytes() for p in server.data.glob("lineage.db*"))
+
+
+def test_session_answers_match_the_openapi_document(session: Session, roar_server: Server) -> None:
+    api = APIDocument(roar_server)
+    sessions, one = "/api/v1/sessions/{session}", f"/api/v1/sessions/{session.id}"
+    filed = "/api/v1/sessions/{session}/batches/{producer}/{seq}"
+    data = session.batch("node-a", 0)
+    for want in (201, 200, 409):
+        status, _, answer = roar_server.request("PUT", f"{one}/batches/node-a/0", session.capability,
+                                                data if want != 409 else session.batch("node-a", 0))
+        assert status == want
+        api.check(filed, "put", status, answer)
+    for route, path, method, who, want in [
+        (sessions, one, "get", session.writer, 200),
+        (sessions + "/batches", one + "/batches", "get", session.writer, 200),
+        (sessions + "/batches", one + "/batches", "get", session.capability, 403),
+        (sessions + "/renew", one + "/renew", "post", session.writer, 200),
+        (sessions + "/close", one + "/close", "post", session.writer, 200),
+    ]:
+        status, _, answer = roar_server.request(method.upper(), path, who, b"{}" if method == "post" else None)
+        assert status == want, (path, answer)
+        api.check(route, method, status, answer)
+    status, _, answer = roar_server.request("POST", f"/api/v1/projects/{PROJECT}/sessions", session.writer,
+                                            json.dumps({"run_id": "r2", "key_fingerprint": "2" * 64}).encode())
+    api.check("/api/v1/projects/{project}/sessions", "post", status, answer)
