@@ -117,7 +117,7 @@ let package = Package(
         .target(
             name: "RoarServer",
             dependencies: [
-                "RoarCore", "RoarTransport",
+                "RoarCore", "RoarTransport", "RoarExport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),

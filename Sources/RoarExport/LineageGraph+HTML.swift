@@ -76,7 +76,7 @@ public enum WebPage {
         return String(decoding: escaped, as: UTF8.self)
     }
 
-    static func htmlEscaped(_ text: String) -> String {
+    public static func htmlEscaped(_ text: String) -> String {
         text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
             .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
     }

@@ -37,10 +37,12 @@ public enum LineageServer {
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: .init(string: metrics.exposition())))
         }
         router.get("api/v1/openapi.json") { _, _ in JSONResponse.raw(ServerAPIDocument.openAPI) }
-        let api = router.group("api/v1").add(
-            middleware: BearerAuthentication(
-                storage: storage, failures: AuthFailureLimit(limit: configuration.authenticationFailureLimit),
-                metrics: metrics))
+        let authentication = BearerAuthentication(
+            storage: storage, failures: AuthFailureLimit(limit: configuration.authenticationFailureLimit),
+            metrics: metrics)
+        WebViewRoutes(storage: storage, isSecure: configuration.tlsCertificatePath != nil)
+            .add(to: router, authentication: authentication)
+        let api = router.group("api/v1").add(middleware: authentication)
         LineageRoutes(storage: storage, metrics: metrics, maximumBodyBytes: configuration.maximumBodyBytes).add(to: api)
         SessionRoutes(storage: storage, maximumBodyBytes: configuration.maximumBodyBytes).add(to: api)
         return router

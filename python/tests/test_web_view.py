@@ -243,3 +243,37 @@ def test_the_command_writes_where_it_says_and_asks_for_graphviz_when_it_is_missi
     assert no_dot.returncode != 0
     assert "install Graphviz" in no_dot.stderr and "apt-get install graphviz" in no_dot.stderr
     assert not (project.root / "x.html").exists()
+
+
+def test_roar_serve_serves_the_same_page_for_a_registered_run(fanout: Fanout, browser: Any,
+                                                               tmp_path: Path) -> None:
+    """The page from `roar serve` (docs/web-view.md): sign in once with the token, then the run's
+    page shows what the offline file shows."""
+    from fixtures_server import start_server, stop_server
+
+    binary = roar_binary()
+    assert binary is not None
+    server = start_server(binary, tmp_path / "server")
+    try:
+        token = server.token("viewer", writer=("web",))
+        fanout.project.cli("register", "--server", server.url, "--project", "web", env={"ROAR_TOKEN": token})
+        (run,) = [j for j in fanout.dag["jobs"] if j["role"] == "run"]
+        browser.get(f"{server.url}/projects/web/runs/{run['uid']}")
+        WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.ID, "token"))
+        assert "/login" in browser.current_url
+        browser.find_element(By.ID, "token").send_keys(token)
+        browser.find_element(By.ID, "sign-in").click()
+        WebDriverWait(browser, 60).until(lambda d: d.execute_script("return document.body.dataset.ready") == "1")
+        assert browser.current_url == f"{server.url}/projects/web/runs/{run['uid']}"
+        (group,) = browser.find_elements(By.CSS_SELECTOR, '[data-kind="group"]')
+        assert f"web_fanout.clean ×{TASKS}" in text(group) and "2 failed" in text(group)
+        assert len(browser.find_elements(By.CSS_SELECTOR, "[data-node-id]")) == 3
+        browser.save_screenshot(str(SCREENSHOT.with_name("web-view-served.png")))
+        # The API still wants the header: the browser's cookie opens the pages only.
+        status = browser.execute_script(
+            "return fetch('/api/v1/projects', {credentials: 'include'}).then(r => r.status).catch(() => 'refused')")
+        assert status in (401, "refused")
+        status, _, _ = server.request("GET", f"/projects/web/runs/{run['uid']}", "roar_" + "D" * 43)
+        assert status == 401
+    finally:
+        assert stop_server(server) == 0

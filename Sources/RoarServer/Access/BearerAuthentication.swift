@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import Synchronization
 
@@ -10,6 +11,30 @@ struct BearerAuthentication: RouterMiddleware {
     let storage: any LineageStorage
     let failures: AuthFailureLimit
     let metrics: ServerMetrics
+    /// A cookie that may stand in for the header (the web view's pages only; never the API).
+    var cookie: String? = nil
+
+    func acceptingCookie(_ name: String) -> BearerAuthentication {
+        var copy = self
+        copy.cookie = name
+        return copy
+    }
+
+    /// The person a token is (not a capability); counts a failure against the address.
+    func identity(of token: String, from context: LineageRequestContext) async throws -> Identity? {
+        let address = context.remoteAddress?.ipAddress ?? "unknown"
+        if failures.isBlocked(address) {
+            throw ServerError(.tooManyRequests, "too many failed authentications from \(address): wait a minute")
+        }
+        guard AccessToken.isWellFormed(token),
+            let identity = try await storage.identity(tokenDigest: AccessToken.digest(of: token))
+        else {
+            failures.record(address)
+            metrics.authenticationFailed()
+            return nil
+        }
+        return identity
+    }
 
     func handle(
         _ request: Request, context: LineageRequestContext,
@@ -19,7 +44,24 @@ struct BearerAuthentication: RouterMiddleware {
         if failures.isBlocked(address) {
             throw ServerError(.tooManyRequests, "too many failed authentications from \(address): wait a minute")
         }
+        if let cookie, request.headers[.authorization] == nil, let token = request.cookies[cookie]?.value {
+            guard let identity = try await identity(of: token, from: context) else {
+                throw ServerError(.unauthenticated, "the token of this browser is no longer valid: sign in at /login")
+            }
+            var context = context
+            context.identity = identity
+            return try await next(request, context)
+        }
         guard let header = request.headers[.authorization] else {
+            if cookie != nil {
+                // A browser without its cookie: to the sign-in page, and back here after it.
+                var headers = HTTPFields()
+                headers[.location] =
+                    "/login?next="
+                    + (request.uri.path.addingPercentEncoding(
+                        withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "/-_.~"))) ?? "/")
+                return Response(status: .seeOther, headers: headers)
+            }
             failures.record(address)
             metrics.authenticationFailed()
             throw ServerError(

@@ -32,6 +32,9 @@ public protocol LineageStorage: FragmentSessionStorage {
     /// Jobs upstream (what the start came from) or downstream (what used it), up to `depth` edges away.
     func lineage(project: String, start: LineageStart, direction: LineageDirection, depth: Int)
         async throws(ServerError) -> LineageResult
+    /// The job documents of one run — the run and every job under it by parent — and the edges
+    /// among them; nil when there is no such job.
+    func runDocuments(project: String, runUID: String) async throws(ServerError) -> RunDocuments?
     /// Jobs whose function or command contains `text`, or that read or wrote a path starting with it.
     func search(project: String, text: String, page: PageRequest) async throws(ServerError) -> Page<JobSummary>
 }
@@ -166,6 +169,12 @@ public struct JobSummary: Sendable, Codable, Hashable {
         case parentUID = "parent_uid"
         case startedAt = "started_at"
     }
+}
+
+public struct RunDocuments: Sendable {
+    /// `roar.dag/1` job objects as registered.
+    public var documents: [String]
+    public var edges: [LineageEdgeRecord]
 }
 
 public struct JobDetail: Sendable {

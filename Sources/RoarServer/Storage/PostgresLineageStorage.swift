@@ -292,6 +292,35 @@ public final class PostgresLineageStorage: LineageStorage {
         }
     }
 
+    public func runDocuments(project: String, runUID: String) async throws(ServerError) -> RunDocuments? {
+        try await run("read run \(runUID)") { connection, logger in
+            let tree = """
+                WITH RECURSIVE tree(uid) AS (
+                    SELECT uid FROM jobs WHERE project = $1 AND uid = $2
+                    UNION SELECT j.uid FROM jobs j JOIN tree t ON j.parent_uid = t.uid WHERE j.project = $1)
+                """
+            var binds = PostgresBindings()
+            binds.append(project)
+            binds.append(runUID)
+            let documents = try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: tree + " SELECT document FROM jobs WHERE project = $1 AND uid IN (SELECT uid FROM tree)"
+                        + " ORDER BY started_at, uid", binds: binds), logger: logger
+            ).collect().map { try $0.decode(String.self) }
+            guard !documents.isEmpty else { return nil }
+            let edges = try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: tree + " SELECT from_uid, to_uid, path FROM edges WHERE project = $1"
+                        + " AND to_uid IN (SELECT uid FROM tree) AND from_uid IN (SELECT uid FROM tree)", binds: binds),
+                logger: logger
+            ).collect().map { row in
+                let (from, to, path) = try row.decode((String, String, String).self)
+                return LineageEdgeRecord(from: from, to: to, path: path)
+            }
+            return RunDocuments(documents: documents, edges: edges)
+        }
+    }
+
     /// The `refs` condition for a path or a digest (prefix), with `$` placeholders from `first`.
     static func referenceCondition(_ query: ArtifactQuery) -> (String, String) {
         switch query {

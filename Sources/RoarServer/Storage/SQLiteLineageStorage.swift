@@ -291,6 +291,28 @@ public final class SQLiteLineageStorage: LineageStorage {
         }
     }
 
+    public func runDocuments(project: String, runUID: String) async throws(ServerError) -> RunDocuments? {
+        try await reading("read run \(runUID)") { db in
+            let tree = """
+                WITH RECURSIVE tree(uid) AS (
+                    SELECT uid FROM jobs WHERE project = ?1 AND uid = ?2
+                    UNION SELECT j.uid FROM jobs j JOIN tree t ON j.parent_uid = t.uid WHERE j.project = ?1)
+                """
+            let documents = try String.fetchAll(
+                db,
+                sql: tree + " SELECT document FROM jobs WHERE project = ?1 AND uid IN tree ORDER BY started_at, uid",
+                arguments: [project, runUID])
+            guard !documents.isEmpty else { return nil }
+            let edges = try Row.fetchAll(
+                db,
+                sql: tree
+                    + " SELECT from_uid, to_uid, path FROM edges WHERE project = ?1 AND to_uid IN tree AND from_uid IN tree",
+                arguments: [project, runUID]
+            ).map { LineageEdgeRecord(from: $0["from_uid"], to: $0["to_uid"], path: $0["path"]) }
+            return RunDocuments(documents: documents, edges: edges)
+        }
+    }
+
     public func artifactUses(project: String, query: ArtifactQuery, page: PageRequest) async throws(ServerError)
         -> Page<ArtifactUse>
     {
