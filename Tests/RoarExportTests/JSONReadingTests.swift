@@ -24,7 +24,8 @@ struct JSONReadingTests {
                 Ref(
                     path: "/w/ds", kind: .composite, hashes: ["blake3_merkle": "mm"], capture: "composite",
                     isClusterOnly: true,
-                    components: [CompositeComponent(name: "part-0.parquet", algorithm: "blake3", digest: "cc", size: 5)])
+                    components: [CompositeComponent(name: "part-0.parquet", algorithm: "blake3", digest: "cc", size: 5)]
+                )
             ],
             deletes: ["/w/old"])
         let data = try JSONSerialization.data(withJSONObject: LineageGraph.jsonObject(for: recorded))
