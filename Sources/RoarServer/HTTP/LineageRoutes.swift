@@ -34,16 +34,7 @@ struct LineageRoutes {
 
     func register(_ request: Request, _ context: LineageRequestContext) async throws -> Response {
         let project = try self.project(context, needs: .writer)
-        let body: ByteBuffer
-        do {
-            body = try await request.body.collect(upTo: maximumBodyBytes)
-        } catch is NIOTooManyBytesError {
-            throw ServerError(
-                .tooLarge,
-                "the body is larger than \(maximumBodyBytes / (1 << 20)) MiB (`roar serve --max-body-mib`): send smaller batches"
-            )
-        }
-        let batch = try RegisterPayload.decode(Array(buffer: body))
+        let batch = try RegisterPayload.decode(try await RequestBodies.bytes(request, limit: maximumBodyBytes))
         let outcome = try await storage.register(batch, project: project)
         metrics.registered(outcome)
         return try JSONResponse.encode(outcome)

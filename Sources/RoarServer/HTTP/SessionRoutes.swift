@@ -37,7 +37,7 @@ struct SessionRoutes {
         guard identity.may(.writer, project: project) else {
             throw ServerError(.forbidden, "token \(identity.name) may not write project \(project)")
         }
-        let body = try await JSONBody.read(request, limit: 64 << 10)
+        let body = try await RequestBodies.jsonObject(request, limit: 64 << 10)
         var reader = FieldReader(path: "")
         let runID = try reader.identifier(body, "run_id")
         let fingerprint = try reader.string(body, "key_fingerprint")
@@ -67,7 +67,7 @@ struct SessionRoutes {
         guard let seq = context.parameters.get("seq").flatMap(UInt64.init) else {
             throw ServerError(.badRequest, "seq: expected the batch's sequence number (an unsigned integer)")
         }
-        let bytes = Array(buffer: try await Self.body(request, limit: maximumBodyBytes))
+        let bytes = try await RequestBodies.bytes(request, limit: maximumBodyBytes)
         let header: SealedBatchHeader
         do {
             header = try SealedBatchHeader(reading: bytes)
@@ -120,7 +120,7 @@ struct SessionRoutes {
 
     func renew(_ request: Request, _ context: LineageRequestContext) async throws -> Response {
         let session = try await ownedSession(context, needs: .writer)
-        let body = try await JSONBody.read(request, limit: 64 << 10)
+        let body = try await RequestBodies.jsonObject(request, limit: 64 << 10)
         let ttl = try Self.timeToLive(body, FieldReader(path: ""))
         try await storage.updateSession(
             id: session.id, expiresAt: Date().timeIntervalSince1970 + Double(ttl), closedAt: nil)
@@ -187,28 +187,5 @@ struct SessionRoutes {
     static func newSessionID() -> String {
         var generator = SystemRandomNumberGenerator()
         return (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
-    }
-
-    static func body(_ request: Request, limit: Int) async throws -> ByteBuffer {
-        do {
-            return try await request.body.collect(upTo: limit)
-        } catch is NIOTooManyBytesError {
-            throw ServerError(
-                .tooLarge, "the body is larger than \(limit / (1 << 20)) MiB (`roar serve --max-body-mib`)")
-        }
-    }
-}
-
-/// A small JSON object body, checked.
-enum JSONBody {
-    static func read(_ request: Request, limit: Int) async throws -> [String: JSONValue] {
-        let buffer = try await SessionRoutes.body(request, limit: limit)
-        let value: JSONValue
-        do {
-            value = try JSONDecoder().decode(JSONValue.self, from: Data(Array(buffer: buffer)))
-        } catch {
-            throw ServerError(.badRequest, "the body is not JSON: \(RegisterPayload.describe(error))")
-        }
-        return try FieldReader(path: "").object(value)
     }
 }

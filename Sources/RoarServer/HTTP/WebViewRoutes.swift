@@ -51,7 +51,7 @@ struct WebViewRoutes {
     func login(_ request: Request, _ context: LineageRequestContext, _ authentication: BearerAuthentication)
         async throws -> Response
     {
-        let form = FormBody.decode(String(buffer: try await SessionRoutes.body(request, limit: 8 << 10)))
+        let form = try await RequestBodies.form(request, limit: 8 << 10)
         let next = Self.safeNext(form["next"])
         let token = (form["token"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         guard try await authentication.identity(of: token, from: context) != nil else {
@@ -91,19 +91,5 @@ struct WebViewRoutes {
         var headers = HTTPFields()
         headers[.contentType] = "text/html; charset=utf-8"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: .init(string: html)))
-    }
-}
-
-/// `application/x-www-form-urlencoded` bodies.
-enum FormBody {
-    static func decode(_ text: String) -> [String: String] {
-        var fields: [String: String] = [:]
-        for pair in text.split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1).map {
-                String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? ""
-            }
-            if let name = parts.first { fields[name] = parts.count > 1 ? parts[1] : "" }
-        }
-        return fields
     }
 }
