@@ -124,6 +124,8 @@ def start_server(roar: Path, data: Path, *extra: str, database: str | None = Non
         raise AssertionError(f"roar serve did not start: {line!r}\n{server.log.read_text()}")
     server.url = line.split("listening on ", 1)[1].split()[0]
     assert server.url.startswith(("http://127.0.0.1:", "https://127.0.0.1:")), server.url
+    if server.url.startswith("https://"):
+        return server  # the caller checks it with its certificate
     deadline = time.monotonic() + 10
     while True:
         try:

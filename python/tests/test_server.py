@@ -344,3 +344,47 @@ def test_answers_match_the_openapi_document(published: Published) -> None:
     check(p + "/register", base + "/register", "post", body=register)
     check(p + "/register", base + "/register", "post", want=400, body=b"[]")
     check("/healthz", "/healthz", who=None)
+
+
+def test_tls_serves_https_with_the_given_certificate(tmp_path: Path) -> None:
+    import datetime
+    import ipaddress
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    import ipaddress
+
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
+                   .not_valid_after(now + datetime.timedelta(hours=1))
+                   .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                                  critical=False)
+                   .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    binary = roar_binary()
+    assert binary is not None
+    server = start_server(binary, tmp_path / "data", "--tls-cert", str(cert_path), "--tls-key", str(key_path))
+    try:
+        assert server.url.startswith("https://127.0.0.1:")
+        context = ssl.create_default_context(cafile=str(cert_path))
+        with urllib.request.urlopen(server.url + "/healthz", context=context, timeout=30) as response:
+            assert json.loads(response.read()) == {"status": "ok"}
+        with pytest.raises(urllib.error.URLError):  # not trusted without the certificate
+            urllib.request.urlopen(server.url + "/healthz", context=ssl.create_default_context(), timeout=30)
+    finally:
+        assert stop_server(server) == 0
+    refused = subprocess.run([str(binary), "serve", "--port", "0", "--data", str(tmp_path / "d2"), "--tls-cert",
+                              str(cert_path)], capture_output=True, text=True, timeout=60)
+    assert refused.returncode != 0 and "--tls-key" in refused.stderr
