@@ -9,14 +9,15 @@ struct Dag: ParsableCommand {
         abstract: "The lineage graph of the project: jobs and what connects them.",
         discussion: """
             Formats: text (default), json (the roar.dag/1 contract of docs/dag-json.md, for \
-            scripts), dot (Graphviz: `roar dag --format dot | dot -Tsvg > dag.svg`), mermaid.
+            scripts), dot (Graphviz: `roar dag --format dot | dot -Tsvg > dag.svg`), mermaid, \
+            openlineage and prov (the whole project, as `roar export --all`).
             """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
-        case text, json, dot, mermaid
+        case text, json, dot, mermaid, openlineage, prov
     }
 
-    @Option(name: .shortAndLong, help: "Output format: text, json, dot or mermaid.")
+    @Option(name: .shortAndLong, help: "Output format: text, json, dot, mermaid, openlineage or prov.")
     var format: Format = .text
 
     func run() throws {
@@ -32,6 +33,9 @@ struct Dag: ParsableCommand {
             print(graph.mermaid())
         case .text:
             printText(graph, project: context.project)
+        case .openlineage, .prov:
+            let export = format == .prov ? Export.Format.prov : .openlineage
+            print(Export.render(graph, selection: nil, format: export, project: context.project), terminator: "")
         }
     }
 

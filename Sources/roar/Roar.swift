@@ -19,10 +19,11 @@ struct Roar: ParsableCommand {
               roar show @3             one step: its jobs, inputs and outputs
               roar dag                 the whole graph (text, json, dot, mermaid)
               roar lineage out.csv     where a file came from (or --downstream: what used it)
+              roar export --format openlineage   the newest run as OpenLineage events (or prov)
             """,
         subcommands: [
             Init.self, Run.self, Fetch.self, Recover.self, Status.self, Log.self, Show.self, Dag.self, Lineage.self,
-            Config.self, Hash.self,
+            Export.self, Config.self, Hash.self,
         ]
     )
 }

@@ -1,0 +1,100 @@
+import ArgumentParser
+import Foundation
+import RoarCapture
+import RoarCore
+import RoarExport
+import RoarStore
+
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Export steps as OpenLineage events or a W3C PROV-JSON document.",
+        discussion: """
+            STEPS are `@N`: each selects that step's jobs and every Ray task below them (@1 is a \
+            `roar run` and all of its tasks). Without STEPS the newest `roar run` is exported; --all \
+            exports every step (as `roar dag --format openlineage|prov` does).
+
+            openlineage: OpenLineage 2-0-2 RunEvents, one JSON object per line (NDJSON), in time \
+            order: per job a START, then COMPLETE (ok), FAIL (failed) or ABORT (killed, partial) with \
+            its inputs and outputs. Run ids are UUIDs derived from the job uid, so exporting twice \
+            gives the same bytes. Datasets are named as OpenLineage names them: `file://<host>` + \
+            absolute path, `s3://<bucket>` + key; roar's digests are in the `roar_hashes` facet \
+            (schema: docs/schemas/). A composite lists at most 64 parts; an event at most 500 \
+            datasets (the rest come in RUNNING events before the terminal one). docs/openlineage.md
+
+            prov: one PROV-JSON document: jobs are activities, each path version an entity (its \
+            digests as attributes), with used, wasGeneratedBy, wasInformedBy (along lineage edges), \
+            wasDerivedFrom (outputs from the same job's inputs) and wasAssociatedWith an agent \
+            `<user>@<host>` (the user is the one exporting: the store does not record it). docs/prov.md
+
+            Examples:
+              roar export --format openlineage -o events.ndjson     the newest run
+              roar export --format prov @3 @4                       two steps and their tasks
+              roar export --format openlineage --all | wc -l         every step
+            """)
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case openlineage, prov
+    }
+
+    @Option(name: .shortAndLong, help: "openlineage (NDJSON RunEvents) or prov (PROV-JSON).")
+    var format: Format
+
+    @Argument(help: "Steps to export, `@N` (default: the newest `roar run`).")
+    var steps: [String] = []
+
+    @Flag(help: "Export every step.")
+    var all = false
+
+    @Option(name: .shortAndLong, help: "Write to FILE instead of standard output.")
+    var output: String?
+
+    func validate() throws {
+        if all, !steps.isEmpty { throw ValidationError("give steps or --all, not both") }
+        for step in steps where Self.stepNumber(step) == nil {
+            throw ValidationError("'\(step)' is not a step: use @ and a number, e.g. @3")
+        }
+    }
+
+    static func stepNumber(_ text: String) -> Int? {
+        guard text.hasPrefix("@"), let number = Int(text.dropFirst()), number >= 0 else { return nil }
+        return number
+    }
+
+    func run() throws {
+        let context = try ProjectContext.open()
+        let graph = try context.store.graph()
+        var selection: [RecordedJob]?
+        if !all {
+            let numbers = steps.isEmpty ? graph.latestRunStep.map { [$0] } ?? [] : steps.compactMap(Self.stepNumber)
+            let known = Set(graph.jobs.compactMap(\.job.step))
+            if let missing = numbers.first(where: { !known.contains($0) }) {
+                throw Failure("no step @\(missing) (see `roar log`)")
+            }
+            selection = graph.jobs(inSteps: Set(numbers))
+        }
+        let text = Self.render(graph, selection: selection, format: format, project: context.project)
+        guard let output else {
+            print(text, terminator: "")
+            return
+        }
+        do {
+            try text.write(toFile: output, atomically: true, encoding: .utf8)
+        } catch {
+            throw Failure("could not write \(output): \(error.localizedDescription)")
+        }
+    }
+
+    /// The export of `selection` (every job when nil); `roar dag --format openlineage|prov` calls it too.
+    static func render(_ graph: LineageGraph, selection: [RecordedJob]?, format: Format, project: Project) -> String {
+        let hostname = TracedRun.hostname()
+        switch format {
+        case .openlineage:
+            let name = project.directory.split(separator: "/").last.map(String.init) ?? "project"
+            return graph.openLineageNDJSON(
+                for: selection, options: OpenLineageOptions(projectName: name, hostname: hostname))
+        case .prov:
+            let user = ProcessInfo.processInfo.environment["USER"] ?? "unknown"
+            return graph.provJSON(for: selection, options: PROVOptions(user: user, hostname: hostname))
+        }
+    }
+}
