@@ -91,7 +91,7 @@ struct PROVBuilder {
 
     mutating func relate(_ kind: String, _ fields: [String: JSONValue]) {
         counter += 1
-        relations[kind, default: [:]]["_:" + kind.prefix(3) + String(counter)] = .object(fields)
+        relations[kind, default: [:]]["_:" + kind + String(counter)] = .object(fields)
     }
 
     mutating func document(for selection: [RecordedJob]) -> JSONValue {

@@ -5,6 +5,10 @@ import RoarCore
 import RoarExport
 import RoarStore
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Export steps as OpenLineage events or a W3C PROV-JSON document.",
@@ -27,9 +31,9 @@ struct Export: ParsableCommand {
             `<user>@<host>` (the user is the one exporting: the store does not record it). docs/prov.md
 
             Examples:
-              roar export --format openlineage -o events.ndjson     the newest run
-              roar export --format prov @3 @4                       two steps and their tasks
-              roar export --format openlineage --all | wc -l         every step
+              roar export -f openlineage -o events.ndjson   the newest run
+              roar export -f prov @3 @4                      two steps, their tasks
+              roar export -f openlineage --all | wc -l       every step
             """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
@@ -84,6 +88,12 @@ struct Export: ParsableCommand {
         }
     }
 
+    /// The name of the current user from the password database, when `$USER` is not set.
+    static func loginName() -> String {
+        guard let entry = getpwuid(getuid()), let name = entry.pointee.pw_name else { return "uid-\(getuid())" }
+        return String(cString: name)
+    }
+
     /// The export of `selection` (every job when nil); `roar dag --format openlineage|prov` calls it too.
     static func render(_ graph: LineageGraph, selection: [RecordedJob]?, format: Format, project: Project) -> String {
         let hostname = TracedRun.hostname()
@@ -93,7 +103,7 @@ struct Export: ParsableCommand {
             return graph.openLineageNDJSON(
                 for: selection, options: OpenLineageOptions(projectName: name, hostname: hostname))
         case .prov:
-            let user = ProcessInfo.processInfo.environment["USER"] ?? "unknown"
+            let user = ProcessInfo.processInfo.environment["USER"] ?? Self.loginName()
             return graph.provJSON(for: selection, options: PROVOptions(user: user, hostname: hostname))
         }
     }

@@ -32,8 +32,8 @@ struct PROVExportTests {
         let activities = section("activity")
         #expect(activities.count == 5)
         guard case .object(let run)? = activities["job:0f0e0d0c0b0a0908"] else { throw PROVFailure() }
-        #expect(run["prov:startTime"] == .string("2026-11-28T16:00:00.500000Z"))
-        #expect(run["prov:endTime"] == .string("2026-11-28T16:00:02.750000Z"))
+        #expect(run["prov:startTime"] == .string("2026-11-27T16:00:00.500000Z"))
+        #expect(run["prov:endTime"] == .string("2026-11-27T16:00:02.750000Z"))
         guard case .object(let slow)? = activities["job:4d5e6f7a8b9c0d1e"] else { throw PROVFailure() }
         #expect(slow["prov:endTime"] == nil)
     }

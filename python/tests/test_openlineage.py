@@ -233,3 +233,23 @@ def test_every_recorded_ref_is_a_dataset(exported: Exported, events: list[dict[s
             expected = sorted(r["path"].split("/", 3)[3] if r["path"].startswith("s3://") else r["path"]
                               for r in job[side])
             assert names == expected, (job["command"], side)
+
+
+def test_the_validators_reject_broken_events(events: list[dict[str, Any]], registry: Registry) -> None:
+    """The checks above mean something: a bad runId, a bad time, a facet missing a required field, and
+    roar's facet with a wrong type are each rejected."""
+    event = next(e for e in events if e["eventType"] == "FAIL")
+    core = validator(registry, RUN_EVENT)
+    for path, value in ((("run", "runId"), "not-a-uuid"), (("eventTime",), "yesterday"), (("producer",), "no uri")):
+        broken = json.loads(json.dumps(event))
+        holder = broken
+        for key in path[:-1]:
+            holder = holder[key]
+        holder[path[-1]] = value
+        assert list(core.iter_errors(broken)), path
+    error = dict(event["run"]["facets"]["errorMessage"])
+    del error["programmingLanguage"]
+    assert list(validator(registry, error["_schemaURL"]).iter_errors(error))
+    dataset = next(d for d in event["outputs"] if "roar_hashes" in d["facets"])
+    hashes = dict(dataset["facets"]["roar_hashes"], size="big")
+    assert list(validator(registry, hashes["_schemaURL"]).iter_errors(hashes))
