@@ -253,3 +253,14 @@ def test_the_validators_reject_broken_events(events: list[dict[str, Any]], regis
     dataset = next(d for d in event["outputs"] if "roar_hashes" in d["facets"])
     hashes = dict(dataset["facets"]["roar_hashes"], size="big")
     assert list(validator(registry, hashes["_schemaURL"]).iter_errors(hashes))
+
+
+def test_help_teaches(exported: Exported) -> None:
+    text = exported.project.cli("export", "--help").stdout
+    for needle in ("openlineage", "prov", "NDJSON", "@N", "--all", "newest `roar run`", "docs/openlineage.md",
+                   "roar_hashes", "64 parts"):
+        assert needle in text, needle
+    dag_help = exported.project.cli("dag", "--help").stdout
+    assert "openlineage" in dag_help and "prov" in dag_help
+    both = exported.project.cli("export", "--format", "prov", "--all", "@1", check=False)
+    assert both.returncode != 0 and "not both" in both.stderr
