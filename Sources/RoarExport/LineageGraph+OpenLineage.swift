@@ -115,10 +115,19 @@ extension LineageGraph {
         return builder.events(for: selection ?? jobs)
     }
 
+    /// The same events, one at a time and in the same order, without holding them all: what a streamed
+    /// export (`roar export`) or a batching sender uses on a large store.
+    public func forEachOpenLineageEvent(
+        for selection: [RecordedJob]? = nil, options: OpenLineageOptions,
+        _ body: (OpenLineageEvent) throws -> Void
+    ) rethrows {
+        try OpenLineageBuilder(graph: self, options: options).forEachEvent(for: selection ?? jobs, body)
+    }
+
     /// The events as NDJSON: one JSON object per line, each line ending in `\n`.
     public func openLineageNDJSON(for selection: [RecordedJob]? = nil, options: OpenLineageOptions) -> String {
         var text = ""
-        for event in openLineageEvents(for: selection, options: options) {
+        forEachOpenLineageEvent(for: selection, options: options) { event in
             text += event.jsonLine()
             text += "\n"
         }
@@ -179,104 +188,109 @@ struct OpenLineageBuilder {
 
     // MARK: events
 
-    /// A pending event: its raw time and its place among the job's events, before times are made strict.
-    struct Pending {
+    /// One event to come: where it sits in time and which of its job's datasets it carries. Bodies are
+    /// built only when the event is emitted, so a streamed export holds one body at a time.
+    struct Slot {
         var time: Microseconds
         var jobPosition: Int
         var phase: Int
         var eventType: OpenLineageEvent.EventType
-        var job: Job
-        var body: [String: JSONValue]
+        /// The chunk of the job's datasets (`maxDatasetsPerEvent` each) the event carries; nil for none.
+        var chunk: Int?
+    }
+
+    /// Every job's slots, in time order (time, history position, phase), before times are made strict.
+    func slots(for selection: [RecordedJob]) -> [Slot] {
+        var slots: [Slot] = []
+        slots.reserveCapacity(selection.count * 2)
+        for (position, recorded) in selection.enumerated() {
+            let job = recorded.job
+            let start = Microseconds(seconds: job.startedAt)
+            let end = Microseconds(seconds: job.startedAt + max(0, job.durationSeconds ?? 0))
+            let count = recorded.inputs.count + recorded.outputs.count + recorded.deletes.count
+            let chunks = max(1, (count + options.maxDatasetsPerEvent - 1) / options.maxDatasetsPerEvent)
+            guard let terminal = Self.terminalType(job.status) else {
+                // Still running: the START is all there is, so it carries the datasets seen so far.
+                for chunk in 0..<chunks {
+                    slots.append(
+                        Slot(
+                            time: start, jobPosition: position, phase: chunk,
+                            eventType: chunk == 0 ? .start : .running, chunk: chunk))
+                }
+                continue
+            }
+            slots.append(Slot(time: start, jobPosition: position, phase: 0, eventType: .start, chunk: nil))
+            for chunk in 0..<chunks {
+                slots.append(
+                    Slot(
+                        time: end, jobPosition: position, phase: chunk + 1,
+                        eventType: chunk == chunks - 1 ? terminal : .running, chunk: chunk))
+            }
+        }
+        slots.sort { ($0.time, $0.jobPosition, $0.phase) < ($1.time, $1.jobPosition, $1.phase) }
+        return slots
+    }
+
+    /// Calls `body` with each event in order, building one at a time.
+    func forEachEvent(for selection: [RecordedJob], _ body: (OpenLineageEvent) throws -> Void) rethrows {
+        var previous = Int64.min
+        for slot in slots(for: selection) {
+            let time = Microseconds(previous == .min ? slot.time.value : max(slot.time.value, previous + 1))
+            previous = time.value
+            try body(event(selection[slot.jobPosition], slot: slot, time: time))
+        }
     }
 
     func events(for selection: [RecordedJob]) -> [OpenLineageEvent] {
-        var pending: [Pending] = []
-        pending.reserveCapacity(selection.count * 2)
-        for (position, recorded) in selection.enumerated() {
-            pending += events(for: recorded, position: position)
-        }
-        pending.sort { ($0.time, $0.jobPosition, $0.phase) < ($1.time, $1.jobPosition, $1.phase) }
         var events: [OpenLineageEvent] = []
-        events.reserveCapacity(pending.count)
-        var previous = Int64.min
-        for item in pending {
-            let time = Microseconds(max(item.time.value, previous == .min ? item.time.value : previous + 1))
-            previous = time.value
-            var body = item.body
-            body["eventTime"] = .string(time.rfc3339)
-            events.append(
-                OpenLineageEvent(
-                    eventType: item.eventType, eventTime: time, runID: runID(item.job), jobUID: item.job.uid,
-                    body: .object(body)))
-        }
+        forEachEvent(for: selection) { events.append($0) }
         return events
     }
 
-    func events(for recorded: RecordedJob, position: Int) -> [Pending] {
+    func event(_ recorded: RecordedJob, slot: Slot, time: Microseconds) -> OpenLineageEvent {
         let job = recorded.job
-        let start = Microseconds(seconds: job.startedAt)
-        let end = Microseconds(seconds: job.startedAt + max(0, job.durationSeconds ?? 0))
-        let host = self.root(of: job).hostname ?? options.hostname
-        var datasets: [(isInput: Bool, value: JSONValue)] =
-            recorded.inputs.map { (true, dataset($0, job: job, host: host, isInput: true)) }
-        datasets += recorded.outputs.map { (false, dataset($0, job: job, host: host, isInput: false)) }
-        datasets += recorded.deletes.map { (false, deletedDataset($0, job: job, host: host)) }
-        let chunks = stride(from: 0, to: max(datasets.count, 1), by: options.maxDatasetsPerEvent).map {
-            Array(datasets[min($0, datasets.count)..<min($0 + options.maxDatasetsPerEvent, datasets.count)])
-        }
-        let runFacets = self.runFacets(for: job)
-        let jobObject = self.jobObject(for: job)
-        func body(_ type: OpenLineageEvent.EventType, _ facets: [String: JSONValue], _ chunk: [(Bool, JSONValue)])
-            -> [String: JSONValue]
-        {
-            var object: [String: JSONValue] = [
-                "eventType": .string(type.rawValue),
-                "producer": .string(Vocabulary.producer),
-                "schemaURL": .string(Vocabulary.runEventSchema),
-                "run": .object(["runId": .string(runID(job)), "facets": .object(facets)]),
-                "job": jobObject,
-            ]
-            object["inputs"] = .array(chunk.filter(\.0).map(\.1))
-            object["outputs"] = .array(chunk.filter { !$0.0 }.map(\.1))
-            return object
-        }
-        guard let terminal = Self.terminalType(job.status) else {
-            // Still running: the START is all there is, so it carries the datasets seen so far.
-            var items = [Pending(time: start, jobPosition: position, phase: 0, eventType: .start, job: job, body: [:])]
-            items[0].body = body(.start, runFacets, chunks[0])
-            for (index, chunk) in chunks.dropFirst().enumerated() {
-                items.append(
-                    Pending(
-                        time: start, jobPosition: position, phase: index + 1, eventType: .running, job: job,
-                        body: body(.running, runFacets, chunk)))
+        var inputs: [JSONValue] = []
+        var outputs: [JSONValue] = []
+        if let chunk = slot.chunk {
+            let host = self.root(of: job).hostname ?? options.hostname
+            let first = chunk * options.maxDatasetsPerEvent
+            let last = first + options.maxDatasetsPerEvent
+            let outputStart = recorded.inputs.count
+            let deleteStart = outputStart + recorded.outputs.count
+            let end = min(last, deleteStart + recorded.deletes.count)
+            for index in stride(from: first, to: end, by: 1) {
+                if index < outputStart {
+                    inputs.append(dataset(recorded.inputs[index], job: job, host: host, isInput: true))
+                } else if index < deleteStart {
+                    outputs.append(dataset(recorded.outputs[index - outputStart], job: job, host: host, isInput: false))
+                } else {
+                    outputs.append(deletedDataset(recorded.deletes[index - deleteStart], job: job, host: host))
+                }
             }
-            return items
         }
-        var items = [
-            Pending(
-                time: start, jobPosition: position, phase: 0, eventType: .start, job: job,
-                body: body(.start, runFacets, []))
-        ]
-        for (index, chunk) in chunks.dropLast().enumerated() {
-            items.append(
-                Pending(
-                    time: end, jobPosition: position, phase: index + 1, eventType: .running, job: job,
-                    body: body(.running, runFacets, chunk)))
-        }
-        var terminalFacets = runFacets
-        if terminal != .complete, let message = errorMessage(for: job) {
-            terminalFacets["errorMessage"] = facet(
+        var runFacets = self.runFacets(for: job)
+        let isTerminal = slot.eventType == .fail || slot.eventType == .abort
+        if isTerminal, let message = errorMessage(for: job) {
+            runFacets["errorMessage"] = facet(
                 Vocabulary.errorMessageFacet,
                 [
                     "message": .string(capped(message)),
                     "programmingLanguage": .string(job.ray == nil ? "UNKNOWN" : "PYTHON"),
                 ])
         }
-        items.append(
-            Pending(
-                time: end, jobPosition: position, phase: chunks.count, eventType: terminal, job: job,
-                body: body(terminal, terminalFacets, chunks.last ?? [])))
-        return items
+        let runID = self.runID(job)
+        let body: [String: JSONValue] = [
+            "eventTime": .string(time.rfc3339),
+            "eventType": .string(slot.eventType.rawValue),
+            "producer": .string(Vocabulary.producer),
+            "schemaURL": .string(Vocabulary.runEventSchema),
+            "run": .object(["runId": .string(runID), "facets": .object(runFacets)]),
+            "job": jobObject(for: job),
+            "inputs": .array(inputs),
+            "outputs": .array(outputs),
+        ]
+        return OpenLineageEvent(
+            eventType: slot.eventType, eventTime: time, runID: runID, jobUID: job.uid, body: .object(body))
     }
 
     static func terminalType(_ status: Job.Status) -> OpenLineageEvent.EventType? {

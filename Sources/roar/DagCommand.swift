@@ -35,7 +35,9 @@ struct Dag: ParsableCommand {
             printText(graph, project: context.project)
         case .openlineage, .prov:
             let export = format == .prov ? Export.Format.prov : .openlineage
-            print(Export.render(graph, selection: nil, format: export, project: context.project), terminator: "")
+            let sink = try OutputSink(path: nil)
+            try Export.write(graph, selection: nil, format: export, project: context.project, to: sink)
+            try sink.close()
         }
     }
 

@@ -76,16 +76,9 @@ struct Export: ParsableCommand {
             }
             selection = graph.jobs(inSteps: Set(numbers))
         }
-        let text = Self.render(graph, selection: selection, format: format, project: context.project)
-        guard let output else {
-            print(text, terminator: "")
-            return
-        }
-        do {
-            try text.write(toFile: output, atomically: true, encoding: .utf8)
-        } catch {
-            throw Failure("could not write \(output): \(error.localizedDescription)")
-        }
+        let sink = try OutputSink(path: output)
+        try Self.write(graph, selection: selection, format: format, project: context.project, to: sink)
+        try sink.close()
     }
 
     /// The name of the current user from the password database, when `$USER` is not set.
@@ -94,17 +87,62 @@ struct Export: ParsableCommand {
         return String(cString: name)
     }
 
-    /// The export of `selection` (every job when nil); `roar dag --format openlineage|prov` calls it too.
-    static func render(_ graph: LineageGraph, selection: [RecordedJob]?, format: Format, project: Project) -> String {
+    /// Writes the export of `selection` (every job when nil) to `sink`, OpenLineage one event at a time;
+    /// `roar dag --format openlineage|prov` calls it too.
+    static func write(
+        _ graph: LineageGraph, selection: [RecordedJob]?, format: Format, project: Project, to sink: OutputSink
+    ) throws {
         let hostname = TracedRun.hostname()
         switch format {
         case .openlineage:
             let name = project.directory.split(separator: "/").last.map(String.init) ?? "project"
-            return graph.openLineageNDJSON(
-                for: selection, options: OpenLineageOptions(projectName: name, hostname: hostname))
+            let options = OpenLineageOptions(projectName: name, hostname: hostname)
+            try graph.forEachOpenLineageEvent(for: selection, options: options) { event in
+                try sink.write(event.jsonLine())
+                try sink.write("\n")
+            }
         case .prov:
             let user = ProcessInfo.processInfo.environment["USER"] ?? Self.loginName()
-            return graph.provJSON(for: selection, options: PROVOptions(user: user, hostname: hostname))
+            try sink.write(graph.provJSON(for: selection, options: PROVOptions(user: user, hostname: hostname)))
         }
+    }
+}
+
+/// Standard output or a file, written in 1 MiB blocks.
+final class OutputSink {
+    let path: String?
+    let handle: FileHandle
+    var buffer: [UInt8] = []
+
+    init(path: String?) throws {
+        self.path = path
+        guard let path else {
+            handle = FileHandle.standardOutput
+            return
+        }
+        guard FileManager.default.createFile(atPath: path, contents: nil),
+            let handle = FileHandle(forWritingAtPath: path)
+        else { throw Failure("could not create \(path): check the folder exists and is writable") }
+        self.handle = handle
+    }
+
+    func write(_ text: String) throws {
+        buffer += text.utf8
+        if buffer.count >= 1 << 20 { try flush() }
+    }
+
+    func flush() throws {
+        guard !buffer.isEmpty else { return }
+        do {
+            try handle.write(contentsOf: buffer)
+        } catch {
+            throw Failure("could not write \(path ?? "standard output"): \(error.localizedDescription)")
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    func close() throws {
+        try flush()
+        if path != nil { try? handle.close() }
     }
 }

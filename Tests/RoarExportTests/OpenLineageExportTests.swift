@@ -217,3 +217,32 @@ struct OpenLineageExportTests {
         #expect(graph.latestRunStep == 1)
     }
 }
+
+/// `/`, `+`, `:`, spaces and a non-UTF-8 byte (stored as `\xNN`, docs/store.md) in every format of RoarExport.
+@Suite("Odd names in every format")
+struct OddNamesTests {
+    let graph = ExportFixture.graph
+    let odd = ExportFixture.odd
+
+    @Test func theDagDocumentKeepsThePath() throws {
+        let document = try #require(try JSONSerialization.jsonObject(with: try graph.jsonData()) as? [String: Any])
+        let jobs = try #require(document["jobs"] as? [[String: Any]])
+        let outputs = try #require(jobs.first?["outputs"] as? [[String: Any]])
+        #expect(outputs.first?["path"] as? String == odd)
+    }
+
+    @Test func diagramsQuoteIt() {
+        #expect(graph.dot().contains(#""we ird+na:me/\\xe9 x.csv "#))
+        #expect(graph.mermaid().contains(#"we ird+na:me/\xe9 x.csv"#))
+    }
+
+    @Test func openLineageAndPROVKeepIt() throws {
+        let events = graph.openLineageEvents(options: OpenLineageOptions(projectName: "p", hostname: "h"))
+        #expect(
+            events.contains { $0.body.compactJSON().contains(#""name":"/home/me/proj/data/we ird+na:me/\\xe9 x.csv""#) }
+        )
+        let prov = graph.provJSON(options: PROVOptions(user: "me", hostname: "h"))
+        #expect(prov.contains(#""roar:path":"/home/me/proj/data/we ird+na:me/\\xe9 x.csv""#))
+        #expect(prov.contains("artifact:%2Fhome%2Fme%2Fproj%2Fdata%2Fwe%20ird%2Bna%3Ame%2F%5Cxe9%20x.csv.blake3-"))
+    }
+}
