@@ -66,7 +66,11 @@ struct Export: ParsableCommand {
 
     func run() throws {
         let context = try ProjectContext.open()
-        let graph = try context.store.graph()
+        // OpenLineage needs no edges (readers and writers meet by dataset name and version): not loading
+        // them saves most of the load time of a large store.
+        let graph =
+            format == .openlineage
+            ? LineageGraph(jobs: try context.store.allJobs(), edges: []) : try context.store.graph()
         var selection: [RecordedJob]?
         if !all {
             let numbers = steps.isEmpty ? graph.latestRunStep.map { [$0] } ?? [] : steps.compactMap(Self.stepNumber)
