@@ -23,6 +23,11 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // BLAKE3 in C: the same sources are compiled into libroar_preload.so by scripts/build.
@@ -108,11 +113,37 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // `roar serve`: the lineage server (docs/server.md, docs/server-api.md).
+        .target(
+            name: "RoarServer",
+            dependencies: [
+                "RoarCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Talking to a lineage server: `roar login`, `roar register` (docs/server.md).
+        .target(
+            name: "RoarServerClient",
+            dependencies: [
+                "RoarCore", "RoarExport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "roar",
             dependencies: [
                 "RoarCore", "RoarHash", "RoarStore", "RoarConfig", "RoarCapture", "RoarRaySubmit", "RoarReconstitute",
-                "RoarTransport", "RoarExport", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "RoarTransport", "RoarExport", "RoarServer", "RoarServerClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -170,6 +201,14 @@ let package = Package(
         .testTarget(
             name: "RoarExportTests",
             dependencies: ["RoarExport", "RoarCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RoarServerTests",
+            dependencies: [
+                "RoarServer", "RoarCore",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

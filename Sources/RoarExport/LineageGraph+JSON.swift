@@ -16,7 +16,8 @@ extension LineageGraph {
             withJSONObject: jsonDocument(), options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
     }
 
-    static func jsonObject(for recorded: RecordedJob) -> [String: Any] {
+    /// One job of the document, as `roar register` sends it too.
+    public static func jsonObject(for recorded: RecordedJob) -> [String: Any] {
         let job = recorded.job
         var object: [String: Any] = [
             "uid": job.uid,

@@ -10,19 +10,47 @@ struct Dag: ParsableCommand {
         discussion: """
             Formats: text (default), json (the roar.dag/1 contract of docs/dag-json.md, for \
             scripts), dot (Graphviz: `roar dag --format dot | dot -Tsvg > dag.svg`), mermaid, \
-            openlineage and prov (the whole project, as `roar export --all`).
+            html: one self-contained page (no network; open it from disk) with the graph laid \
+            out by Graphviz (`dot` must be installed), zoom and pan, a panel with each job's \
+            files, digests and Ray ids, its upstream and downstream, a search, and fan-outs of \
+            5 or more tasks drawn as one group node (docs/web-view.md). html is written to \
+            roar-dag.html unless -o says otherwise; the other formats to standard output. \
+            openlineage and prov: the whole project, as `roar export --all` (docs/openlineage.md, \
+            docs/prov.md).
             """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
-        case text, json, dot, mermaid, openlineage, prov
+        case text, json, dot, mermaid, html, openlineage, prov
     }
 
-    @Option(name: .shortAndLong, help: "Output format: text, json, dot, mermaid, openlineage or prov.")
+    @Option(name: .shortAndLong, help: "Output format: text, json, dot, mermaid, html, openlineage or prov.")
     var format: Format = .text
+
+    @Option(
+        name: .shortAndLong,
+        help: ArgumentHelp(
+            "Write to FILE ('-': standard output). Default: roar-dag.html for html, standard output otherwise.",
+            valueName: "FILE"))
+    var output: String?
 
     func run() throws {
         let context = try ProjectContext.open()
         let graph = try context.store.graph()
+        if format == .html {
+            try writeHTML(graph, project: context.project)
+            return
+        }
+        if format == .openlineage || format == .prov {
+            let sink = try OutputSink(path: output == "-" ? nil : output)
+            let export = format == .prov ? Export.Format.prov : .openlineage
+            try Export.write(graph, selection: nil, format: export, project: context.project, to: sink)
+            try sink.close()
+            return
+        }
+        if let output, output != "-" {
+            try write(render(graph, project: context.project), to: output)
+            return
+        }
         switch format {
         case .json:
             let data = try graph.jsonData()
@@ -33,11 +61,44 @@ struct Dag: ParsableCommand {
             print(graph.mermaid())
         case .text:
             printText(graph, project: context.project)
-        case .openlineage, .prov:
-            let export = format == .prov ? Export.Format.prov : .openlineage
-            let sink = try OutputSink(path: nil)
-            try Export.write(graph, selection: nil, format: export, project: context.project, to: sink)
-            try sink.close()
+        case .html, .openlineage, .prov:
+            break
+        }
+    }
+
+    func writeHTML(_ graph: LineageGraph, project: Project) throws {
+        let page: String
+        do {
+            page = try graph.webPage(projectDirectory: project.directory, layout: try GraphvizLayout.locate())
+        } catch let error as ExportError {
+            throw Failure(error.description)
+        }
+        let target = output ?? "roar-dag.html"
+        if target == "-" {
+            print(page, terminator: "")
+            return
+        }
+        try write(page, to: target)
+        let jobs = graph.jobs.count
+        print("roar: wrote \(target) (\(jobs) job\(jobs == 1 ? "" : "s")): open it in a browser")
+    }
+
+    /// Any format but html as text, for `-o FILE`.
+    func render(_ graph: LineageGraph, project: Project) throws -> String {
+        switch format {
+        case .json: String(decoding: try graph.jsonData(), as: UTF8.self) + "\n"
+        case .dot: graph.dot() + "\n"
+        case .mermaid: graph.mermaid() + "\n"
+        case .text, .html, .openlineage, .prov:
+            graph.textLines(projectDirectory: project.directory).joined(separator: "\n") + "\n"
+        }
+    }
+
+    func write(_ text: String, to path: String) throws {
+        do {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw Failure("could not write \(path): \(error.localizedDescription)")
         }
     }
 

@@ -49,7 +49,7 @@ struct Export: ParsableCommand {
     @Flag(help: "Export every step.")
     var all = false
 
-    @Option(name: .shortAndLong, help: "Write to FILE instead of standard output.")
+    @Option(name: .shortAndLong, help: "Write to FILE instead of standard output ('-': standard output).")
     var output: String?
 
     func validate() throws {
@@ -80,7 +80,7 @@ struct Export: ParsableCommand {
             }
             selection = graph.jobs(inSteps: Set(numbers))
         }
-        let sink = try OutputSink(path: output)
+        let sink = try OutputSink(path: output == "-" ? nil : output)
         try Self.write(graph, selection: selection, format: format, project: context.project, to: sink)
         try sink.close()
     }

@@ -17,13 +17,14 @@ struct Roar: ParsableCommand {
               roar status              what is recorded, and anything that was lost
               roar log                 the steps, newest last
               roar show @3             one step: its jobs, inputs and outputs
-              roar dag                 the whole graph (text, json, dot, mermaid)
+              roar dag                 the whole graph (text, json, dot, mermaid, html)
               roar lineage out.csv     where a file came from (or --downstream: what used it)
+              roar register            publish it to a lineage server (`roar serve`)
               roar export --format openlineage   the newest run as OpenLineage events (or prov)
             """,
         subcommands: [
             Init.self, Run.self, Fetch.self, Recover.self, Status.self, Log.self, Show.self, Dag.self, Lineage.self,
-            Export.self, Config.self, Hash.self,
+            Export.self, Config.self, Hash.self, Serve.self, Login.self, Register.self,
         ]
     )
 }

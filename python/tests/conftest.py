@@ -25,3 +25,4 @@ def project(tmp_path: Path) -> Project:
     return proj
 
 from fixtures_cluster import ray_cluster  # noqa: E402,F401  (test_cluster_submit.py)
+from fixtures_postgres import postgres  # noqa: E402,F401  (test_server.py)
