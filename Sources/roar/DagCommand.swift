@@ -14,14 +14,16 @@ struct Dag: ParsableCommand {
             out by Graphviz (`dot` must be installed), zoom and pan, a panel with each job's \
             files, digests and Ray ids, its upstream and downstream, a search, and fan-outs of \
             5 or more tasks drawn as one group node (docs/web-view.md). html is written to \
-            roar-dag.html unless -o says otherwise; the other formats to standard output.
+            roar-dag.html unless -o says otherwise; the other formats to standard output. \
+            openlineage and prov: the whole project, as `roar export --all` (docs/openlineage.md, \
+            docs/prov.md).
             """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
-        case text, json, dot, mermaid, html
+        case text, json, dot, mermaid, html, openlineage, prov
     }
 
-    @Option(name: .shortAndLong, help: "Output format: text, json, dot, mermaid or html.")
+    @Option(name: .shortAndLong, help: "Output format: text, json, dot, mermaid, html, openlineage or prov.")
     var format: Format = .text
 
     @Option(
@@ -38,6 +40,13 @@ struct Dag: ParsableCommand {
             try writeHTML(graph, project: context.project)
             return
         }
+        if format == .openlineage || format == .prov {
+            let sink = try OutputSink(path: output == "-" ? nil : output)
+            let export = format == .prov ? Export.Format.prov : .openlineage
+            try Export.write(graph, selection: nil, format: export, project: context.project, to: sink)
+            try sink.close()
+            return
+        }
         if let output, output != "-" {
             try write(render(graph, project: context.project), to: output)
             return
@@ -52,7 +61,7 @@ struct Dag: ParsableCommand {
             print(graph.mermaid())
         case .text:
             printText(graph, project: context.project)
-        case .html:
+        case .html, .openlineage, .prov:
             break
         }
     }
@@ -80,7 +89,8 @@ struct Dag: ParsableCommand {
         case .json: String(decoding: try graph.jsonData(), as: UTF8.self) + "\n"
         case .dot: graph.dot() + "\n"
         case .mermaid: graph.mermaid() + "\n"
-        case .text, .html: graph.textLines(projectDirectory: project.directory).joined(separator: "\n") + "\n"
+        case .text, .html, .openlineage, .prov:
+            graph.textLines(projectDirectory: project.directory).joined(separator: "\n") + "\n"
         }
     }
 

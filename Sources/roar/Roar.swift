@@ -20,10 +20,11 @@ struct Roar: ParsableCommand {
               roar dag                 the whole graph (text, json, dot, mermaid, html)
               roar lineage out.csv     where a file came from (or --downstream: what used it)
               roar register            publish it to a lineage server (`roar serve`)
+              roar export --format openlineage   the newest run as OpenLineage events (or prov)
             """,
         subcommands: [
             Init.self, Run.self, Fetch.self, Recover.self, Status.self, Log.self, Show.self, Dag.self, Lineage.self,
-            Config.self, Hash.self, Serve.self, Login.self, Register.self,
+            Export.self, Config.self, Hash.self, Serve.self, Login.self, Register.self,
         ]
     )
 }
