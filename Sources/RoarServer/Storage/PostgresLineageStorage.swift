@@ -184,60 +184,96 @@ public final class PostgresLineageStorage: LineageStorage {
                 INSERT INTO projects (name, created_at, last_registered_at) VALUES (\(project), \(now), \(now))
                 ON CONFLICT (name) DO UPDATE SET last_registered_at = excluded.last_registered_at
                 """, logger: logger)
-            for job in batch.jobs {
-                let digest = DocumentDigest.of(job.document)
-                let step = job.step.map(Int64.init)
-                let existing = try await connection.query(
-                    "SELECT id, document_digest FROM jobs WHERE project = \(project) AND uid = \(job.uid)",
-                    logger: logger
-                ).collect()
-                let jobID: Int64
-                if let row = existing.first {
-                    let (id, stored) = try row.decode((Int64, String).self)
-                    if stored == digest {
-                        outcome.unchanged += 1
-                        continue
-                    }
-                    jobID = id
-                    try await connection.query(
-                        """
-                        UPDATE jobs SET parent_uid = \(job.parentUID), step = \(step), role = \(job.role),
-                            status = \(job.status), command = \(job.command), function = \(job.function),
-                            started_at = \(job.startedAt), document = \(job.document), document_digest = \(digest)
-                        WHERE id = \(id)
-                        """, logger: logger)
-                    try await connection.query("DELETE FROM refs WHERE job_id = \(id)", logger: logger)
-                    outcome.updated += 1
-                } else {
-                    jobID = try await connection.query(
-                        """
-                        INSERT INTO jobs (project, uid, parent_uid, step, role, status, command, function, started_at,
-                                          document, document_digest)
-                        VALUES (\(project), \(job.uid), \(job.parentUID), \(step), \(job.role), \(job.status),
-                                \(job.command), \(job.function), \(job.startedAt), \(job.document), \(digest))
-                        RETURNING id
-                        """, logger: logger
-                    ).collect()[0].decode(Int64.self)
-                    outcome.inserted += 1
+            // A few statements per batch, whatever its size: each is a round trip to the database.
+            var stored: [String: RegisterPlan.Stored] = [:]
+            for row in try await connection.query(
+                """
+                SELECT uid, id, document_digest FROM jobs
+                WHERE project = \(project) AND uid = ANY(\(batch.jobs.map(\.uid)))
+                """, logger: logger
+            ).collect() {
+                let (uid, id, digest) = try row.decode((String, Int64, String).self)
+                stored[uid] = RegisterPlan.Stored(id: id, digest: digest)
+            }
+            let plan = RegisterPlan(jobs: batch.jobs, stored: stored)
+            outcome = plan.outcome
+            var written: [(jobID: Int64, pending: RegisterPlan.Pending)] = []
+            for (id, pending) in plan.updates {
+                let job = pending.job
+                try await connection.query(
+                    """
+                    UPDATE jobs SET parent_uid = \(job.parentUID), step = \(job.step.map(Int64.init)),
+                        role = \(job.role), status = \(job.status), command = \(job.command),
+                        function = \(job.function), started_at = \(job.startedAt), document = \(job.document),
+                        document_digest = \(pending.digest)
+                    WHERE id = \(id)
+                    """, logger: logger)
+                written.append((id, pending))
+            }
+            if !plan.updates.isEmpty {
+                try await connection.query(
+                    "DELETE FROM refs WHERE job_id = ANY(\(plan.updates.map(\.id)))", logger: logger)
+            }
+            if !plan.inserts.isEmpty {
+                let jobs = plan.inserts.map(\.job)
+                var ids: [String: Int64] = [:]
+                for row in try await connection.query(
+                    """
+                    INSERT INTO jobs (project, uid, parent_uid, step, role, status, command, function, started_at,
+                                      document, document_digest)
+                    SELECT \(project), u.uid, CASE WHEN u.has_parent THEN u.parent_uid END,
+                           CASE WHEN u.has_step THEN u.step END, u.role, u.status, u.command,
+                           CASE WHEN u.has_function THEN u.function END, u.started_at, u.document, u.digest
+                    FROM unnest(\(jobs.map(\.uid)), \(jobs.map { $0.parentUID ?? "" }), \(jobs.map { $0.parentUID != nil }),
+                                \(jobs.map { Int64($0.step ?? 0) }), \(jobs.map { $0.step != nil }), \(jobs.map(\.role)),
+                                \(jobs.map(\.status)), \(jobs.map(\.command)), \(jobs.map { $0.function ?? "" }),
+                                \(jobs.map { $0.function != nil }), \(jobs.map(\.startedAt)), \(jobs.map(\.document)),
+                                \(plan.inserts.map(\.digest)))
+                         AS u(uid, parent_uid, has_parent, step, has_step, role, status, command, function,
+                              has_function, started_at, document, digest)
+                    RETURNING uid, id
+                    """, logger: logger
+                ).collect() {
+                    let (uid, id) = try row.decode((String, Int64).self)
+                    ids[uid] = id
                 }
-                for reference in job.references {
-                    try await connection.query(
-                        """
-                        INSERT INTO refs (job_id, project, direction, path, kind, digest, size)
-                        VALUES (\(jobID), \(project), \(reference.direction.rawValue), \(reference.path),
-                                \(reference.kind), \(reference.digest), \(reference.size))
-                        """, logger: logger)
+                for pending in plan.inserts {
+                    guard let id = ids[pending.job.uid] else {
+                        throw ServerError(.storage, "job \(pending.job.uid) was not inserted into \(project)")
+                    }
+                    written.append((id, pending))
                 }
             }
-            for edge in batch.edges {
+            // Refs in the order their jobs came in the batch, as if the jobs were written one by one.
+            let references = written.sorted { $0.pending.position < $1.pending.position }.flatMap { entry in
+                entry.pending.job.references.map { (entry.jobID, $0) }
+            }
+            if !references.isEmpty {
+                try await connection.query(
+                    """
+                    INSERT INTO refs (job_id, project, direction, path, kind, digest, size)
+                    SELECT u.job_id, \(project), u.direction, u.path, u.kind,
+                           CASE WHEN u.has_digest THEN u.digest END, CASE WHEN u.has_size THEN u.size END
+                    FROM unnest(\(references.map(\.0)), \(references.map(\.1.direction.rawValue)),
+                                \(references.map(\.1.path)), \(references.map(\.1.kind)),
+                                \(references.map { $0.1.digest ?? "" }), \(references.map { $0.1.digest != nil }),
+                                \(references.map { $0.1.size ?? 0 }), \(references.map { $0.1.size != nil }))
+                         AS u(job_id, direction, path, kind, digest, has_digest, size, has_size)
+                    """, logger: logger)
+            }
+            if !batch.edges.isEmpty {
+                // ON CONFLICT DO NOTHING also skips an edge that comes twice in the batch: unchanged, as one by one.
                 let inserted = try await connection.query(
                     """
                     INSERT INTO edges (project, from_uid, to_uid, path)
-                    VALUES (\(project), \(edge.from), \(edge.to), \(edge.path))
+                    SELECT \(project), u.from_uid, u.to_uid, u.path
+                    FROM unnest(\(batch.edges.map(\.from)), \(batch.edges.map(\.to)), \(batch.edges.map(\.path)))
+                         AS u(from_uid, to_uid, path)
                     ON CONFLICT DO NOTHING RETURNING 1
                     """, logger: logger
-                ).collect()
-                if inserted.isEmpty { outcome.edgesUnchanged += 1 } else { outcome.edgesInserted += 1 }
+                ).collect().count
+                outcome.edgesInserted = inserted
+                outcome.edgesUnchanged = batch.edges.count - inserted
             }
             return outcome
         }
@@ -381,22 +417,26 @@ public final class PostgresLineageStorage: LineageStorage {
                     connection, logger, project: project, .digest(digest), direction: direction, latestOnly: false)
             }
             var walk = LineageWalk(starts: starts, depth: depth)
+            // One query per job expanded: its edges, each with the summary of the job at the other end
+            // (NULL columns when that job was never registered).
+            let (next, here) = direction == .upstream ? ("from_uid", "to_uid") : ("to_uid", "from_uid")
             while let uid = walk.nextToExpand() {
                 let rows = try await connection.query(
-                    direction == .upstream
-                        ? "SELECT from_uid, from_uid, to_uid, path FROM edges WHERE project = \(project) AND to_uid = \(uid)"
-                        : "SELECT to_uid, from_uid, to_uid, path FROM edges WHERE project = \(project) AND from_uid = \(uid)",
+                    """
+                    SELECT \(unescaped: Self.summaryColumns), e.\(unescaped: next), e.from_uid, e.to_uid, e.path
+                    FROM edges e LEFT JOIN jobs j ON j.project = e.project AND j.uid = e.\(unescaped: next)
+                    WHERE e.project = \(project) AND e.\(unescaped: here) = \(uid)
+                    """,
                     logger: logger
                 ).collect()
                 for row in rows {
-                    let (next, from, to, path) = try row.decode((String, String, String, String).self)
+                    let columns = row.makeRandomAccess()
+                    let (next, from, to, path) = (
+                        try columns[9].decode(String.self), try columns[10].decode(String.self),
+                        try columns[11].decode(String.self), try columns[12].decode(String.self)
+                    )
                     guard walk.follow(LineageEdgeRecord(from: from, to: to, path: path), to: next) else { continue }
-                    if let found = try await connection.query(
-                        "SELECT \(unescaped: Self.summaryColumns) FROM jobs j WHERE j.project = \(project) AND j.uid = \(next)",
-                        logger: logger
-                    ).collect().first {
-                        walk.found(try Self.summary(found).1)
-                    }
+                    if try columns[0].decode(Int64?.self) != nil { walk.found(try Self.summary(row).1) }
                 }
             }
             return walk.result()

@@ -368,20 +368,20 @@ public final class SQLiteLineageStorage: LineageStorage {
                     db, project: project, .digest(digest), direction: direction, latestOnly: false)
             }
             var walk = LineageWalk(starts: startRows.map(Self.summary), depth: depth)
+            // One statement per job expanded: its edges, each with the summary of the job at the other end
+            // (NULL columns when that job was never registered).
+            let (next, here) = direction == .upstream ? ("from_uid", "to_uid") : ("to_uid", "from_uid")
             let step = try db.cachedStatement(
-                sql: direction == .upstream
-                    ? "SELECT from_uid AS next, from_uid, to_uid, path FROM edges WHERE project = ? AND to_uid = ?"
-                    : "SELECT to_uid AS next, from_uid, to_uid, path FROM edges WHERE project = ? AND from_uid = ?")
-            let summary = try db.cachedStatement(
-                sql: "SELECT \(Self.summaryColumns) FROM jobs j WHERE j.project = ? AND j.uid = ?")
+                sql: """
+                    SELECT e.\(next) AS next, e.from_uid, e.to_uid, e.path, \(Self.summaryColumns)
+                    FROM edges e LEFT JOIN jobs j ON j.project = e.project AND j.uid = e.\(next)
+                    WHERE e.project = ? AND e.\(here) = ?
+                    """)
             while let uid = walk.nextToExpand() {
                 for row in try Row.fetchAll(step, arguments: [project, uid]) {
                     let edge = LineageEdgeRecord(from: row["from_uid"], to: row["to_uid"], path: row["path"])
-                    let next: String = row["next"]
-                    guard walk.follow(edge, to: next) else { continue }
-                    if let job = try Row.fetchOne(summary, arguments: [project, next]) {
-                        walk.found(Self.summary(job))
-                    }
+                    guard walk.follow(edge, to: row["next"]) else { continue }
+                    if row["id"] as Int64? != nil { walk.found(Self.summary(row)) }
                 }
             }
             return walk.result()
