@@ -72,6 +72,19 @@ class Project:
         return str(self.root / relative)
 
 
+def new_project(parent: Path, *scripts: Path) -> Project:
+    """A project initialised with the real binary in ``parent/proj``, with copies of ``scripts``."""
+    binary = roar_binary()
+    assert binary is not None, "roar is not built"
+    root = parent / "proj"
+    root.mkdir()
+    project = Project(root=root, roar=binary)
+    project.cli("init")
+    for script in scripts:
+        shutil.copy(script, root / script.name)
+    return project
+
+
 def last_run(dag: dict[str, Any]) -> dict[str, Any]:
     """The newest job started by ``roar run`` (role ``run``)."""
     runs = [job for job in dag["jobs"] if job["role"] == "run"]

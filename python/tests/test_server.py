@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sqlite3
 import stat
 import subprocess
@@ -20,7 +19,7 @@ import pytest
 from fixtures_postgres import postgres_bin
 from fixtures_ray import SCENARIOS, loopback_env, python_exe
 from fixtures_server import APIDocument, Server, roar_server, start_server, stop_server  # noqa: F401  (fixture)
-from roar_cli import Project, roar_binary
+from roar_cli import Project, new_project, roar_binary
 
 pytestmark = pytest.mark.skipif(roar_binary() is None, reason="roar is not built: run scripts/build first")
 
@@ -50,13 +49,7 @@ class Published:
 
 @pytest.fixture(scope="module")
 def published(roar_server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Published]:
-    binary = roar_binary()
-    assert binary is not None
-    root = tmp_path_factory.mktemp("published") / "proj"
-    root.mkdir()
-    project = Project(root=root, roar=binary)
-    project.cli("init")
-    shutil.copy(SCENARIOS / "e2e_local.py", root / "e2e_local.py")
+    project = new_project(tmp_path_factory.mktemp("published"), SCENARIOS / "e2e_local.py")
     ran = project.run(python_exe(), "e2e_local.py", "fanout", "nested", "failing", env=loopback_env(),
                       timeout=600, check=False)
     assert ran.returncode == 0, ran.stderr[-4000:]

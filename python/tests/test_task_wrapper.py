@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from fixtures_ray import SCENARIOS, loopback_env, python_exe
-from roar_cli import Project, roar_binary
+from roar_cli import new_project, roar_binary
 
 pytestmark = pytest.mark.skipif(
     roar_binary() is None, reason="roar is not built: set ROAR_BIN_DIR or run scripts/build first"
@@ -56,13 +56,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                               capture_output=True, text=True, timeout=600)
     assert untraced.returncode == 0, untraced.stderr
 
-    binary = roar_binary()
-    assert binary is not None
-    root = tmp_path_factory.mktemp("traced") / "proj"
-    root.mkdir()
-    project = Project(root=root, roar=binary)
-    project.cli("init")
-    shutil.copy(script, root / script.name)
+    project = new_project(tmp_path_factory.mktemp("traced"), script)
     traced = project.run(python_exe(), script.name, check=False, env=loopback_env(), timeout=600)
     return {"untraced": untraced, "traced": traced, "dag": project.dag()}
 

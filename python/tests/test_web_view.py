@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from fixtures_ray import REPO, SCENARIOS, loopback_env, python_exe
-from roar_cli import Project, roar_binary
+from roar_cli import Project, new_project, roar_binary
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed: run scripts/setup")
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -60,13 +60,8 @@ class Fanout:
 
 @pytest.fixture(scope="module")
 def fanout(tmp_path_factory: pytest.TempPathFactory) -> Fanout:
-    binary = roar_binary()
-    assert binary is not None
-    root = tmp_path_factory.mktemp("web") / "proj"
-    root.mkdir()
-    project = Project(root=root, roar=binary)
-    project.cli("init")
-    shutil.copy(SCENARIOS / "web_fanout.py", root / "web_fanout.py")
+    project = new_project(tmp_path_factory.mktemp("web"), SCENARIOS / "web_fanout.py")
+    root = project.root
     seconds: dict[str, float] = {}
     start = time.perf_counter()
     result = project.run(python_exe(), "web_fanout.py", str(TASKS), env=loopback_env(), timeout=600)

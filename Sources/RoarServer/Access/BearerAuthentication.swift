@@ -22,15 +22,11 @@ struct BearerAuthentication: RouterMiddleware {
 
     /// The person a token is (not a capability); counts a failure against the address.
     func identity(of token: String, from context: LineageRequestContext) async throws -> Identity? {
-        let address = context.remoteAddress?.ipAddress ?? "unknown"
-        if failures.isBlocked(address) {
-            throw ServerError(.tooManyRequests, "too many failed authentications from \(address): wait a minute")
-        }
+        try checkNotBlocked(context)
         guard AccessToken.isWellFormed(token),
             let identity = try await storage.identity(tokenDigest: AccessToken.digest(of: token))
         else {
-            failures.record(address)
-            metrics.authenticationFailed()
+            failed(context)
             return nil
         }
         return identity
@@ -40,15 +36,12 @@ struct BearerAuthentication: RouterMiddleware {
         _ request: Request, context: LineageRequestContext,
         next: (Request, LineageRequestContext) async throws -> Response
     ) async throws -> Response {
-        let address = context.remoteAddress?.ipAddress ?? "unknown"
-        if failures.isBlocked(address) {
-            throw ServerError(.tooManyRequests, "too many failed authentications from \(address): wait a minute")
-        }
+        try checkNotBlocked(context)
+        var context = context
         if let cookie, request.headers[.authorization] == nil, let token = request.cookies[cookie]?.value {
             guard let identity = try await identity(of: token, from: context) else {
                 throw ServerError(.unauthenticated, "the token of this browser is no longer valid: sign in at /login")
             }
-            var context = context
             context.identity = identity
             return try await next(request, context)
         }
@@ -62,8 +55,7 @@ struct BearerAuthentication: RouterMiddleware {
                         withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "/-_.~"))) ?? "/")
                 return Response(status: .seeOther, headers: headers)
             }
-            failures.record(address)
-            metrics.authenticationFailed()
+            failed(context)
             throw ServerError(
                 .unauthenticated,
                 "no bearer token: send `Authorization: Bearer <token>` (make one with `roar serve token create`)")
@@ -71,24 +63,30 @@ struct BearerAuthentication: RouterMiddleware {
         let token = header.hasPrefix("Bearer ") ? String(header.dropFirst("Bearer ".count)) : ""
         if AccessToken.isWellFormed(token, prefix: AccessToken.capabilityPrefix) {
             guard let session = try await storage.session(capabilityDigest: AccessToken.digest(of: token)) else {
-                failures.record(address)
-                metrics.authenticationFailed()
+                failed(context)
                 throw ServerError(.unauthenticated, "the session capability is not one this server knows")
             }
-            var context = context
             context.capability = session
-            return try await next(request, context)
+        } else {
+            guard let identity = try await identity(of: token, from: context) else {
+                throw ServerError(.unauthenticated, "the bearer token is not one this server knows (or it was revoked)")
+            }
+            context.identity = identity
         }
-        guard AccessToken.isWellFormed(token),
-            let identity = try await storage.identity(tokenDigest: AccessToken.digest(of: token))
-        else {
-            failures.record(address)
-            metrics.authenticationFailed()
-            throw ServerError(.unauthenticated, "the bearer token is not one this server knows (or it was revoked)")
-        }
-        var context = context
-        context.identity = identity
         return try await next(request, context)
+    }
+
+    func checkNotBlocked(_ context: LineageRequestContext) throws {
+        let address = context.remoteAddress?.ipAddress ?? "unknown"
+        if failures.isBlocked(address) {
+            throw ServerError(.tooManyRequests, "too many failed authentications from \(address): wait a minute")
+        }
+    }
+
+    /// One failed authentication: counted against the address and on `/metrics`.
+    func failed(_ context: LineageRequestContext) {
+        failures.record(context.remoteAddress?.ipAddress ?? "unknown")
+        metrics.authenticationFailed()
     }
 }
 
