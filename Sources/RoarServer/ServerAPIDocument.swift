@@ -61,6 +61,15 @@ enum ServerAPIDocument {
                              {"name": "q", "in": "query", "required": true, "schema": {"type": "string", "minLength": 1}},
                              {"$ref": "#/components/parameters/limit"}, {"$ref": "#/components/parameters/after"}],
               "responses": {"200": {"$ref": "#/components/responses/JobPage"}, "400": {"$ref": "#/components/responses/Error"}}}},
+            "/api/v1/lineage": {"post": {"summary": "Store one OpenLineage RunEvent (the OpenLineage HTTP endpoint, as Marquez serves it)",
+              "description": "Any producer's RunEvent (2-0-x). The run becomes a job of the project (roar's own events: the job they were exported from; others: `ol-<runId>`), its datasets refs named by OpenLineage naming, and edges are inferred by dataset name. See docs/openlineage.md, Ingesting.",
+              "parameters": [{"name": "project", "in": "query", "description": "The project (default: NAME of a `roar://NAME` job namespace, else the one project the token may write).",
+                              "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$"}}],
+              "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OpenLineageRunEvent"}}}},
+              "responses": {"200": {"description": "what was stored", "content": {"application/json": {"schema": {
+                "$ref": "#/components/schemas/OpenLineageOutcome"}}}}, "400": {"$ref": "#/components/responses/Error"},
+                "401": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"},
+                "413": {"$ref": "#/components/responses/Error"}}}},
             "/api/v1/projects/{project}/sessions": {"post": {"summary": "A fragment session for a run, and its write capability",
               "parameters": [{"$ref": "#/components/parameters/project"}],
               "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object",
@@ -182,6 +191,22 @@ enum ServerAPIDocument {
                 "job": {"$ref": "#/components/schemas/JobSummary"}, "direction": {"enum": ["input", "output", "delete"]},
                 "path": {"type": "string"}, "kind": {"type": "string"}, "digest": {"type": ["string", "null"]},
                 "size": {"type": ["integer", "null"]}}},
+              "OpenLineageRunEvent": {"type": "object", "description": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent (what the server reads of it).",
+                "required": ["eventTime", "run", "job"], "properties": {
+                  "eventType": {"enum": ["START", "RUNNING", "COMPLETE", "ABORT", "FAIL", "OTHER"]},
+                  "eventTime": {"type": "string", "format": "date-time"}, "producer": {"type": "string"},
+                  "run": {"type": "object", "required": ["runId"], "properties": {"runId": {"type": "string", "format": "uuid"},
+                    "facets": {"type": "object"}}},
+                  "job": {"type": "object", "required": ["namespace", "name"], "properties": {
+                    "namespace": {"type": "string", "minLength": 1}, "name": {"type": "string", "minLength": 1}}},
+                  "inputs": {"type": "array", "items": {"$ref": "#/components/schemas/OpenLineageDataset"}},
+                  "outputs": {"type": "array", "items": {"$ref": "#/components/schemas/OpenLineageDataset"}}}},
+              "OpenLineageDataset": {"type": "object", "required": ["namespace", "name"], "properties": {
+                "namespace": {"type": "string", "minLength": 1}, "name": {"type": "string"}, "facets": {"type": "object"},
+                "outputFacets": {"type": "object"}}},
+              "OpenLineageOutcome": {"type": "object", "required": ["project", "job", "stored", "edges_inserted"], "properties": {
+                "project": {"type": "string"}, "job": {"type": "string"},
+                "stored": {"enum": ["inserted", "updated", "unchanged", "ignored"]}, "edges_inserted": {"type": "integer"}}},
               "LineageResult": {"type": "object", "required": ["start", "jobs", "edges", "truncated"], "properties": {
                 "start": {"type": "array", "items": {"$ref": "#/components/schemas/JobSummary"}},
                 "jobs": {"type": "array", "items": {"type": "object", "required": ["job", "depth"], "properties": {

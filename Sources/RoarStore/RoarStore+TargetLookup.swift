@@ -65,7 +65,7 @@ extension RoarStore {
     }
 
     /// `path` made absolute against `currentDirectory`, with `.` and `..` resolved textually.
-    static func absolutePath(_ path: String, currentDirectory: String) -> String {
+    public static func absolutePath(_ path: String, currentDirectory: String) -> String {
         if path.hasPrefix("s3://") { return path }  // an object's URL, as recorded
         let joined = path.hasPrefix("/") ? path : currentDirectory + "/" + path
         var parts: [Substring] = []

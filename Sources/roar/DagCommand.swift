@@ -133,7 +133,23 @@ struct Lineage: ParsableCommand {
         case upstream, downstream
     }
 
+    @Option(
+        help: ArgumentHelp(
+            "Ask this lineage server instead of the local store (roar serve; every registered project's jobs, "
+                + "and what OpenLineage producers sent).", valueName: "url"))
+    var server: String?
+
+    @Flag(help: "Ask the configured lineage server (glaas.url) instead of the local store.")
+    var remote = false
+
+    @Option(help: "The project's name on the server (default: the project folder's name, as `roar register`).")
+    var project: String?
+
     func run() throws {
+        if server != nil || remote {
+            try runOnServer()
+            return
+        }
         let context = try ProjectContext.open()
         let found = try context.lookUp(target)
         let graph = try context.store.graph()

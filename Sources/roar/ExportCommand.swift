@@ -91,6 +91,13 @@ struct Export: ParsableCommand {
         return String(cString: name)
     }
 
+    /// The job namespace `roar://<project folder name>` and this host: what every OpenLineage export uses,
+    /// and `roar register --openlineage` sends.
+    static func openLineageOptions(project: Project, hostname: String = TracedRun.hostname()) -> OpenLineageOptions {
+        let name = project.directory.split(separator: "/").last.map(String.init) ?? "project"
+        return OpenLineageOptions(projectName: name, hostname: hostname)
+    }
+
     /// Writes the export of `selection` (every job when nil) to `sink`, OpenLineage one event at a time;
     /// `roar dag --format openlineage|prov` calls it too.
     static func write(
@@ -99,8 +106,7 @@ struct Export: ParsableCommand {
         let hostname = TracedRun.hostname()
         switch format {
         case .openlineage:
-            let name = project.directory.split(separator: "/").last.map(String.init) ?? "project"
-            let options = OpenLineageOptions(projectName: name, hostname: hostname)
+            let options = openLineageOptions(project: project, hostname: hostname)
             try graph.forEachOpenLineageEvent(for: selection, options: options) { event in
                 try sink.write(event.jsonLine())
                 try sink.write("\n")

@@ -121,8 +121,24 @@ struct Register: ParsableCommand {
 
     @OptionGroup var serverOptions: ServerOptions
 
+    @Option(
+        name: .customLong("openlineage"),
+        help: ArgumentHelp(
+            "Send the jobs as OpenLineage RunEvents to this endpoint instead (Marquez, roar serve, a collector).",
+            valueName: "url"))
+    var openLineageURL: String?
+
+    @Option(
+        name: .customLong("api-key"),
+        help: "The OpenLineage endpoint's API key (sent as a bearer token; default: ROAR_OPENLINEAGE_API_KEY).")
+    var apiKey: String?
+
     func validate() throws {
         if all && !steps.isEmpty { throw ValidationError("give steps or --all, not both") }
+        if openLineageURL != nil, serverOptions.server != nil {
+            throw ValidationError("give --server (roar's own API) or --openlineage URL, not both")
+        }
+        if apiKey != nil, openLineageURL == nil { throw ValidationError("--api-key goes with --openlineage URL") }
         for step in steps where !(step.hasPrefix("@") && Int(step.dropFirst()) != nil) {
             throw ValidationError("\"\(step)\" is not a step: steps are written @N (see `roar log`)")
         }
@@ -138,6 +154,10 @@ struct Register: ParsableCommand {
             throw ValidationError("project name \"\(name)\": use 1 to 128 of A-Z a-z 0-9 _ . - (give --project NAME)")
         }
         let chosen = try Self.jobs(of: steps.compactMap { Int($0.dropFirst()) }, in: graph)
+        if let openLineageURL {
+            try sendOpenLineage(graph: graph, jobs: chosen, to: openLineageURL, project: name, context: context)
+            return
+        }
         let registration = try Registration(graph: graph, jobs: chosen)
         let summary =
             "\(registration.jobCount) jobs, \(registration.edgeCount) edges in \(registration.batches.count) batches "

@@ -37,6 +37,12 @@ public protocol LineageStorage: FragmentSessionStorage {
     func runDocuments(project: String, runUID: String) async throws(ServerError) -> RunDocuments?
     /// Jobs whose function or command contains `text`, or that read or wrote a path starting with it.
     func search(project: String, text: String, page: PageRequest) async throws(ServerError) -> Page<JobSummary>
+    /// One more event of an OpenLineage run, in one transaction (`…+OpenLineage.swift` of each backend):
+    /// `fold` gets the stored document of job `uid` (nil when there is none) and gives the job to store
+    /// (nil: leave it), then the edges between that job and the jobs that used its paths are inferred by
+    /// dataset name (``OpenLineageEdges``) and added. `project` is created on first use.
+    func foldJob(uid: String, project: String, _ fold: @escaping @Sendable (String?) -> RegisteredJob?)
+        async throws(ServerError) -> FoldOutcome
 }
 
 /// Who a bearer token is, and what it may do.
