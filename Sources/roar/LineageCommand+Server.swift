@@ -25,11 +25,15 @@ extension Lineage {
         }
         let terminal = Terminal.standardOutput
         let style = terminal.textStyle
-        switch start {
-        case .path(let path): print(terminal.bold(path) + terminal.dim("  (\(name) at \(client.server))"))
-        case .digest(let digest): print(terminal.bold("content \(digest)…") + terminal.dim("  (\(name) at \(client.server))"))
+        let subject: String =
+            switch start {
+            case .path(let path): path
+            case .digest(let digest): "content \(digest)…"
+            }
+        print(terminal.bold(subject) + terminal.dim("  (\(name) at \(client.server))"))
+        let found = answer.jobs.sorted {
+            ($0.depth, $0.job.startedAt, $0.job.uid) < ($1.depth, $1.job.startedAt, $1.job.uid)
         }
-        let found = answer.jobs.sorted { ($0.depth, $0.job.startedAt, $0.job.uid) < ($1.depth, $1.job.startedAt, $1.job.uid) }
         func list(_ title: String, _ jobs: [LineageServerClient.JobSummary]) {
             print("  \(title)" + (jobs.isEmpty ? terminal.dim(" (nothing recorded)") : ""))
             for job in jobs { print("    " + Self.heading(of: job, style: style)) }

@@ -42,21 +42,27 @@ struct OpenLineageRoutes {
         if !identity.isAdmin, writable.count == 1, let only = writable.first { return only }
         throw ServerError(
             .badRequest,
-            "project: missing: give ?project=NAME (the job namespace \"\(namespace.prefix(60))\" names no roar project)")
+            "project: missing: give ?project=NAME (the job namespace \"\(namespace.prefix(60))\" names no roar project)"
+        )
     }
 }
 
+/// The answer: where the event went and what it changed.
 struct OpenLineageAnswer: Encodable {
     var project: String
-    var outcome: FoldOutcome
+    var job: String
+    var stored: FoldOutcome.Stored
+    var edgesInserted: Int
 
-    enum CodingKeys: String, CodingKey { case project, job, stored, edgesInserted = "edges_inserted" }
+    init(project: String, outcome: FoldOutcome) {
+        self.project = project
+        job = outcome.job
+        stored = outcome.stored
+        edgesInserted = outcome.edgesInserted
+    }
 
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(project, forKey: .project)
-        try container.encode(outcome.job, forKey: .job)
-        try container.encode(outcome.stored, forKey: .stored)
-        try container.encode(outcome.edgesInserted, forKey: .edgesInserted)
+    enum CodingKeys: String, CodingKey {
+        case project, job, stored
+        case edgesInserted = "edges_inserted"
     }
 }

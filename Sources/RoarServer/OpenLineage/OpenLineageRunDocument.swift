@@ -168,7 +168,9 @@ enum OpenLineageRunDocument {
         }
         var hashes: [String: JSONValue] = [:]
         if let roar = dataset.facets["roar_hashes"]?.objectValue {
-            if let kind = roar["kind"]?.stringValue, Ref.Kind(rawValue: kind) != nil { reference["kind"] = .string(kind) }
+            if let kind = roar["kind"]?.stringValue, Ref.Kind(rawValue: kind) != nil {
+                reference["kind"] = .string(kind)
+            }
             for (algorithm, digest) in roar["hashes"]?.objectValue ?? [:] where digest.stringValue != nil {
                 hashes[algorithm] = digest
             }

@@ -79,8 +79,9 @@ extension SQLiteLineageStorage {
                 for row in try Row.fetchAll(usesOfPath, arguments: [project, path]) {
                     uses.append(
                         OpenLineageEdges.Use(
-                            uid: row["uid"], startedAt: row["started_at"], isOutput: (row["direction"] as String) == "output",
-                            path: row["path"], digest: row["digest"]))
+                            uid: row["uid"], startedAt: row["started_at"],
+                            isOutput: (row["direction"] as String) == "output", path: row["path"],
+                            digest: row["digest"]))
                 }
             }
             let insertEdge = try db.cachedStatement(
