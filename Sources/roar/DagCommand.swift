@@ -121,6 +121,10 @@ struct Lineage: ParsableCommand {
             transitively, every job whose output that job read. Downstream lists every job that \
             read it and what read their outputs. For a dataset folder (a composite, see \
             docs/composites.md) upstream starts from every task that wrote one of its parts.
+
+            With --server URL (or --remote: the configured glaas.url) the lineage server answers \
+            instead: every registered job of the project, and the runs OpenLineage producers (Spark, \
+            Airflow…) sent, joined by dataset name (docs/server.md).
             """)
 
     @Argument(help: "A recorded path or a digest prefix.")
@@ -144,6 +148,10 @@ struct Lineage: ParsableCommand {
 
     @Option(help: "The project's name on the server (default: the project folder's name, as `roar register`).")
     var project: String?
+
+    func validate() throws {
+        if project != nil, server == nil, !remote { throw ValidationError("--project goes with --server or --remote") }
+    }
 
     func run() throws {
         if server != nil || remote {

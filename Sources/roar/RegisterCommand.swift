@@ -105,6 +105,10 @@ struct Register: ParsableCommand {
             read, wrote and deleted, all digests, the edges between jobs, composites and git \
             state. Idempotent: jobs are keyed by uid and content, so registering again sends the \
             same batches and changes nothing — run it again after an interruption to finish.
+
+            With --openlineage URL the same jobs go as OpenLineage RunEvents (those of `roar export \
+            --format openlineage`), one per POST to URL/api/v1/lineage: Marquez, roar serve or any \
+            OpenLineage endpoint. The key: --api-key, else ROAR_OPENLINEAGE_API_KEY (docs/openlineage.md).
             """)
 
     @Argument(help: "Steps to publish (@N), each with the jobs under it. Default: everything.")

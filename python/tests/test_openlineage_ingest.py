@@ -368,3 +368,16 @@ def test_client_reports_a_refusal_with_url_and_status(exported: Exported) -> Non
     assert "secret-key-123" not in result.stdout + result.stderr
     assert len(endpoint.received) == 1  # a 4xx is not retried
     assert endpoint.received[0].authorization == "Bearer secret-key-123"
+
+
+def test_help_and_option_checks(exported: Exported) -> None:
+    project = exported.project
+    assert "--openlineage <url>" in project.cli("register", "--help").stdout
+    assert "--server <url>" in project.cli("lineage", "--help").stdout
+    mixed = project.cli("register", "--server", "http://127.0.0.1:1", "--openlineage", "http://127.0.0.1:1",
+                        check=False)
+    assert mixed.returncode != 0 and "not both" in mixed.stderr
+    alone = project.cli("lineage", "model.txt", "--project", "x", check=False)
+    assert alone.returncode != 0 and "--project goes with --server" in alone.stderr
+    dry = project.cli("register", "--openlineage", "http://127.0.0.1:1", "--dry-run", "--api-key", "k-secret").stdout
+    assert "would send" in dry and "http://127.0.0.1:1/api/v1/lineage?project=proj" in dry and "k-secret" not in dry
