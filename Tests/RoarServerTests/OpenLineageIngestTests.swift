@@ -113,6 +113,17 @@ struct OpenLineageIngestTests {
                 LineageEdge(from: "spark-new", to: "ray", path: "/f")
             ])
         #expect(OpenLineageEdges.edges(involving: "spark-old", uses: uses).isEmpty)
+        let afterRegistering = [
+            Use(uid: "ol-spark", startedAt: 10, isOutput: true, path: "/f", digest: nil),
+            Use(uid: "roar-a", startedAt: 20, isOutput: true, path: "/f", digest: "blake3:aa"),
+            Use(uid: "roar-b", startedAt: 30, isOutput: false, path: "/f", digest: nil),
+            Use(uid: "roar-c", startedAt: 30, isOutput: false, path: "/f", digest: "blake3:dd"),
+        ]
+        // roar-b's edge from roar-a came with its registration; only the foreign one is inferred.
+        #expect(
+            OpenLineageEdges.foreignEdges(among: afterRegistering) == [
+                LineageEdge(from: "ol-spark", to: "roar-c", path: "/f")
+            ])
         #expect(
             OpenLineageEdges.edges(involving: "roar-writer", uses: uses) == [
                 LineageEdge(from: "roar-writer", to: "roar-reader", path: "/g")

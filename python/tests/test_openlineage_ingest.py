@@ -32,6 +32,7 @@ pytestmark = pytest.mark.skipif(roar_binary() is None, reason="roar is not built
 
 NATIVE = "native"  # `roar register`
 VIA_OPENLINEAGE = "viaol"  # `roar register --openlineage`
+LATE = "late"  # the foreign events first, `roar register` after
 FEATURES = "landing/features.csv"
 
 
@@ -70,7 +71,7 @@ class Published:
 
 @pytest.fixture(scope="module")
 def published(exported: Exported, roar_server: Server) -> Iterator[Published]:  # noqa: F811
-    writer = roar_server.token("ingest-writer", writer=(NATIVE, VIA_OPENLINEAGE))
+    writer = roar_server.token("ingest-writer", writer=(NATIVE, VIA_OPENLINEAGE, LATE))
     reader = roar_server.token("ingest-reader", reader=(NATIVE,))
     project = exported.project
     project.cli("register", "--server", roar_server.url, "--project", NATIVE, env={"ROAR_TOKEN": writer})
@@ -234,6 +235,22 @@ def test_foreign_spark_job_appears_upstream_of_the_ray_reader(published: Publish
     down = published.cli("lineage", exported.path(FEATURES), "--downstream", "--server", published.server.url,
                          "--project", project, ROAR_TOKEN=published.writer).stdout
     assert reader["uid"] in down
+
+
+def test_readers_registered_after_the_foreign_writer_are_joined_to_it(published: Published) -> None:
+    exported = published.exported
+    reader = reader_task(exported)
+    run_id, events = spark_events(exported.path(FEATURES), reader["started_at"])
+    for event in events:
+        status, answer = published.post_event(event, query=f"?project={LATE}")
+        assert status == 200 and answer["edges_inserted"] == 0, answer  # nothing read it yet
+    published.cli("register", "--server", published.server.url, "--project", LATE, ROAR_TOKEN=published.writer)
+    upstream = published.api(LATE, f"/lineage?job={reader['uid']}&direction=upstream&depth=1")
+    assert {"from": f"ol-{run_id}", "to": reader["uid"], "path": exported.path(FEATURES)} in upstream["edges"]
+    # Only edges with the foreign job at one end were added: roar's own are as registered.
+    native = {(e["from"], e["to"], e["path"]) for e in exported.dag["edges"]}
+    late = {(e["from"], e["to"], e["path"]) for e in upstream["edges"]}
+    assert {e for e in late if not e[0].startswith("ol-")} <= native
 
 
 def test_lineage_server_spells_non_utf8_paths_as_the_store(published: Published) -> None:

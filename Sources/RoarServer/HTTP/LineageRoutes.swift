@@ -36,6 +36,8 @@ struct LineageRoutes {
         let project = try self.project(context, needs: .writer)
         let batch = try RegisterPayload.decode(try await RequestBodies.bytes(request, limit: maximumBodyBytes))
         let outcome = try await storage.register(batch, project: project)
+        // Readers registered after a foreign writer's events are joined to it (docs/openlineage.md, "Edges").
+        _ = try await storage.inferForeignEdges(project: project, paths: batch.referencedPaths)
         metrics.registered(outcome)
         return try JSONResponse.encode(outcome)
     }

@@ -22,13 +22,25 @@ enum OpenLineageEdges {
 
     /// The edges among `uses` (every use of the paths `job` touched) that have `job` at one end.
     static func edges(involving job: String, uses: [Use]) -> [LineageEdge] {
+        edges(among: uses) { writer, reader in writer == job || reader == job }
+    }
+
+    /// The edges among `uses` with an OpenLineage producer's job (`ol-…`) at one end: what a registration
+    /// adds, its own edges having come with it.
+    static func foreignEdges(among uses: [Use]) -> [LineageEdge] {
+        edges(among: uses) { writer, reader in isForeign(writer) || isForeign(reader) }
+    }
+
+    static func isForeign(_ uid: String) -> Bool { uid.hasPrefix(OpenLineageRunDocument.foreignPrefix) }
+
+    static func edges(among uses: [Use], keeping isWanted: (String, String) -> Bool) -> [LineageEdge] {
         var byPath: [String: [Use]] = [:]
         for use in uses { byPath[use.path, default: []].append(use) }
         var found: Set<LineageEdge> = []
         for (path, pathUses) in byPath {
             let writers = pathUses.filter(\.isOutput)
             for reader in pathUses where !reader.isOutput {
-                for writer in self.writers(of: reader, among: writers) where writer.uid == job || reader.uid == job {
+                for writer in self.writers(of: reader, among: writers) where isWanted(writer.uid, reader.uid) {
                     found.insert(LineageEdge(from: writer.uid, to: reader.uid, path: path))
                 }
             }

@@ -125,7 +125,9 @@ enum OpenLineageRunDocument {
     }
 
     /// `ol-` and the run id: a uid (`[A-Za-z0-9_.-]`, at most 128) that says where the job came from.
-    static func foreignUID(runID: String) -> String { "ol-" + runID }
+    static func foreignUID(runID: String) -> String { foreignPrefix + runID }
+
+    static let foreignPrefix = "ol-"
 
     /// Adds the event's datasets to the document's `inputs`, `outputs` and `deletes` (an output with a
     /// `lifecycleStateChange` of `DROP`): one entry per path and direction, a later one replacing the earlier

@@ -20,3 +20,10 @@ public struct FoldOutcome: Sendable, Codable, Hashable {
         case edgesInserted = "edges_inserted"
     }
 }
+
+extension RegisterBatch {
+    /// Every path the batch's jobs read or wrote.
+    var referencedPaths: Set<String> {
+        Set(jobs.flatMap { job in job.references.filter { $0.direction != .delete }.map(\.path) })
+    }
+}

@@ -43,6 +43,10 @@ public protocol LineageStorage: FragmentSessionStorage {
     /// dataset name (``OpenLineageEdges``) and added. `project` is created on first use.
     func foldJob(uid: String, project: String, _ fold: @escaping @Sendable (String?) -> RegisteredJob?)
         async throws(ServerError) -> FoldOutcome
+    /// After a registration: the edges between jobs OpenLineage producers sent (`ol-…`) and the jobs that
+    /// used `paths` too, inferred as ``foldJob(uid:project:_:)`` infers them; how many were new. One cheap
+    /// query when the project has no such job.
+    func inferForeignEdges(project: String, paths: Set<String>) async throws(ServerError) -> Int
 }
 
 /// Who a bearer token is, and what it may do.

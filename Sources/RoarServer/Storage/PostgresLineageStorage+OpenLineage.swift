@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import PostgresNIO
 import RoarCore
 
@@ -67,31 +68,62 @@ extension PostgresLineageStorage {
                 }
             }
             // Inferred even for an unchanged job: re-sending an event after the readers were registered joins them.
-            let paths = Array(Set(job.references.filter { $0.direction != .delete }.map(\.path))).sorted()
+            let paths = Set(job.references.filter { $0.direction != .delete }.map(\.path))
             guard !paths.isEmpty else { return outcome }
-            let uses = try await connection.query(
-                """
-                SELECT j.uid, j.started_at, r.direction, r.path, r.digest FROM refs r JOIN jobs j ON j.id = r.job_id
-                WHERE r.project = \(project) AND r.path = ANY(\(paths)) AND r.direction IN ('input', 'output')
-                """, logger: logger
-            ).collect().map { row in
-                let (uid, startedAt, direction, path, digest) = try row.decode(
-                    (String, Double, String, String, String?).self)
-                return OpenLineageEdges.Use(
-                    uid: uid, startedAt: startedAt, isOutput: direction == "output", path: path, digest: digest)
-            }
+            let uses = try await Self.uses(of: paths, project: project, connection, logger)
             let edges = OpenLineageEdges.edges(involving: uid, uses: uses)
-            if !edges.isEmpty {
-                outcome.edgesInserted = try await connection.query(
-                    """
-                    INSERT INTO edges (project, from_uid, to_uid, path)
-                    SELECT \(project), u.from_uid, u.to_uid, u.path
-                    FROM unnest(\(edges.map(\.from)), \(edges.map(\.to)), \(edges.map(\.path))) AS u(from_uid, to_uid, path)
-                    ON CONFLICT DO NOTHING RETURNING 1
-                    """, logger: logger
-                ).collect().count
-            }
+            outcome.edgesInserted = try await Self.insert(edges, project: project, connection, logger)
             return outcome
         }
+    }
+
+    public func inferForeignEdges(project: String, paths: Set<String>) async throws(ServerError) -> Int {
+        guard !paths.isEmpty else { return 0 }
+        return try await transaction("join \(project)'s OpenLineage jobs to a registration") { connection, logger in
+            // The uid range `ol-` … `ol.` is the prefix, read from the (project, uid) index.
+            let foreignPaths = try await connection.query(
+                """
+                SELECT DISTINCT r.path FROM jobs j JOIN refs r ON r.job_id = j.id
+                WHERE j.project = \(project) AND j.uid >= 'ol-' AND j.uid < 'ol.' AND r.direction IN ('input', 'output')
+                """, logger: logger
+            ).collect().map { try $0.decode(String.self) }
+            let shared = paths.intersection(foreignPaths)
+            guard !shared.isEmpty else { return 0 }
+            let uses = try await Self.uses(of: shared, project: project, connection, logger)
+            return try await Self.insert(
+                OpenLineageEdges.foreignEdges(among: uses), project: project, connection, logger)
+        }
+    }
+
+    /// Every read and write of `paths` in `project`, with its job's uid and start: one query.
+    static func uses(of paths: Set<String>, project: String, _ connection: PostgresConnection, _ logger: Logger)
+        async throws -> [OpenLineageEdges.Use]
+    {
+        try await connection.query(
+            """
+            SELECT j.uid, j.started_at, r.direction, r.path, r.digest FROM refs r JOIN jobs j ON j.id = r.job_id
+            WHERE r.project = \(project) AND r.path = ANY(\(paths.sorted())) AND r.direction IN ('input', 'output')
+            """, logger: logger
+        ).collect().map { row in
+            let (uid, startedAt, direction, path, digest) = try row.decode(
+                (String, Double, String, String, String?).self)
+            return OpenLineageEdges.Use(
+                uid: uid, startedAt: startedAt, isOutput: direction == "output", path: path, digest: digest)
+        }
+    }
+
+    /// Adds the edges not there yet; how many were new.
+    static func insert(_ edges: [LineageEdge], project: String, _ connection: PostgresConnection, _ logger: Logger)
+        async throws -> Int
+    {
+        guard !edges.isEmpty else { return 0 }
+        return try await connection.query(
+            """
+            INSERT INTO edges (project, from_uid, to_uid, path)
+            SELECT \(project), u.from_uid, u.to_uid, u.path
+            FROM unnest(\(edges.map(\.from)), \(edges.map(\.to)), \(edges.map(\.path))) AS u(from_uid, to_uid, path)
+            ON CONFLICT DO NOTHING RETURNING 1
+            """, logger: logger
+        ).collect().count
     }
 }

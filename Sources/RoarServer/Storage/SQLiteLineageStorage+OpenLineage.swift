@@ -68,22 +68,8 @@ extension SQLiteLineageStorage {
             }
             // Edges are inferred even for an unchanged job: re-sending an event after the readers were
             // registered joins them.
-            let paths = Array(Set(job.references.filter { $0.direction != .delete }.map(\.path)))
-            var uses: [OpenLineageEdges.Use] = []
-            let usesOfPath = try db.cachedStatement(
-                sql: """
-                    SELECT j.uid, j.started_at, r.direction, r.path, r.digest FROM refs r JOIN jobs j ON j.id = r.job_id
-                    WHERE r.project = ? AND r.path = ? AND r.direction IN ('input', 'output')
-                    """)
-            for path in paths {
-                for row in try Row.fetchAll(usesOfPath, arguments: [project, path]) {
-                    uses.append(
-                        OpenLineageEdges.Use(
-                            uid: row["uid"], startedAt: row["started_at"],
-                            isOutput: (row["direction"] as String) == "output", path: row["path"],
-                            digest: row["digest"]))
-                }
-            }
+            let paths = Set(job.references.filter { $0.direction != .delete }.map(\.path))
+            let uses = try Self.uses(of: paths, project: project, db)
             let insertEdge = try db.cachedStatement(
                 sql: "INSERT OR IGNORE INTO edges (project, from_uid, to_uid, path) VALUES (?, ?, ?, ?)")
             for edge in OpenLineageEdges.edges(involving: uid, uses: uses) {
@@ -92,5 +78,49 @@ extension SQLiteLineageStorage {
             }
             return outcome
         }
+    }
+
+    public func inferForeignEdges(project: String, paths: Set<String>) async throws(ServerError) -> Int {
+        guard !paths.isEmpty else { return 0 }
+        return try await writing("join \(project)'s OpenLineage jobs to a registration") { db in
+            // The uid range `ol-` … `ol.` is the prefix, read from the (project, uid) index.
+            let foreignPaths = try String.fetchAll(
+                db,
+                sql: """
+                    SELECT DISTINCT r.path FROM jobs j JOIN refs r ON r.job_id = j.id
+                    WHERE j.project = ? AND j.uid >= 'ol-' AND j.uid < 'ol.' AND r.direction IN ('input', 'output')
+                    """,
+                arguments: [project])
+            let shared = paths.intersection(foreignPaths)
+            guard !shared.isEmpty else { return 0 }
+            let insertEdge = try db.cachedStatement(
+                sql: "INSERT OR IGNORE INTO edges (project, from_uid, to_uid, path) VALUES (?, ?, ?, ?)")
+            var inserted = 0
+            for edge in OpenLineageEdges.foreignEdges(among: try Self.uses(of: shared, project: project, db)) {
+                try insertEdge.execute(arguments: [project, edge.from, edge.to, edge.path])
+                inserted += db.changesCount
+            }
+            return inserted
+        }
+    }
+
+    /// Every read and write of `paths` in `project`, with its job's uid and start.
+    static func uses(of paths: Set<String>, project: String, _ db: Database) throws -> [OpenLineageEdges.Use] {
+        let usesOfPath = try db.cachedStatement(
+            sql: """
+                SELECT j.uid, j.started_at, r.direction, r.path, r.digest FROM refs r JOIN jobs j ON j.id = r.job_id
+                WHERE r.project = ? AND r.path = ? AND r.direction IN ('input', 'output')
+                """)
+        var uses: [OpenLineageEdges.Use] = []
+        for path in paths.sorted() {
+            for row in try Row.fetchAll(usesOfPath, arguments: [project, path]) {
+                uses.append(
+                    OpenLineageEdges.Use(
+                        uid: row["uid"], startedAt: row["started_at"],
+                        isOutput: (row["direction"] as String) == "output", path: row["path"],
+                        digest: row["digest"]))
+            }
+        }
+        return uses
     }
 }
