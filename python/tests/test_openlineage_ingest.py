@@ -109,7 +109,7 @@ def test_sent_events_give_the_registered_graph(published: Published) -> None:
     for job in dag["jobs"]:
         native = job_document(published, NATIVE, job["uid"])
         sent = job_document(published, VIA_OPENLINEAGE, job["uid"])
-        for key in ("uid", "role", "status", "step", "parent_uid", "command", "exit_code", "cwd"):
+        for key in ("uid", "role", "status", "step", "parent_uid", "command", "exit_code", "cwd", "error"):
             assert sent.get(key) == native.get(key), (job["uid"], key)
         assert (sent.get("ray") or {}).get("function") == (native.get("ray") or {}).get("function")
         assert abs(sent["started_at"] - native["started_at"]) < 0.001, job["uid"]
@@ -117,7 +117,7 @@ def test_sent_events_give_the_registered_graph(published: Published) -> None:
             assert refs(sent, key) == refs(native, key), (job["uid"], key)
         assert sorted(sent.get("deletes") or []) == sorted(native.get("deletes") or [])
         if job["status"] == "failed" and job["role"] == "task":
-            assert sent["error"] == native["error"]
+            assert sent["error"] == native["error"] and native["error"]
     native_edges = {(e["from"], e["to"], e["path"]) for e in dag["edges"]}
     # Edges through a composite, an S3 object and the odd name are among them: the inference must find each.
     assert len(native_edges) >= 5

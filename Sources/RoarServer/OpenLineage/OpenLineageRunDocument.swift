@@ -114,6 +114,13 @@ enum OpenLineageRunDocument {
             document["ray"] = .object(fields)
         }
         document["command"] = .string(roarJob["command"]?.stringValue ?? event.jobName)
+        // The export writes an error message roar never recorded for a non-zero exit or a lost task end:
+        // the job as recorded has none.
+        let derived = [
+            document["exit_code"].flatMap(integer).map { "exit status \($0)" },
+            document["status"] == .string("partial") ? "the task's end was never seen" : nil,
+        ]
+        if let error = document["error"]?.stringValue, derived.contains(error) { document["error"] = .null }
     }
 
     /// The job an event is about: the roar job of a `roar_job` facet, else `ol-<runId>`.
