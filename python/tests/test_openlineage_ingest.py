@@ -221,6 +221,10 @@ def test_foreign_spark_job_appears_upstream_of_the_ray_reader(published: Publish
     assert foreign in {j["job"]["uid"] for j in walk["jobs"]}
     assert foreign in {j["uid"] for j in published.api(project, "/runs?limit=1000")["items"]}
     assert foreign in {j["uid"] for j in published.api(project, "/search?q=features_etl")["items"]}
+    # The web view draws it as it draws a roar run (the cookie `/login` sets holds the token).
+    status, _, page = published.server.request("GET", f"/projects/{project}/runs/{foreign}",
+                                               headers={"Cookie": f"roar_token={published.writer}"})
+    assert status == 200 and b"features_etl" in page, page[:500]
 
     shown = published.cli("lineage", "model.txt", "--server", published.server.url, "--project", project,
                           ROAR_TOKEN=published.writer).stdout
