@@ -45,7 +45,8 @@ public enum LineageServer {
         let api = router.group("api/v1").add(middleware: authentication)
         LineageRoutes(storage: storage, metrics: metrics, maximumBodyBytes: configuration.maximumBodyBytes).add(to: api)
         SessionRoutes(storage: storage, maximumBodyBytes: configuration.maximumBodyBytes).add(to: api)
-        OpenLineageRoutes(storage: storage, maximumBodyBytes: configuration.maximumBodyBytes).add(to: api)
+        OpenLineageRoutes(storage: storage, metrics: metrics, maximumBodyBytes: configuration.maximumBodyBytes)
+            .add(to: api)
         return router
     }
 

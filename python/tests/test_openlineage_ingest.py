@@ -157,6 +157,8 @@ def test_sending_again_changes_nothing(published: Published) -> None:
     first = json.loads(published.exported.export("--format", "openlineage", "--all").splitlines()[-1])
     status, answer = published.post_event(first, query=f"?project={VIA_OPENLINEAGE}")
     assert status == 200 and answer["stored"] == "unchanged", answer
+    status, _, metrics = published.server.request("GET", "/metrics")
+    assert status == 200 and b'roar_openlineage_events_total{stored="unchanged"}' in metrics
 
 
 # ---------------------------------------------------------------------------------------------

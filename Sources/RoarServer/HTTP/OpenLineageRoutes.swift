@@ -8,6 +8,7 @@ import RoarCore
 /// `roar://NAME` of roar's own events; without that, the one project the token may write.
 struct OpenLineageRoutes {
     let storage: any LineageStorage
+    let metrics: ServerMetrics
     let maximumBodyBytes: Int
 
     func add(to group: RouterGroup<LineageRequestContext>) {
@@ -25,6 +26,7 @@ struct OpenLineageRoutes {
         let outcome = try await storage.foldJob(uid: OpenLineageRunDocument.uid(of: event), project: project) {
             stored in OpenLineageRunDocument.fold(event, into: stored)
         }
+        metrics.ingested(outcome)
         return try JSONResponse.encode(OpenLineageAnswer(project: project, outcome: outcome))
     }
 

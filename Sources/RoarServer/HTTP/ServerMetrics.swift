@@ -7,6 +7,7 @@ public struct ServerMetrics: Sendable {
     let registeredJobs: Counter
     let unchangedJobs: Counter
     let authenticationFailures: Counter
+    let openLineageEvents: [FoldOutcome.Stored: Counter]
 
     public init(registry: PrometheusCollectorRegistry) {
         self.registry = registry
@@ -16,12 +17,21 @@ public struct ServerMetrics: Sendable {
             name: "roar_register_jobs_unchanged_total", help: "Jobs sent again that were already stored as sent.")
         authenticationFailures = registry.makeCounter(
             name: "roar_authentication_failures_total", help: "Requests refused for a missing or unknown token.")
+        var events: [FoldOutcome.Stored: Counter] = [:]
+        for stored in [FoldOutcome.Stored.inserted, .updated, .unchanged, .ignored] {
+            events[stored] = registry.makeCounter(
+                name: "roar_openlineage_events_total", labels: [("stored", stored.rawValue)],
+                help: "OpenLineage RunEvents stored at POST /api/v1/lineage, by what they did to their job.")
+        }
+        openLineageEvents = events
     }
 
     func registered(_ outcome: RegisterOutcome) {
         registeredJobs.increment(by: Int64(outcome.inserted + outcome.updated))
         unchangedJobs.increment(by: Int64(outcome.unchanged))
     }
+
+    func ingested(_ outcome: FoldOutcome) { openLineageEvents[outcome.stored]?.increment() }
 
     func authenticationFailed() { authenticationFailures.increment() }
 
