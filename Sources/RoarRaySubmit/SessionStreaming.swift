@@ -246,10 +246,14 @@ public struct SessionPuller: Sendable {
             return StreamProgress.read(from: runDirectory) ?? StreamProgress()
         }
         var progress = StreamProgress.read(from: runDirectory) ?? StreamProgress()
-        defer {
-            progress.updatedAt = Date().timeIntervalSince1970
-            progress.write(to: runDirectory)
-        }
+        // What was pulled before a failure is kept: the next pull goes on from there.
+        defer { progress.write(to: runDirectory) }
+        try pullNew(into: &progress)
+        return progress
+    }
+
+    func pullNew(into progress: inout StreamProgress) throws(RaySubmitError) {
+        progress.updatedAt = Date().timeIntervalSince1970
         let opener = BatchOpener(keyPair: keyPair, expectedSessionID: runID)
         for listed in try service.batches(session: session.sessionID, after: progress.cursor) {
             guard Self.isSafeProducer(listed.producer) else {
@@ -273,7 +277,6 @@ public struct SessionPuller: Sendable {
             }
             progress.cursor = listed.cursor
         }
-        return progress
     }
 
     /// `node-<ray node id>` and the like: a file name that stays in `batches/`.
