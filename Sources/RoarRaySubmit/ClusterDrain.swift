@@ -110,10 +110,10 @@ public struct ClusterDrain {
         var service: (any FragmentSessionService)?
         if let session = record.session {
             switch pullStreamed(session, reply: fetched) {
-            case .success(let (connected, streamNotes, lost)):
-                service = connected
-                notes += streamNotes
-                if lost > 0 { root.coverage[Self.batchLostCounter, default: 0] += lost }
+            case .success(let pulled):
+                service = pulled.service
+                notes += pulled.notes
+                if pulled.lostBatches > 0 { root.coverage[Self.batchLostCounter, default: 0] += pulled.lostBatches }
             case .failure(let error):
                 // The batches are safe on the server: the run stays pending until they can be read.
                 return .notDelivered(error.message)
@@ -143,19 +143,19 @@ public struct ClusterDrain {
             runDirectory: runDirectory, session: session, keyPair: keyPair, runID: record.runID, service: service)
     }
 
+    struct StreamedPull {
+        var service: any FragmentSessionService
+        var notes: [String]
+        /// Batches the agents streamed that the server does not have.
+        var lostBatches: Int
+    }
+
     /// The final pull of a streamed run, once the collector's manifest says every agent is done (so
-    /// everything streamed is on the server): the service, notes, and how many batches the
-    /// agents streamed that the server does not have.
-    func pullStreamed(_ session: StreamingSession, reply: HelperReply)
-        -> Swift.Result<
-            (any FragmentSessionService, [String], Int), RaySubmitError
-        >
-    {
+    /// everything streamed is on the server).
+    func pullStreamed(_ session: StreamingSession, reply: HelperReply) -> Swift.Result<StreamedPull, RaySubmitError> {
         let unreadable = { (why: String) in
             RaySubmitError(
-                .streamingFailed,
-                "this run's batches are on GLaaS at \(session.server) and could not be read: \(why); "
-                    + "the run is kept, `roar fetch \(record.submissionID)` tries again")
+                .streamingFailed, "this run's batches are on GLaaS at \(session.server) and could not be read: \(why)")
         }
         guard let sessionService else { return .failure(unreadable("no client for it")) }
         let service: any FragmentSessionService
@@ -185,7 +185,7 @@ public struct ClusterDrain {
                 "node(s) \(fallbacks.keys.sorted().joined(separator: ", ")) could not stream to GLaaS at "
                     + "\(session.clusterServer) (\(reason)); their batches came through the in-cluster collector")
         }
-        return .success((service, notes, missing.count))
+        return .success(StreamedPull(service: service, notes: notes, lostBatches: missing.count))
     }
 
     // MARK: - Opening and reassembling
