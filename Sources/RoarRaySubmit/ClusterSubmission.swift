@@ -61,9 +61,17 @@ public struct ClusterSubmission {
         let bundle = traced.runtime.pythonDirectory + "/roar_runtime"
         var streamNotes: [String] = []
         let stream = openStream(runID: runID, keyPair: keyPair, notes: &streamNotes)
-        let (rewritten, rewriteNotes) = try rewriteForCluster(
-            submit, runID: runID, keyPair: keyPair, filter: filter, bundle: bundle, currentDirectory: cwd,
-            streamVariables: stream?.variables ?? [:])
+        let rewritten: RaySubmitRewrite.Result
+        let rewriteNotes: [String]
+        do {
+            (rewritten, rewriteNotes) = try rewriteForCluster(
+                submit, runID: runID, keyPair: keyPair, filter: filter, bundle: bundle, currentDirectory: cwd,
+                streamVariables: stream?.variables ?? [:])
+        } catch {
+            // No job will stream to it.
+            if let stream { try? stream.service.closeSession(stream.session.sessionID) }
+            throw error
+        }
         var notes = rewriteNotes + streamNotes
 
         // Only now, with a command Ray will take: the run's folder and its private key.
