@@ -24,6 +24,9 @@ public import RoarTransport
 ///    restored to host paths, and the run is assembled exactly as a local run is, with the
 ///    digests the node agents computed for what tasks read.
 ///
+/// A streamed run (``SubmitRecord/session``) has its batches on the lineage server too: they are
+/// pulled into `batches/` beside the collector's before assembly (``SessionPuller``).
+///
 /// Idempotent: draining and recording the same run again changes nothing.
 public struct ClusterDrain {
     public var runDirectory: String
@@ -33,6 +36,8 @@ public struct ClusterDrain {
     public var filter: PathFilter
     /// How long to wait for the cluster to deliver (`ROAR_DRAIN_TIMEOUT`, seconds).
     public var timeoutSeconds: Double
+    /// The lineage server of a streamed run, or why it cannot be used now.
+    public var sessionService: Swift.Result<any FragmentSessionService, RaySubmitError>?
 
     public init(
         runDirectory: String, record: SubmitRecord, keyPair: RunKeyPair, runtime: RuntimeFiles, filter: PathFilter,
@@ -102,17 +107,85 @@ public struct ClusterDrain {
         if !fetched.problems.isEmpty {
             root.coverage[Self.batchLostCounter, default: 0] += fetched.problems.count
         }
+        var service: (any FragmentSessionService)?
+        if let session = record.session {
+            switch pullStreamed(session, reply: fetched) {
+            case .success(let pulled):
+                service = pulled.service
+                notes += pulled.notes
+                if pulled.lostBatches > 0 { root.coverage[Self.batchLostCounter, default: 0] += pulled.lostBatches }
+            case .failure(let error):
+                // The batches are safe on the server: the run stays pending until they can be read.
+                return .notDelivered(error.message)
+            }
+        }
         let assembled = assemble()
         notes += assembled.notes
+        if assembled.refused > 0 { root.coverage[Self.batchLostCounter, default: 0] += assembled.refused }
         do {
             let outcome = try Reconstituter(store: store, filter: filter).reconstitute(
                 spools: assembled.spools, problems: assembled.problems, root: root, runID: record.runID,
                 resolver: assembled.resolver, marksClusterOnly: true)
             if !keepsFiles { FileSystem.removeTree(runDirectory) }
+            if let service, let session = record.session { try? service.closeSession(session.sessionID) }
             return .recorded(outcome, notes: notes)
         } catch {
             return .failed(error)
         }
+    }
+
+    // MARK: - The streamed batches
+
+    /// The puller of a streamed run whose server can be used, else nil.
+    public func sessionPuller() -> SessionPuller? {
+        guard let session = record.session, case .success(let service)? = sessionService else { return nil }
+        return SessionPuller(
+            runDirectory: runDirectory, session: session, keyPair: keyPair, runID: record.runID, service: service)
+    }
+
+    struct StreamedPull {
+        var service: any FragmentSessionService
+        var notes: [String]
+        /// Batches the agents streamed that the server does not have.
+        var lostBatches: Int
+    }
+
+    /// The final pull of a streamed run, once the collector's manifest says every agent is done (so
+    /// everything streamed is on the server).
+    func pullStreamed(_ session: StreamingSession, reply: HelperReply) -> Swift.Result<StreamedPull, RaySubmitError> {
+        let unreadable = { (why: String) in
+            RaySubmitError(
+                .streamingFailed, "this run's batches are on GLaaS at \(session.server) and could not be read: \(why)")
+        }
+        guard let sessionService else { return .failure(unreadable("no client for it")) }
+        let service: any FragmentSessionService
+        switch sessionService {
+        case .success(let connected): service = connected
+        case .failure(let error): return .failure(unreadable(error.message))
+        }
+        let puller = SessionPuller(
+            runDirectory: runDirectory, session: session, keyPair: keyPair, runID: record.runID, service: service)
+        do {
+            try puller.pull()
+        } catch {
+            return .failure(unreadable(error.message))
+        }
+        var notes: [String] = []
+        let streamed = reply.fields["streamed"] as? [String] ?? []
+        let missing = streamed.filter { !FileSystem.exists(batchDirectory + "/" + $0) }.sorted()
+        if !missing.isEmpty {
+            notes.append(
+                "\(missing.count) batch(es) the cluster streamed are not on GLaaS at \(session.server) "
+                    + "(\(missing.prefix(3).joined(separator: ", "))\(missing.count > 3 ? ", …" : "")): their part of the lineage is missing"
+            )
+        }
+        let fallbacks = reply.fields["stream_fallbacks"] as? [String: String] ?? [:]
+        if let reason = fallbacks.values.sorted().first {
+            notes.append(
+                "node(s) \(fallbacks.keys.sorted().joined(separator: ", ")) could not stream to GLaaS at "
+                    + "\(session.clusterServer) (\(reason)); their batches came through the in-cluster collector")
+        }
+        return .success(StreamedPull(service: service, notes: notes, lostBatches: missing.count))
     }
 
     // MARK: - Opening and reassembling
@@ -122,12 +195,15 @@ public struct ClusterDrain {
         var problems: [SpoolProblem]
         var resolver: NodeDigestResolver
         var notes: [String]
+        /// Batches that did not open (tampered, of another run, damaged): each is named in `notes`.
+        var refused = 0
     }
 
     /// Opens every downloaded batch, writes the segments into `nodes/`, and reads the spools back
     /// with host paths.
     func assemble() -> Assembled {
         var notes: [String] = []
+        var refused = 0
         var restorer = PathRestorer()
         var reads: [(version: FileVersion, digest: String)] = []
         var current: [(path: String, version: FileVersion, digest: String)] = []
@@ -136,6 +212,7 @@ public struct ClusterDrain {
         for name in FileSystem.names(in: batchDirectory).sorted() where name.hasSuffix(".rbat") {
             guard let bytes = FileManager.default.contents(atPath: batchDirectory + "/" + name) else {
                 notes.append("batch \(name) could not be read; skipped")
+                refused += 1
                 continue
             }
             let opened: OpenedSegmentBatch
@@ -143,6 +220,7 @@ public struct ClusterDrain {
                 opened = try opener.open(Array(bytes))
             } catch {
                 notes.append("batch \(name) refused: \(error.description); skipped, the others are recorded")
+                refused += 1
                 continue
             }
             let batch = opened.batch
@@ -165,7 +243,7 @@ public struct ClusterDrain {
             copy.records = contents.records.map { $0.mappingPaths(restorer.restore) }
             return copy
         }
-        return Assembled(spools: restored, problems: problems, resolver: resolver, notes: notes)
+        return Assembled(spools: restored, problems: problems, resolver: resolver, notes: notes, refused: refused)
     }
 
     /// Writes one segment at its offset in its node spool file; a problem for a name that

@@ -26,10 +26,13 @@ public struct ClusterSubmission {
 
     public var traced: TracedRun
     public var command: RaySubmitCommand
+    /// `glaas.url`: the cluster streams the run's batches to a session there (nil: collector only).
+    public var streaming: StreamingTarget?
 
-    public init(traced: TracedRun, command: RaySubmitCommand) {
+    public init(traced: TracedRun, command: RaySubmitCommand, streaming: StreamingTarget? = nil) {
         self.traced = traced
         self.command = command
+        self.streaming = streaming
     }
 
     /// What `roar run` reports about a submit.
@@ -56,9 +59,20 @@ public struct ClusterSubmission {
         let cwd = Project.currentDirectory()
         let filter = traced.pathFilter(environment: environment)
         let bundle = traced.runtime.pythonDirectory + "/roar_runtime"
-        let (rewritten, rewriteNotes) = try rewriteForCluster(
-            submit, runID: runID, keyPair: keyPair, filter: filter, bundle: bundle, currentDirectory: cwd)
-        var notes = rewriteNotes
+        var streamNotes: [String] = []
+        let stream = openStream(runID: runID, keyPair: keyPair, notes: &streamNotes)
+        let rewritten: RaySubmitRewrite.Result
+        let rewriteNotes: [String]
+        do {
+            (rewritten, rewriteNotes) = try rewriteForCluster(
+                submit, runID: runID, keyPair: keyPair, filter: filter, bundle: bundle, currentDirectory: cwd,
+                streamVariables: stream?.variables ?? [:])
+        } catch {
+            // No job will stream to it.
+            if let stream { try? stream.service.closeSession(stream.session.sessionID) }
+            throw error
+        }
+        var notes = rewriteNotes + streamNotes
 
         // Only now, with a command Ray will take: the run's folder and its private key.
         do throws(CaptureError) {
@@ -80,7 +94,7 @@ public struct ClusterSubmission {
             runID: runID, submissionID: submissionID,
             address: submit.value(of: .address) ?? environment["RAY_ADDRESS"], headers: submit.value(of: .headers),
             verify: submit.value(of: .verify), python: Self.hostPython(for: submit, environment: environment),
-            noWait: submit.isNoWait, submittedAt: TracedRun.now())
+            noWait: submit.isNoWait, submittedAt: TracedRun.now(), session: stream?.session)
         try record.write(to: runDirectory)
 
         var root = Job(
@@ -95,18 +109,23 @@ public struct ClusterSubmission {
         }
 
         // The download helper starts now: its Python and Ray import while the job runs.
-        let drain = ClusterDrain(
+        var drain = ClusterDrain(
             runDirectory: runDirectory, record: record, keyPair: keyPair, runtime: traced.runtime, filter: filter,
             timeoutSeconds: ClusterDrain.timeout(environment: environment))
+        drain.sessionService = stream.map { .success($0.service) }
         let helper = submit.isNoWait ? nil : try? drain.startFetching()
+        // While the job runs, what the cluster streams comes home (and `roar status` shows it).
+        let follower = submit.isNoWait ? nil : drain.sessionPuller().map(SessionFollower.init)
         let termination: Termination
         do {
             termination = try CommandRunner.run(rewritten.arguments, environment: environment)
         } catch {
+            follower?.stop()
             helper?.cancel()
             FileSystem.removeTree(runDirectory)
             throw RaySubmitError(error)
         }
+        follower?.stop()
         var result = TracedRun.Result(
             termination: termination, root: root, outcome: nil, mergeError: nil, spoolDirectory: runDirectory)
 
@@ -152,11 +171,26 @@ public struct ClusterSubmission {
         }
     }
 
+    /// The run's session on the lineage server, when one is configured and can be made; else the
+    /// run goes through the in-cluster collector, and `notes` say why.
+    func openStream(runID: String, keyPair: RunKeyPair, notes: inout [String]) -> StreamingTarget.Opened? {
+        guard let streaming else { return nil }
+        switch streaming.open(runID: runID, publicKey: keyPair.publicKey) {
+        case .success(let opened):
+            return opened
+        case .failure(let error):
+            notes.append(
+                "GLaaS at \(streaming.server): \(error.message); this run's lineage came through the in-cluster collector"
+            )
+            return nil
+        }
+    }
+
     /// The submit with roar added, and what the user should know about it. Throws the rewrite's
     /// refusal (``RaySubmitError/isRewriteRefusal``) when Ray would refuse roar's additions.
     func rewriteForCluster(
         _ submit: RaySubmitCommand, runID: String, keyPair: RunKeyPair, filter: PathFilter, bundle: String,
-        currentDirectory cwd: String
+        currentDirectory cwd: String, streamVariables: [String: String] = [:]
     ) throws(RaySubmitError) -> (RaySubmitRewrite.Result, [String]) {
         var notes: [String] = []
         let rewritten: RaySubmitRewrite.Result
@@ -166,7 +200,8 @@ public struct ClusterSubmission {
             let userEnvironment = try probe.rewrite(submit).runtimeEnvironment
             let variables = jobVariables(
                 runID: runID, keyPair: keyPair, filter: filter, runtimeEnvironment: userEnvironment, bundle: bundle,
-                currentDirectory: cwd)
+                currentDirectory: cwd
+            ).merging(streamVariables) { _, stream in stream }
             rewritten = try RaySubmitRewrite(
                 bundleDirectory: bundle, environmentVariables: variables, workerLauncher: Self.workerLauncherSnippet,
                 currentDirectory: cwd

@@ -15,13 +15,19 @@ public struct PendingSubmits {
     public var timeoutSeconds: Double
     /// Keep the batches and node spools after recording (`ROAR_KEEP_SPOOL`).
     public var keepsFiles: Bool
+    /// The lineage server of runs that streamed there.
+    public var connect: FragmentSessionConnector?
 
-    public init(project: Project, runtime: RuntimeFiles, filter: PathFilter, timeoutSeconds: Double, keepsFiles: Bool) {
+    public init(
+        project: Project, runtime: RuntimeFiles, filter: PathFilter, timeoutSeconds: Double, keepsFiles: Bool,
+        connect: FragmentSessionConnector? = nil
+    ) {
         self.project = project
         self.runtime = runtime
         self.filter = filter
         self.timeoutSeconds = timeoutSeconds
         self.keepsFiles = keepsFiles
+        self.connect = connect
     }
 
     /// What became of one pending submit.
@@ -62,9 +68,13 @@ public struct PendingSubmits {
                         + "its batches cannot be opened",
                     underlyingError: error))
         }
-        let drain = ClusterDrain(
+        var drain = ClusterDrain(
             runDirectory: run.directory, record: run.record, keyPair: keyPair, runtime: runtime, filter: filter,
             timeoutSeconds: timeoutSeconds)
+        drain.sessionService = run.record.session.map { session in
+            connect?(session.server)
+                ?? .failure(RaySubmitError(.streamingFailed, "roar has no client for \(session.server)"))
+        }
         let state: ClusterDrain.JobState
         do {
             state = try drain.jobState()

@@ -28,6 +28,9 @@ public struct RaySubmitError: Error, CustomStringConvertible, Sendable, Equatabl
         case launchFailed
         /// `python -m roar_runtime.drain` could not run, or could not reach the cluster.
         case drainFailed
+        /// The lineage server of a streamed run (`glaas.url`) could not be used: no token, not
+        /// reachable, or it refused the session or a read.
+        case streamingFailed
     }
 
     public var code: Code
@@ -48,7 +51,7 @@ public struct RaySubmitError: Error, CustomStringConvertible, Sendable, Equatabl
         switch code {
         case .conflictingOptions, .unreadableRuntimeEnvironment, .unsupportedYAML, .invalidField, .rejectedCombination:
             true
-        case .spoolUnavailable, .launchFailed, .drainFailed:
+        case .spoolUnavailable, .launchFailed, .drainFailed, .streamingFailed:
             false
         }
     }

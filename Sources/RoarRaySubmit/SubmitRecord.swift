@@ -20,10 +20,13 @@ public struct SubmitRecord: Codable, Sendable, Equatable {
     public var noWait: Bool
     /// Seconds since the epoch when roar submitted the job.
     public var submittedAt: Double
+    /// The lineage server session the cluster streams the batches to; nil when the run goes
+    /// through the in-cluster collector only.
+    public var session: StreamingSession?
 
     public init(
         runID: String, submissionID: String, address: String?, headers: String?, verify: String?, python: String,
-        noWait: Bool, submittedAt: Double
+        noWait: Bool, submittedAt: Double, session: StreamingSession? = nil
     ) {
         self.runID = runID
         self.submissionID = submissionID
@@ -33,12 +36,13 @@ public struct SubmitRecord: Codable, Sendable, Equatable {
         self.python = python
         self.noWait = noWait
         self.submittedAt = submittedAt
+        self.session = session
     }
 
     enum CodingKeys: String, CodingKey {
         case runID = "run_id"
         case submissionID = "submission_id"
-        case address, headers, verify, python
+        case address, headers, verify, python, session
         case noWait = "no_wait"
         case submittedAt = "submitted_at"
     }

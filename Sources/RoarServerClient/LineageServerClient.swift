@@ -67,6 +67,16 @@ public struct LineageServerClient: Sendable {
         return try decode(RegisterCounts.self, try await call(.POST, path, body: body), what: "register")
     }
 
+    /// The process's HTTP client. roar retries by itself (`attempts`, with backoff), so a refused
+    /// connection must fail at once: AsyncHTTPClient's default retries it until the request's
+    /// deadline, which made every attempt against a server that is down take the whole timeout.
+    static let http: HTTPClient = {
+        var configuration = HTTPClient.Configuration.singletonConfiguration
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(10)
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
+
     /// One request, with the retries; the response body when the status is 2xx.
     func call(_ method: HTTPMethod, _ path: String, body: [UInt8]? = nil) async throws(ClientError) -> [UInt8] {
         var request = HTTPClientRequest(url: server + path)
@@ -87,7 +97,7 @@ public struct LineageServerClient: Sendable {
             let response: HTTPClientResponse
             let answer: [UInt8]
             do {
-                response = try await HTTPClient.shared.execute(request, timeout: .seconds(timeoutSeconds))
+                response = try await Self.http.execute(request, timeout: .seconds(timeoutSeconds))
                 answer = Array(buffer: try await response.body.collect(upTo: 64 << 20))
             } catch {
                 lastProblem = "cannot reach \(server): \(error)"

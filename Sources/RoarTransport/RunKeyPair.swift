@@ -56,6 +56,15 @@ public struct RunPublicKey: Hashable, Sendable {
 
     public var base64: String { Data(rawRepresentation).base64EncodedString() }
 
+    /// SHA-256 (hex) of the raw key: names the key on a lineage server's fragment session
+    /// without giving the key itself away (docs/server-api.md).
+    public var fingerprint: String {
+        SHA256.hash(data: rawRepresentation).map { byte in
+            let digits = Array("0123456789abcdef".utf8)
+            return String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 0xF)]], as: UTF8.self)
+        }.joined()
+    }
+
     var cryptoKey: Curve25519.KeyAgreement.PublicKey {
         // Validated in init.
         try! Curve25519.KeyAgreement.PublicKey(rawRepresentation: rawRepresentation)

@@ -29,7 +29,8 @@ struct Fetch: ParsableCommand {
         let traced = TracedRun(project: context.project, arguments: [], settings: settings, runtime: runtime)
         let submits = PendingSubmits(
             project: context.project, runtime: runtime, filter: traced.pathFilter(environment: environment),
-            timeoutSeconds: ClusterDrain.timeout(environment: environment), keepsFiles: settings.keepsSpool)
+            timeoutSeconds: ClusterDrain.timeout(environment: environment), keepsFiles: settings.keepsSpool,
+            connect: HTTPFragmentSessions.connector(environment: environment))
         for id in submits.unknown(submissionIDs) {
             printError("roar: no pending submit with id \(id) (see `roar status`)")
         }

@@ -151,11 +151,9 @@ struct Register: ParsableCommand {
     func run() throws {
         let context = try ProjectContext.open()
         let graph = try context.store.graph()
-        let name = project ?? Self.defaultProjectName(context.project.directory)
-        guard name.utf8.count <= 128, !name.hasPrefix("."),
-            name.utf8.allSatisfy({ $0 < 0x80 && ($0 == 0x2D || $0 == 0x5F || $0 == 0x2E || isalnum(Int32($0)) != 0) })
-        else {
-            throw ValidationError("project name \"\(name)\": use 1 to 128 of A-Z a-z 0-9 _ . - (give --project NAME)")
+        let name = project ?? ServerProjectName.derived(fromDirectory: context.project.directory)
+        guard ServerProjectName.isValid(name) else {
+            throw ValidationError("project name \"\(name)\": \(ServerProjectName.rule) (give --project NAME)")
         }
         let chosen = try Self.jobs(of: steps.compactMap { Int($0.dropFirst()) }, in: graph)
         if let openLineageURL {
@@ -212,17 +210,5 @@ struct Register: ParsableCommand {
             }
         }
         return graph.jobs.filter { chosen.contains($0.job.uid) }
-    }
-
-    /// The folder's name with what a project name cannot hold replaced by `-`.
-    static func defaultProjectName(_ directory: String) -> String {
-        let base = (directory as NSString).lastPathComponent
-        let cleaned = String(
-            base.map { character -> Character in
-                character.isASCII && (character.isLetter || character.isNumber || "-_.".contains(character))
-                    ? character : "-"
-            }
-        ).trimmingCharacters(in: CharacterSet(charactersIn: "."))
-        return cleaned.isEmpty ? "project" : String(cleaned.prefix(128))
     }
 }

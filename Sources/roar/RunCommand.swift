@@ -73,9 +73,11 @@ struct Run: ParsableCommand {
         if settings.isRayEnabled {
             switch RaySubmitCommand.recognition(arguments) {
             case .recognised(let submit):
+                let streaming = HTTPFragmentSessions.target(
+                    config: config, projectDirectory: project.directory, environment: environment)
                 if try runSubmit(
                     submit, arguments: arguments, project: project, context: context, settings: settings,
-                    runtime: runtime, environment: environment)
+                    runtime: runtime, environment: environment, streaming: streaming)
                 {
                     return
                 }
@@ -130,12 +132,13 @@ struct Run: ParsableCommand {
     /// runs the command as given, which records the submit alone.
     func runSubmit(
         _ submit: RaySubmitCommand, arguments: [String], project: Project, context: ProjectContext,
-        settings: TracedRun.Settings, runtime: RuntimeFiles, environment: [String: String]
+        settings: TracedRun.Settings, runtime: RuntimeFiles, environment: [String: String],
+        streaming: StreamingTarget?
     ) throws -> Bool {
         let traced = TracedRun(project: project, arguments: arguments, settings: settings, runtime: runtime)
         let outcome: ClusterSubmission.Outcome
         do {
-            outcome = try ClusterSubmission(traced: traced, command: submit)
+            outcome = try ClusterSubmission(traced: traced, command: submit, streaming: streaming)
                 .execute(store: context.store, environment: environment)
         } catch  where error.isRewriteRefusal {
             printError(

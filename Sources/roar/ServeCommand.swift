@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import RoarServer
+import RoarServerClient
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -5,6 +5,7 @@ import RoarCore
 import RoarExport
 import RoarRaySubmit
 import RoarStore
+import RoarTransport
 
 #if canImport(Glibc)
     import Glibc
@@ -47,6 +48,9 @@ struct Status: ParsableCommand {
             print(
                 terminal.yellow("Ray job \(submit.record.submissionID) submitted, lineage not fetched yet")
                     + " (`roar fetch \(submit.record.submissionID)` once it has finished)")
+            if let session = submit.record.session {
+                print("  streaming through GLaaS at \(session.server): " + streamProgress(of: submit, session: session))
+            }
         }
         let submitDirectories = Set(submits.map { ($0.directory as NSString).lastPathComponent })
         let pending = pendingSpools(in: context.project.spoolRoot).filter { !submitDirectories.contains($0) }
@@ -55,6 +59,27 @@ struct Status: ParsableCommand {
                 terminal.yellow("\(pending.count) trace(s) not yet recorded in \(context.project.spoolRoot)")
                     + " (a run still going, or roar was interrupted: `roar recover` records those)")
         }
+    }
+
+    /// What has come of a streamed run so far: pulled now when the server answers (a `roar run`
+    /// pulling at the same moment is left to it), else what the last pull saw.
+    func streamProgress(of submit: ClusterDrain.PendingRun, session: StreamingSession) -> String {
+        let last = StreamProgress.read(from: submit.directory)
+        var unreachable = ""
+        if case .success(let service) = HTTPFragmentSessions.connector(environment: Environment.current, attempts: 1)(
+            session.server),
+            let keyPair = try? RunKeyPair.load(from: submit.directory + "/" + SubmitRecord.keyFileName)
+        {
+            let puller = SessionPuller(
+                runDirectory: submit.directory, session: session, keyPair: keyPair, runID: submit.record.runID,
+                service: service)
+            do {
+                return try puller.pull(waiting: false).summary
+            } catch {
+                unreachable = " (not reachable now: \(error.message))"
+            }
+        }
+        return (last?.summary ?? "nothing pulled yet") + unreachable
     }
 
     func pendingSpools(in directory: String) -> [String] {

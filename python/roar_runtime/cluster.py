@@ -13,6 +13,10 @@ brings those spools home without GLaaS (docs/ray-submit.md, "Transport"):
   accepted (backpressure: one put in flight; the agent stops producing when the outbox fills).
 - The collector spills every batch (base64 text) under ``<Ray logs dir>/roar/<run id>/`` on its
   node, where the host downloads them through the dashboard's log API after the job.
+- With a lineage server (``ROAR_GLAAS_SESSION_URL``, the run's fragment session, and the
+  capability ``ROAR_GLAAS_SESSION_TOKEN`` that writes to it), each agent PUTs its batches there
+  instead, while the job runs; one that cannot reach the server says so once and falls back to
+  the collector. The manifest names what was streamed (``streamed``) and who fell back.
 - When the entrypoint has finished, ``driver_main`` writes ``_job_done`` into its spool folder.
   The agent on that node sees it and tells the collector, which asks every agent for a final
   round, writes ``manifest.json`` (the list of batches, ``complete`` true or false) and ends
@@ -52,6 +56,11 @@ ORPHAN_GRACE_S = float(os.environ.get("ROAR_AGENT_ORPHAN_GRACE", "5"))
 WATCH_INTERVAL_S = float(os.environ.get("ROAR_AGENT_WATCH_INTERVAL", "1"))
 #: How often an agent restarts a ``roar-agent`` that died during the job before giving up on it.
 MAX_RESTARTS = 5
+#: The run's fragment session on the lineage server, and the capability that writes to it.
+SESSION_URL_ENV = "ROAR_GLAAS_SESSION_URL"
+SESSION_TOKEN_ENV = "ROAR_GLAAS_SESSION_TOKEN"
+#: How long one PUT of a batch to the lineage server may take (seconds).
+STREAM_TIMEOUT_S = float(os.environ.get("ROAR_GLAAS_TIMEOUT", "20"))
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _started = False
@@ -238,7 +247,12 @@ class _Collection:
                 "run_id": self.run_id,
                 "complete": not missing,
                 "batches": sorted(self.batches),
-                "agents": self.finished,
+                "streamed": sorted(n for stats in self.finished.values() for n in stats.get("streamed", [])),
+                "stream_fallbacks": {
+                    node: stats["stream_fallback"] for node, stats in self.finished.items()
+                    if stats.get("stream_fallback")},
+                "agents": {node: {k: v for k, v in stats.items() if k != "streamed"}
+                           for node, stats in self.finished.items()},
                 "missing_nodes": missing,
                 "lost": dict(self.lost),
             }
@@ -298,6 +312,7 @@ class _NodeAgent:
         self.driver_dead_since: float | None = None
         self.settings = settings
         self.restarts = 0
+        self.stream = _SessionStream.from_environment(node_id)
         # ``roar-agent`` is started by the loop's thread, which lives as long as this agent: the
         # process is told to stop (SIGTERM, its final round) when that thread ends (``_start``).
         self.process: subprocess.Popen[bytes] | None = None
@@ -398,7 +413,8 @@ class _NodeAgent:
                 spool.debug(f"restarting roar-agent failed: {exc!r}")
 
     def _forward(self) -> None:
-        """Send every finished batch file to the collector, oldest first; keep what fails."""
+        """Send every finished batch file to the lineage server's session (when there is one and it
+        answers) or to the collector, oldest first; keep what fails."""
         try:
             names = sorted(n for n in os.listdir(self.outbox) if n.endswith(".rbat"))
         except OSError:
@@ -408,7 +424,8 @@ class _NodeAgent:
             try:
                 with open(path, "rb") as f:
                     data = f.read()
-                if self._collector_call("put", name, data):
+                if (self.stream is not None and self.stream.send(name, data)) or (
+                        self._collector_call("put", name, data)):
                     os.unlink(path)
                     self.forwarded += 1
             except Exception as exc:
@@ -523,6 +540,10 @@ class _NodeAgent:
                 "agent_exit": exit_code,
                 "restarts": self.restarts,
             }
+            if self.stream is not None:
+                self.finished["streamed"] = list(self.stream.sent)
+                if self.stream.fallback:
+                    self.finished["stream_fallback"] = self.stream.fallback
         try:
             self._collector_call("agent_finished", self.node_id, self.finished)
         except Exception as exc:
@@ -534,6 +555,55 @@ class _NodeAgent:
         import shutil
 
         shutil.rmtree(os.path.dirname(self.spool), ignore_errors=True)
+
+
+class _SessionStream:
+    """One node's batches to the run's fragment session on the lineage server: ``PUT
+    <session>/batches/<producer>/<seq>`` with the capability (docs/server-api.md). The first
+    failure (server unreachable, refused, a timeout) ends streaming for this node: it is said once,
+    on the agent's stderr and in the manifest, and the batch and all later ones go to the collector,
+    so nothing waits on a server that does not answer."""
+
+    def __init__(self, node_id: str, url: str, token: str) -> None:
+        self.node_id = node_id
+        self.url = url.rstrip("/")
+        self.token = token
+        self.sent: list[str] = []
+        self.fallback: str | None = None
+
+    @classmethod
+    def from_environment(cls, node_id: str) -> _SessionStream | None:
+        url, token = os.environ.get(SESSION_URL_ENV), os.environ.get(SESSION_TOKEN_ENV)
+        return cls(node_id, url, token) if url and token else None
+
+    def send(self, name: str, data: bytes) -> bool:
+        """True once the server has the batch; False when it goes to the collector instead."""
+        import urllib.error
+        import urllib.request
+
+        if self.fallback is not None:
+            return False
+        producer, _, seq = name[: -len(".rbat")].rpartition("-")
+        request = urllib.request.Request(
+            f"{self.url}/batches/{producer}/{int(seq)}", data=data, method="PUT",
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/octet-stream"})
+        try:
+            with urllib.request.urlopen(request, timeout=STREAM_TIMEOUT_S) as response:
+                response.read()
+        except urllib.error.HTTPError as exc:
+            detail = exc.read()[:300].decode(errors="replace")
+            return self._fall_back(f"{exc.code} {detail}".strip())
+        except (OSError, ValueError) as exc:
+            return self._fall_back(f"{type(exc).__name__}: {exc}")
+        self.sent.append(name)
+        return True
+
+    def _fall_back(self, reason: str) -> bool:
+        self.fallback = reason
+        sys.stderr.write(
+            f"roar: warning: node {self.node_id} cannot stream to the lineage server ({reason}); its batches go "
+            "to the in-cluster collector from now on\n")
+        return False
 
 
 def _agent_process_setup() -> Any:

@@ -196,6 +196,9 @@ def _fetch(client: Any, args: argparse.Namespace, node_id: str, manifest: dict[s
         "problems": problems,
         "missing_nodes": manifest.get("missing_nodes", []),
         "collector_lost": bool(manifest.get("collector_lost")),
+        # A run streamed to the lineage server: what the agents sent there, and who fell back.
+        "streamed": manifest.get("streamed", []),
+        "stream_fallbacks": manifest.get("stream_fallbacks", {}),
     }
 
 

@@ -17,7 +17,7 @@ import json
 import os
 import shutil
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from subprocess import CompletedProcess
@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 from fixtures_cluster import VENV_BIN, RayCluster, active_nodes
 from fixtures_ray import SCENARIOS, loopback_env, python_exe
+from fixtures_server import Server, start_server, stop_server
 from ray_data_checks import (
     check_dataset_read,
     check_reads_and_parts,
@@ -133,12 +134,36 @@ class Run:
             assert ref["hashes"].get("blake3") == b3sum(path), f"digest of {path} ({label})"
 
 
-def _submit_run(base: Path, cluster: RayCluster, name: str, scenarios: list[str], **env_vars: str) -> Run:
+def _submit_run(base: Path, cluster: RayCluster, name: str, scenarios: list[str],
+                host_env: dict[str, str] | None = None, **env_vars: str) -> Run:
     data = base / f"{name}-data"
     project = new_project(base, name, data)
     runtime_env = {"working_dir": ".", "env_vars": {"E2E_DATA": str(data), **env_vars}}
-    result = roar_submit(project, cluster, runtime_env, ["python", "e2e_local.py", *scenarios])
+    env = submit_env(cluster, **(host_env or {}))
+    result = roar_submit(project, cluster, runtime_env, ["python", "e2e_local.py", *scenarios], env=env)
     return Run(project, data, result, project.dag())
+
+
+@pytest.fixture(scope="module")
+def lineage_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """``roar serve`` (SQLite) for the streamed run: its batches go there while the job runs."""
+    binary = roar_binary()
+    assert binary is not None
+    server = start_server(binary, tmp_path_factory.mktemp("serve"))
+    try:
+        yield server
+    finally:
+        stop_server(server)
+
+
+@pytest.fixture(scope="module")
+def streamed(ray_cluster: RayCluster, lineage_server: Server, tmp_path_factory: pytest.TempPathFactory) -> Run:
+    """The same submit as ``submitted`` with ``glaas.url`` set (ROAR_GLAAS_URL): the node agents
+    stream their sealed batches to the server's session instead of to the in-cluster collector."""
+    base = tmp_path_factory.mktemp("streamed")
+    token = lineage_server.token("host", writer=("proj",))
+    host_env = {"ROAR_GLAAS_URL": lineage_server.url, "ROAR_TOKEN": token, "ROAR_KEEP_SPOOL": "1"}
+    return _submit_run(base, ray_cluster, "proj", CLUSTER_SCENARIOS, host_env, AWS_SECRET_ACCESS_KEY=SECRET)
 
 
 @pytest.fixture(scope="module")
@@ -296,6 +321,54 @@ def test_same_dag_as_local_ray(submitted: Run, local: Run) -> None:
     local_jobs, local_edges = normalized(local)
     assert cluster_jobs == local_jobs
     assert cluster_edges == local_edges
+
+
+# ---------------------------------------------------------------------------------------------
+# streamed through roar serve
+
+
+def _kept_run_folder(run: Run) -> Path:
+    (folder,) = [p for p in (run.project.root / ".roar" / "spool").iterdir() if (p / "submit.json").exists()]
+    return folder
+
+
+def test_streamed_run_equals_the_collector_path(streamed: Run, submitted: Run) -> None:
+    assert streamed.result.returncode == 0, streamed.result.stderr[-8000:]
+    assert "could not stream" not in streamed.result.stderr and "came through" not in streamed.result.stderr
+    assert normalized(streamed) == normalized(submitted)
+    assert streamed.run_job()["status"] == "ok" and not streamed.run_job().get("coverage")
+
+
+def test_streamed_batches_went_through_the_server(streamed: Run, lineage_server: Server) -> None:
+    """Every batch of every node reached the host through the server's session; the collector
+    spilled none; the host closed the session once the run was recorded."""
+    folder = _kept_run_folder(streamed)
+    session = json.loads((folder / "submit.json").read_text())["session"]
+    manifest = json.loads((folder / "batches" / "manifest.json").read_text())
+    assert manifest["batches"] == [], "nothing went through the collector"
+    assert manifest["stream_fallbacks"] == {}
+    producers = {name.rsplit("-", 1)[0] for name in manifest["streamed"]}
+    assert len(producers) == 2, "both nodes streamed"
+    token = lineage_server.token("reader", reader=("proj",))
+    info = lineage_server.get(f"/api/v1/sessions/{session['session_id']}", token)
+    assert info["run_id"] == streamed.run_job()["uid"] and info["batches"] == len(manifest["streamed"])
+    assert info["closed_at"] is not None
+    pulled = sorted(p.name for p in (folder / "batches").glob("*.rbat"))
+    assert pulled == sorted(manifest["streamed"])
+
+
+def test_server_holds_no_plaintext_of_the_run(streamed: Run, lineage_server: Server) -> None:
+    """The server stores ciphertext it cannot open: no path, digest, function or command of the
+    run is in its database files or its log."""
+    stored = b"".join(p.read_bytes() for p in lineage_server.data.iterdir() if p.is_file())
+    merge = streamed.task("merge")
+    known = [
+        str(streamed.data).encode(), str(streamed.project.root).encode(), b"fan/mid-0.txt", b"e2e_local",
+        merge["outputs"][0]["hashes"]["blake3"].encode(), b"boom after writing", SECRET.encode(),
+    ]
+    assert len(stored) > 0 and (lineage_server.data / "lineage.db").exists()
+    for text in known:
+        assert text not in stored, f"{text!r} is in the server's files"
 
 
 # ---------------------------------------------------------------------------------------------
