@@ -64,7 +64,8 @@ public struct OpenLineageClient: Sendable {
             let response: HTTPClientResponse
             let answer: [UInt8]
             do {
-                response = try await HTTPClient.shared.execute(request, timeout: .seconds(timeoutSeconds))
+                // roar's client: a refused connection fails at once, so the retries here are the only ones.
+                response = try await LineageServerClient.http.execute(request, timeout: .seconds(timeoutSeconds))
                 answer = Array(buffer: try await response.body.collect(upTo: 1 << 20))
             } catch {
                 lastProblem = "cannot reach \(endpoint): \(error)"

@@ -13,7 +13,7 @@ extension Lineage {
         var options = ServerOptions()
         options.server = server
         let client = try options.client(context: context)
-        let name = project ?? context.map { Register.defaultProjectName($0.project.directory) }
+        let name = project ?? context.map { ServerProjectName.derived(fromDirectory: $0.project.directory) }
         guard let name else { throw ValidationError("outside a project, give --project NAME") }
         let start = Self.serverStart(target)
         let isUpstream = direction == .upstream

@@ -404,3 +404,16 @@ def test_help_and_option_checks(exported: Exported) -> None:
     assert alone.returncode != 0 and "--project goes with --server" in alone.stderr
     dry = project.cli("register", "--openlineage", "http://127.0.0.1:1", "--dry-run", "--api-key", "k-secret").stdout
     assert "would send" in dry and "http://127.0.0.1:1/api/v1/lineage?project=proj" in dry and "k-secret" not in dry
+
+
+def test_client_names_an_unreachable_endpoint(exported: Exported) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = exported.project.cli("register", "--openlineage", f"http://127.0.0.1:{port}", "@1", check=False,
+                                  timeout=120)
+    assert result.returncode != 0
+    assert f"cannot reach http://127.0.0.1:{port}/api/v1/lineage" in result.stderr
+    assert "after 5 attempts" in result.stderr
